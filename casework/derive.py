@@ -1,0 +1,167 @@
+"""Derived fields: values the system computes, named in YAML with `derive: rule` or `derive: rule(arg)`.
+
+Per-record rules run before a save (and may refuse it); aggregate rules recompute a parent after
+its children change. Bound to a ModelSet by `install(models)`.
+"""
+import re
+from decimal import Decimal
+
+from schema import RecordInvalid
+from schema.specs import SchemaError
+
+from . import idnumber
+
+RULES = {}
+
+
+def rule(name):
+    def wrap(fn):
+        RULES[name] = fn
+        return fn
+    return wrap
+
+
+def names():
+    return set(RULES)
+
+
+def parse(text):
+    m = re.fullmatch(r"(\w+)(?:\(([\w.]+)\))?", text.strip())
+    return (m.group(1), m.group(2)) if m else (text, None)
+
+
+# -- per-record rules: fn(record, field_spec) may set the value or raise RecordInvalid
+
+def _id_source(record):
+    for f in record._spec.fields:
+        if f.type == "id_card":
+            return f
+    return None
+
+
+def _parsed_id(record):
+    src = _id_source(record)
+    value = getattr(record, src.name) if src else None
+    if not value:
+        return None
+    try:
+        return idnumber.parse(value)
+    except idnumber.IdNumberError as e:
+        raise RecordInvalid({src.name: str(e)}) from None
+
+
+@rule("id_sex")
+def id_sex(record, spec):
+    parsed = _parsed_id(record)
+    if not parsed:
+        return
+    current = getattr(record, spec.name)
+    if current and current in ("1", "2") and current != parsed[2]:
+        want = "男" if parsed[2] == "1" else "女"
+        raise RecordInvalid({spec.name: f"性别与身份证号码不符：按身份证号应为{want}"})
+    setattr(record, spec.name, parsed[2])
+
+
+@rule("id_birth")
+def id_birth(record, spec):
+    parsed = _parsed_id(record)
+    if not parsed:
+        return
+    current = getattr(record, spec.name)
+    if current and current != parsed[1]:
+        raise RecordInvalid({spec.name: f"出生日期与身份证号码不符：按身份证号应为{parsed[1].isoformat()}"})
+    setattr(record, spec.name, parsed[1])
+
+
+@rule("id_legacy")
+def id_legacy(record, spec):
+    parsed = _parsed_id(record)
+    setattr(record, spec.name, bool(parsed and parsed[3]))
+
+
+@rule("area_path")
+def area_path(record, spec):
+    parent_id = record.__data__.get("parent")
+    prefix = "/"
+    if parent_id:
+        parent = type(record).get_by_id(parent_id)
+        if record._pk is not None and f"/{record.code}/" in (parent.path or ""):
+            raise RecordInvalid({"parent": "上级区划不能是自身或自身的下级"})
+        prefix = parent.path or "/"
+    setattr(record, spec.name, f"{prefix}{record.code}/")
+
+
+# -- aggregate rules: fn(parent_model, parent_id, child_model, child_ref, arg) -> value
+
+@rule("count")
+def count(parent, parent_id, child, ref, arg):
+    return _live(child).where(ref == parent_id).count()
+
+
+@rule("per_capita")
+def per_capita(parent, parent_id, child, ref, arg):
+    column = getattr(child, arg.split(".", 1)[1])
+    rows = list(_live(child).select(column).where(ref == parent_id).tuples())
+    if not rows:
+        return Decimal("0.00")
+    total = sum((r[0] or Decimal(0)) for r in rows)
+    return (Decimal(total) / len(rows)).quantize(Decimal("0.01"))
+
+
+AGGREGATE = {"count", "per_capita"}
+
+
+def _live(model):
+    q = model.select()
+    return q.where(model.archived == False) if model._spec.archive else q  # noqa: E712
+
+
+def install(models):
+    """Bind every `derive:` declaration of a ModelSet to its hooks."""
+    per_record = {}        # entity -> [(fn, field spec)]
+    aggregates = {}        # child entity -> [(parent entity, field spec, fn, child ref field, arg)]
+    for entity in models.registry.entities.values():
+        for f in entity.fields:
+            if not f.derive:
+                continue
+            name, arg = parse(f.derive)
+            if name not in RULES:
+                raise SchemaError(entity.file, f"未知的推导规则 {name}", entity.name, f.name)
+            if name in AGGREGATE:
+                child_name = (arg or "").split(".", 1)[0]
+                if child_name not in models.registry.entities or (name == "per_capita" and "." not in arg):
+                    raise SchemaError(entity.file, f"推导规则 {f.derive} 需要子实体参数，如 count(member)、"
+                                                   f"per_capita(member.monthly_income)", entity.name, f.name)
+                refs = [cf for cf in models.registry.entities[child_name].fields
+                        if cf.type == "ref" and cf.to == entity.name]
+                if not refs:
+                    raise SchemaError(entity.file, f"{child_name} 没有指向 {entity.name} 的引用字段",
+                                      entity.name, f.name)
+                aggregates.setdefault(child_name, []).append((entity.name, f, RULES[name], refs[0], arg))
+            else:
+                per_record.setdefault(entity.name, []).append((RULES[name], f))
+
+    def before(record, old):
+        for fn, spec in per_record.get(record._spec.name, []):
+            fn(record, spec)
+
+    def after(record, action, old):
+        name = record._spec.name
+        if name == "area" and action == "update" and old and old.get("path") != record.path:
+            _repath(type(record), old.get("path"), record.path)
+        for parent_name, spec, fn, ref_spec, arg in aggregates.get(name, []):
+            parent, child = models[parent_name], models[name]
+            ids = {record.__data__.get(ref_spec.name), (old or {}).get(ref_spec.name)} - {None}
+            for pid in ids:
+                value = fn(parent, pid, child, getattr(child, ref_spec.name), arg)
+                parent.update({getattr(parent, spec.name): value}).where(parent.id == pid).execute()
+
+    models.hooks.before.append(before)
+    models.hooks.after.append(after)
+
+
+def _repath(area, old_path, new_path):
+    if not old_path:
+        return
+    for row in area.select().where(area.path.startswith(old_path) & (area.path != new_path)):
+        area.update(path=new_path + row.path[len(old_path):]).where(area.id == row.id).execute()

@@ -1,0 +1,35 @@
+"""Wires the schema engine to the domain rules: one Engine per database."""
+import os
+
+import schema
+
+from . import derive, scope, system
+
+SCHEMA_DIR = schema.HERE
+
+
+class Engine:
+    def __init__(self, database_url, schema_dir=SCHEMA_DIR):
+        self.registry = schema.load(schema_dir, derive.names())
+        self.db = schema.make_database(database_url)
+        self.models = schema.ModelSet(self.registry, self.db)
+        derive.install(self.models)
+        scope.install_user_rules(self.models)
+        system.install_audit(self.models)
+        self.settings = system.Settings(self.registry)
+        self.database_url = database_url
+
+    def plan(self):
+        return schema.plan(self.models)
+
+    def migrate(self):
+        """Bring the database up to the declarations; system tables too."""
+        url = self.database_url
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(url[len("sqlite:///"):])), exist_ok=True)
+        result = schema.apply(self.models)
+        system.bind(self.db)
+        return result
+
+    def connect(self):
+        system.bind(self.db)

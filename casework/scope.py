@@ -1,0 +1,111 @@
+"""Row scope: the one place that decides which rows a user may touch.
+
+Every path (list, count, details, edit, delete, mass actions, list editing, lookups, export,
+reports, imports) asks `scoped()` or `allows()`. Deny by default: no user, an inactive user or a
+user without an area gets a query that matches nothing.
+"""
+import peewee as pw
+from werkzeug.security import generate_password_hash
+
+from schema import RecordInvalid
+
+NOTHING = pw.SQL("1 = 0")
+
+
+def subtree(models, area_id):
+    """Ids of the area and everything below it, as a subquery."""
+    Area = models["area"]
+    root = Area.select(Area.path).where(Area.id == area_id).scalar()
+    if root is None:
+        return None
+    return Area.select(Area.id).where(Area.path.startswith(root))
+
+
+def is_whole_tree(models, area_id):
+    Area = models["area"]
+    row = Area.select(Area.parent).where(Area.id == area_id).tuples().first()
+    if row is None or row[0] is not None:
+        return False
+    return Area.select().where(Area.parent.is_null()).count() == 1
+
+
+def condition(models, entity_name, user):
+    """A WHERE expression limiting entity rows to the user's area subtree."""
+    if user is None or not getattr(user, "active", False) or not user.__data__.get("area"):
+        return NOTHING
+    area_id = user.__data__["area"]
+    spec = models.registry.entities[entity_name]
+    model = models[entity_name]
+    if is_whole_tree(models, area_id):
+        return pw.SQL("1 = 1")
+    ids = subtree(models, area_id)
+    if ids is None:
+        return NOTHING
+    if spec.scope == "self":
+        Area = models["area"]
+        return model.id.in_(ids) if model is not Area else Area.id.in_(ids)
+    parts = spec.scope.split(".")
+    return _chain(models, spec, parts, ids)
+
+
+def _chain(models, spec, parts, ids):
+    model = models[spec.name]
+    field = spec.field(parts[0])
+    column = getattr(model, field.name)
+    if len(parts) == 1:
+        return column.in_(ids)
+    target_name = "area" if field.type == "area" else field.to
+    target = models[target_name]
+    inner = _chain(models, models.registry.entities[target_name], parts[1:], ids)
+    return column.in_(target.select(target.id).where(inner))
+
+
+def scoped(models, entity_name, user, archived=False):
+    """The user's rows of an entity. Archived rows only when asked for."""
+    model = models[entity_name]
+    query = model.select().where(condition(models, entity_name, user))
+    if model._spec.archive:
+        query = query.where(model.archived == archived)
+    return query
+
+
+def allows(models, entity_name, user, record_id, archived=False):
+    model = models[entity_name]
+    return scoped(models, entity_name, user, archived).where(model.id == record_id).exists()
+
+
+def role_of(models, user):
+    if user is None:
+        return None
+    return models.registry.roles.get(user.role)
+
+
+def can(models, user, entity_name, action):
+    role = role_of(models, user)
+    return bool(role and getattr(user, "active", False) and role.can(entity_name, action))
+
+
+def install_user_rules(models):
+    """Passwords are stored hashed; a user's area must sit at the level of the role."""
+    if "user" not in models.registry.entities:
+        return
+
+    def before(record, old):
+        if record._spec.name != "user":
+            return
+        pw_value = record.password
+        if pw_value and not str(pw_value).startswith(("scrypt:", "pbkdf2:")):
+            record.password = generate_password_hash(pw_value)
+        elif not pw_value and old:
+            record.password = old.get("password")
+        role = models.registry.roles.get(record.role)
+        if role is None:
+            raise RecordInvalid({"role": "未知的角色"})
+        area_id = record.__data__.get("area")
+        if area_id:
+            level = models["area"].select(models["area"].level).where(models["area"].id == area_id).scalar()
+            if level != role.level:
+                want = models.registry.options["area_level"].label_of(role.level)
+                raise RecordInvalid({"area": f"角色“{role.label}”的所属区划应为{want}一级"})
+
+    models.hooks.before.append(before)

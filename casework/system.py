@@ -1,0 +1,130 @@
+"""System tables that are not declared in YAML: the audit log, login attempts, setting overrides.
+
+The audit trail is written from the model hooks, so every path (forms, inline rows, list editing,
+imports, scripts) leaves one row per change: who, when, entity, record and each field's old and new
+value ("环环有痕迹、步步能倒查").
+"""
+import contextvars
+import datetime as dt
+import json
+from decimal import Decimal
+
+import peewee as pw
+
+from schema import types
+
+# who is acting now; set per request by the web layer, per command by the CLI
+actor = contextvars.ContextVar("actor", default=None)      # (user id, username, ip)
+batch = contextvars.ContextVar("batch", default=None)      # an import batch id, when importing
+
+
+class SystemModel(pw.Model):
+    class Meta:
+        legacy_table_names = False
+
+
+class AuditLog(SystemModel):
+    at = pw.DateTimeField(index=True)
+    user_id = pw.IntegerField(null=True, index=True)
+    username = pw.CharField(max_length=40, null=True)
+    ip = pw.CharField(max_length=45, null=True)
+    entity = pw.CharField(max_length=40)
+    record_id = pw.IntegerField()
+    action = pw.CharField(max_length=10)           # create / update / delete / archive / restore
+    changes = pw.TextField(null=True)              # JSON: {field: [old, new]}
+    batch = pw.CharField(max_length=40, null=True, index=True)
+
+    class Meta:
+        table_name = "audit_log"
+        indexes = ((("entity", "record_id"), False),)
+
+    def change_dict(self):
+        return json.loads(self.changes) if self.changes else {}
+
+
+class LoginAttempt(SystemModel):
+    at = pw.DateTimeField(index=True)
+    username = pw.CharField(max_length=40, index=True)
+    ip = pw.CharField(max_length=45, null=True)
+    success = pw.BooleanField(default=False)
+
+    class Meta:
+        table_name = "login_attempt"
+
+
+class SettingValue(SystemModel):
+    key = pw.CharField(max_length=60, unique=True)
+    value = pw.TextField(null=True)
+    updated_at = pw.DateTimeField(null=True)
+    updated_by = pw.CharField(max_length=40, null=True)
+
+    class Meta:
+        table_name = "setting_value"
+
+
+SYSTEM_MODELS = [AuditLog, LoginAttempt, SettingValue]
+ACTION_LABELS = {"create": "新建", "update": "修改", "delete": "删除", "archive": "归档", "restore": "恢复"}
+
+
+def bind(db):
+    db.bind(SYSTEM_MODELS, bind_refs=False, bind_backrefs=False)
+    db.create_tables(SYSTEM_MODELS, safe=True)
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+SKIP = {"created_at", "updated_at", "archived_at"}
+
+
+def diff(spec, old, new):
+    changes = {}
+    secret = {f.name for f in spec.fields if f.type == "password"}
+    for key in set(old or {}) | set(new or {}):
+        if key in SKIP or key == "id":
+            continue
+        before, after = _plain((old or {}).get(key)), _plain((new or {}).get(key))
+        if before != after and not (before in (None, "") and after in (None, "")):
+            changes[key] = ["******", "******"] if key in secret else [before, after]
+    return changes
+
+
+def install_audit(models):
+    def after(record, action, old):
+        new = None if action == "delete" else record.snapshot()
+        changes = diff(record._spec, old if action != "create" else None, new)
+        if action == "update" and not changes:
+            return
+        who = actor.get() or (None, None, None)
+        AuditLog.create(at=dt.datetime.now().replace(microsecond=0), user_id=who[0], username=who[1],
+                        ip=who[2], entity=record._spec.name, record_id=record._pk, action=action,
+                        changes=json.dumps(changes, ensure_ascii=False), batch=batch.get())
+    models.hooks.after.append(after)
+
+
+class Settings:
+    """Declared defaults (schema/settings.yaml) overridden by rows the county administrator saves."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def get(self, key):
+        spec = self.registry.settings[key]
+        row = SettingValue.get_or_none(SettingValue.key == key)
+        if row is None or row.value is None:
+            return types.get(spec.type).coerce(spec.default, spec)
+        return types.get(spec.type).coerce(row.value, spec)
+
+    def set(self, key, value, by=None):
+        spec = self.registry.settings[key]
+        value = types.get(spec.type).coerce(value, spec)
+        (SettingValue.insert(key=key, value=str(value), updated_at=dt.datetime.now(), updated_by=by)
+         .on_conflict(conflict_target=[SettingValue.key],
+                      update={SettingValue.value: str(value), SettingValue.updated_at: dt.datetime.now(),
+                              SettingValue.updated_by: by})
+         .execute())

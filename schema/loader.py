@@ -1,0 +1,266 @@
+"""The compiler: read every YAML declaration under a folder, validate it, return a Registry.
+
+Pure: it reads files and nothing else. Every error is a SchemaError naming file, entity and field.
+"""
+import os
+import re
+
+import yaml
+
+from . import types
+from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting
+
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search",
+               "order", "inline", "menu", "table"}
+FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
+              "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden"}
+RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at"}
+SPECIAL_FILES = {"roles.yaml", "settings.yaml"}
+ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
+
+
+def _read(path, rel):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"第{mark.line + 1}行第{mark.column + 1}列" if mark else ""
+        raise SchemaError(rel, f"YAML 格式错误{where}：{getattr(e, 'problem', e)}") from None
+    except UnicodeDecodeError:
+        raise SchemaError(rel, "文件不是 UTF-8 编码") from None
+    if not isinstance(data, dict):
+        raise SchemaError(rel, "文件内容应为一个映射（键: 值）")
+    return data
+
+
+def _yaml_files(folder):
+    if not os.path.isdir(folder):
+        return []
+    return sorted(f for f in os.listdir(folder) if f.endswith((".yaml", ".yml")))
+
+
+def load(root, derivations=()):
+    """Compile the schema folder `root` into a Registry. `derivations` are the known derive rules."""
+    options = _load_options(root)
+    entities = {}
+    for fname in _yaml_files(root):
+        if fname in SPECIAL_FILES:
+            continue
+        rel = os.path.join(os.path.basename(root.rstrip("/")), fname)
+        entity = _entity(_read(os.path.join(root, fname), rel), rel)
+        if entity.name in entities:
+            raise SchemaError(rel, f"实体名 {entity.name} 与 {entities[entity.name].file} 重复",
+                              entity.name)
+        entities[entity.name] = entity
+    roles = _load_roles(root, entities)
+    settings = _load_settings(root)
+    registry = Registry(entities=entities, options=options, roles=roles, settings=settings, root=root)
+    for entity in entities.values():
+        _check_links(entity, registry, set(derivations))
+    return registry
+
+
+def _load_options(root):
+    folder = os.path.join(root, "options")
+    out = {}
+    for fname in _yaml_files(folder):
+        rel = os.path.join(os.path.basename(root.rstrip("/")), "options", fname)
+        data = _read(os.path.join(folder, fname), rel)
+        name = data.get("name")
+        if not isinstance(name, str) or not NAME.match(name):
+            raise SchemaError(rel, "选项表缺少合法的 name（小写英文、数字、下划线）")
+        items = data.get("options")
+        if not isinstance(items, list) or not items:
+            raise SchemaError(rel, "选项表的 options 应为非空列表", name)
+        opts, seen = [], set()
+        for i, item in enumerate(items, 1):
+            if not isinstance(item, dict) or "code" not in item or "label" not in item:
+                raise SchemaError(rel, f"第{i}个选项应有 code 和 label", name)
+            code = str(item["code"])
+            if code in seen:
+                raise SchemaError(rel, f"选项代码 {code} 重复", name)
+            seen.add(code)
+            opts.append(Option(code=code, label=str(item["label"])))
+        if name in out:
+            raise SchemaError(rel, f"选项表 {name} 重复定义", name)
+        out[name] = OptionList(name=name, label=str(data.get("label") or name), options=opts, file=rel)
+    return out
+
+
+def _entity(data, rel):
+    name = data.get("name")
+    if not isinstance(name, str) or not NAME.match(name):
+        raise SchemaError(rel, "缺少合法的实体名 name（小写英文、数字、下划线）")
+    unknown = set(data) - ENTITY_KEYS
+    if unknown:
+        raise SchemaError(rel, f"未知的键：{', '.join(sorted(unknown))}", name)
+    if not data.get("label"):
+        raise SchemaError(rel, "缺少中文名称 label", name)
+    raw_fields = data.get("fields")
+    if not isinstance(raw_fields, list) or not raw_fields:
+        raise SchemaError(rel, "fields 应为非空列表（每项一个字段）", name)
+    fields, seen = [], set()
+    for i, raw in enumerate(raw_fields, 1):
+        if not isinstance(raw, dict):
+            raise SchemaError(rel, f"第{i}个字段应为映射", name)
+        fname = raw.get("name")
+        if not isinstance(fname, str) or not NAME.match(fname):
+            raise SchemaError(rel, f"第{i}个字段缺少合法的 name", name, str(fname))
+        if fname in seen:
+            raise SchemaError(rel, "字段重复定义", name, fname)
+        if fname in RESERVED:
+            raise SchemaError(rel, f"{fname} 是系统保留字段名", name, fname)
+        seen.add(fname)
+        unknown = set(raw) - FIELD_KEYS
+        if unknown:
+            raise SchemaError(rel, f"未知的键：{', '.join(sorted(unknown))}", name, fname)
+        ftype = raw.get("type")
+        if ftype not in types.TYPES:
+            raise SchemaError(rel, f"未知的字段类型 {ftype!r}，可用：{', '.join(sorted(types.TYPES))}",
+                              name, fname)
+        if not raw.get("label"):
+            raise SchemaError(rel, "缺少中文名称 label", name, fname)
+        ml = raw.get("max_length")
+        if ml is not None and (not isinstance(ml, int) or ml <= 0):
+            raise SchemaError(rel, "max_length 应为正整数", name, fname)
+        fields.append(Field(
+            name=fname, type=ftype, label=str(raw["label"]), required=bool(raw.get("required")),
+            unique=bool(raw.get("unique")), index=bool(raw.get("index")), default=raw.get("default"),
+            options=raw.get("options"), to=raw.get("to"), max_length=ml, help=raw.get("help"),
+            sensitive=bool(raw.get("sensitive")), readonly=bool(raw.get("readonly")),
+            derive=raw.get("derive"), level=raw.get("level"), hidden=bool(raw.get("hidden")),
+            entity=name))
+    lists = {}
+    for key in ("list", "filters", "search", "order", "inline"):
+        value = data.get(key) or []
+        if not isinstance(value, list):
+            raise SchemaError(rel, f"{key} 应为列表", name)
+        lists[key] = [str(x) for x in value]
+    return Entity(name=name, label=str(data["label"]), fields=fields, file=rel,
+                  scope=data.get("scope"), archive=bool(data.get("archive")), title=data.get("title"),
+                  menu=data.get("menu"), table=data.get("table"), **lists)
+
+
+def _check_links(entity, registry, derivations):
+    rel, name = entity.file, entity.name
+    for f in entity.fields:
+        if f.type == "choice":
+            if not f.options:
+                raise SchemaError(rel, "choice 类型字段需要 options（选项表名）", name, f.name)
+            if f.options not in registry.options:
+                raise SchemaError(rel, f"未知的选项表 {f.options}", name, f.name)
+            if f.default is not None and registry.options[f.options].code_of(f.default) is None:
+                raise SchemaError(rel, f"默认值 {f.default} 不在选项表 {f.options} 中", name, f.name)
+        elif f.options:
+            raise SchemaError(rel, "只有 choice 类型字段可以有 options", name, f.name)
+        if f.type == "ref":
+            if not f.to:
+                raise SchemaError(rel, "ref 类型字段需要 to（引用的实体）", name, f.name)
+            if f.to not in registry.entities:
+                raise SchemaError(rel, f"引用了不存在的实体 {f.to}", name, f.name)
+        elif f.type == "area":
+            if "area" not in registry.entities:
+                raise SchemaError(rel, "area 类型字段需要 area 实体", name, f.name)
+            if f.level and registry.options.get("area_level") and \
+                    registry.options["area_level"].code_of(f.level) is None:
+                raise SchemaError(rel, f"未知的区划层级 {f.level}", name, f.name)
+        elif f.to:
+            raise SchemaError(rel, "只有 ref 类型字段可以有 to", name, f.name)
+        if f.derive and f.derive.split("(")[0].strip() not in derivations:
+            raise SchemaError(rel, f"未知的推导规则 {f.derive}，可用：{', '.join(sorted(derivations))}",
+                              name, f.name)
+        if f.default is not None and f.type not in ("choice", "ref", "area"):
+            try:
+                types.get(f.type).coerce(f.default, f)
+            except types.CellError as e:
+                raise SchemaError(rel, f"默认值无效：{e}", name, f.name) from None
+    names = {f.name for f in entity.fields}
+    for key in ("list", "filters", "search"):
+        for col in getattr(entity, key):
+            _check_path(registry, entity, col, key)
+    for col in entity.order:
+        _check_path(registry, entity, col.lstrip("-"), "order")
+    for col in entity.search:
+        target = _resolve(registry, entity, col)
+        if not types.get(target.type).searchable:
+            raise SchemaError(rel, f"search 中的 {col} 是 {target.type} 类型，不能搜索", name, col)
+    for child in entity.inline:
+        if child not in registry.entities:
+            raise SchemaError(rel, f"inline 中的实体 {child} 不存在", name)
+        if not any(f.type == "ref" and f.to == name for f in registry.entities[child].fields):
+            raise SchemaError(rel, f"inline 实体 {child} 没有指向 {name} 的 ref 字段", name)
+    if entity.scope is None:
+        raise SchemaError(rel, "缺少 scope（行所属区划的字段；区划本身写 self）", name)
+    if entity.scope != "self":
+        target = _resolve(registry, entity, entity.scope, "scope")
+        if target.type != "area":
+            raise SchemaError(rel, f"scope {entity.scope} 应指向 area 类型字段", name)
+    if entity.title:
+        for token in re.findall(r"{(\w+)}", entity.title):
+            if token not in names:
+                raise SchemaError(rel, f"title 中的 {token} 不是字段", name)
+
+
+def _check_path(registry, entity, path, key):
+    _resolve(registry, entity, path, key)
+
+
+def _resolve(registry, entity, path, key="list"):
+    """Follow 'ref.field' paths one hop at a time; return the final Field spec."""
+    current, parts = entity, path.split(".")
+    for i, part in enumerate(parts):
+        if not current.has_field(part):
+            raise SchemaError(entity.file, f"{key} 中的 {path} 不是字段", entity.name, path)
+        f = current.field(part)
+        if i < len(parts) - 1:
+            if f.type not in ("ref", "area"):
+                raise SchemaError(entity.file, f"{key} 中的 {path}：{part} 不是引用字段", entity.name, path)
+            current = registry.entities[f.to or "area"]
+    return f
+
+
+def _load_roles(root, entities):
+    path = os.path.join(root, "roles.yaml")
+    rel = os.path.join(os.path.basename(root.rstrip("/")), "roles.yaml")
+    if not os.path.exists(path):
+        raise SchemaError(rel, "缺少角色定义文件")
+    data = _read(path, rel)
+    out = {}
+    for i, raw in enumerate(data.get("roles") or [], 1):
+        code = raw.get("code") if isinstance(raw, dict) else None
+        if not code or not raw.get("label") or raw.get("level") not in ("county", "township", "village"):
+            raise SchemaError(rel, f"第{i}个角色应有 code、label 和 level（county/township/village）")
+        default = list(raw.get("default") or [])
+        per_entity = {k: list(v or []) for k, v in (raw.get("entities") or {}).items()}
+        for ename, acts in [("default", default)] + list(per_entity.items()):
+            if ename != "default" and ename not in entities:
+                raise SchemaError(rel, f"角色 {code} 引用了不存在的实体 {ename}")
+            bad = set(acts) - ACTIONS
+            if bad:
+                raise SchemaError(rel, f"角色 {code} 的权限 {', '.join(sorted(bad))} 未知，"
+                                       f"可用：{', '.join(sorted(ACTIONS))}", ename)
+        out[code] = Role(code=code, label=str(raw["label"]), level=raw["level"], default=default,
+                         entities=per_entity)
+    if not out:
+        raise SchemaError(rel, "至少需要一个角色")
+    return out
+
+
+def _load_settings(root):
+    path = os.path.join(root, "settings.yaml")
+    rel = os.path.join(os.path.basename(root.rstrip("/")), "settings.yaml")
+    if not os.path.exists(path):
+        return {}
+    data = _read(path, rel)
+    out = {}
+    for i, raw in enumerate(data.get("settings") or [], 1):
+        if not isinstance(raw, dict) or not raw.get("key") or not raw.get("label") or "default" not in raw:
+            raise SchemaError(rel, f"第{i}个设置应有 key、label 和 default")
+        stype = raw.get("type", "int")
+        if stype not in types.TYPES:
+            raise SchemaError(rel, f"设置 {raw['key']} 的类型 {stype} 未知")
+        out[raw["key"]] = Setting(key=raw["key"], label=str(raw["label"]), type=stype,
+                                  default=raw["default"], help=raw.get("help"), source=raw.get("source"))
+    return out

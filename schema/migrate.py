@@ -1,0 +1,182 @@
+"""Additive migration: create missing tables, add missing columns and indexes, keep every row.
+
+Never drops or narrows. A change that could lose data is refused with a message naming the file
+and the field; the plan is printed before anything runs.
+"""
+import re
+from dataclasses import dataclass, field as dc_field
+
+import peewee as pw
+from playhouse.migrate import SchemaMigrator, migrate as run_ops
+
+from .specs import SchemaError
+
+
+class MigrationRefused(SchemaError):
+    pass
+
+
+@dataclass
+class Plan:
+    steps: list = dc_field(default_factory=list)      # (description, callable)
+    notes: list = dc_field(default_factory=list)      # things kept as they are, for the reader
+    refusals: list = dc_field(default_factory=list)   # SchemaError
+
+    @property
+    def empty(self):
+        return not self.steps
+
+    def describe(self):
+        lines = [f"  + {desc}" for desc, _ in self.steps] or ["  数据库结构已是最新，无需迁移。"]
+        lines += [f"  = {n}" for n in self.notes]
+        lines += [f"  ! {r}" for r in self.refusals]
+        return "\n".join(lines)
+
+
+def _expected(field):
+    """(kind, size) that a peewee field needs."""
+    if isinstance(field, (pw.AutoField, pw.ForeignKeyField, pw.IntegerField)):
+        return ("bool", None) if isinstance(field, pw.BooleanField) else ("int", None)
+    if isinstance(field, pw.BooleanField):
+        return ("bool", None)
+    if isinstance(field, pw.DecimalField):
+        return ("decimal", (field.max_digits, field.decimal_places))
+    if isinstance(field, pw.DateTimeField):
+        return ("datetime", None)
+    if isinstance(field, pw.DateField):
+        return ("date", None)
+    if isinstance(field, pw.CharField):
+        return ("varchar", field.max_length)
+    if isinstance(field, pw.TextField):
+        return ("text", None)
+    return (field.field_type.lower(), None)
+
+
+def _sqlite_columns(db, table):
+    out = {}
+    for row in db.execute_sql(f'PRAGMA table_info("{table}")').fetchall():
+        name, decl = row[1], (row[2] or "").upper()
+        m = re.match(r"(\w+)\s*(?:\((\d+)(?:\s*,\s*(\d+))?\))?", decl)
+        base, a, b = (m.group(1), m.group(2), m.group(3)) if m else (decl, None, None)
+        if base in ("VARCHAR", "CHAR"):
+            out[name] = ("varchar", int(a) if a else None)
+        elif base in ("DECIMAL", "NUMERIC"):
+            out[name] = ("decimal", (int(a), int(b or 0)) if a else None)
+        elif base in ("INTEGER", "INT", "BIGINT", "SMALLINT"):
+            out[name] = ("int", None)
+        elif base in ("BOOL", "BOOLEAN"):
+            out[name] = ("bool", None)
+        else:
+            out[name] = ({"TEXT": "text", "DATE": "date", "DATETIME": "datetime"}.get(base, base.lower()), None)
+    return out
+
+
+def _pg_columns(db, table):
+    out = {}
+    sql = ("SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale "
+           "FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = %s")
+    for name, dtype, clen, prec, scale in db.execute_sql(sql, (table,)).fetchall():
+        if dtype == "character varying":
+            out[name] = ("varchar", clen)
+        elif dtype == "numeric":
+            out[name] = ("decimal", (prec, scale) if prec else None)
+        elif dtype in ("integer", "bigint", "smallint"):
+            out[name] = ("int", None)
+        elif dtype.startswith("timestamp"):
+            out[name] = ("datetime", None)
+        else:
+            out[name] = ({"boolean": "bool", "text": "text", "date": "date"}.get(dtype, dtype), None)
+    return out
+
+
+def _compare(db, have, want):
+    """None if compatible, 'widen' if the column may be widened, else a reason for refusal."""
+    if have == want:
+        return None
+    hk, hs = have
+    wk, ws = want
+    sqlite = isinstance(db, pw.SqliteDatabase)
+    if sqlite and {hk, wk} <= {"int", "bool"}:
+        return None                     # SQLite stores booleans as integers
+    if hk == wk == "varchar":
+        if hs is None or (ws is not None and ws >= hs):
+            return None if sqlite else "widen"
+        return f"长度由 {hs} 缩短为 {ws}，已有数据可能被截断"
+    if hk == "varchar" and wk == "text":
+        return None if sqlite else "widen"
+    if hk == wk == "decimal":
+        (hp, hsc), (wp, wsc) = hs or (0, 0), ws
+        if wp >= hp and wsc >= hsc and (wp - wsc) >= (hp - hsc):
+            return None if sqlite else "widen"
+        return f"精度由 {hs} 改为 {ws}，已有金额可能丢失"
+    return f"类型由 {hk} 改为 {wk}，可能丢失数据"
+
+
+def plan(models):
+    """Compare the generated models with the database; return a Plan (nothing is executed)."""
+    db = models.db
+    result = Plan()
+    existing = set(db.get_tables())
+    columns_of = _sqlite_columns if isinstance(db, pw.SqliteDatabase) else _pg_columns
+    migrator = SchemaMigrator.from_database(db)
+    for name, model in models.models.items():
+        spec = models.registry.entities[name]
+        table = model._meta.table_name
+        if table not in existing:
+            result.steps.append((f"新建表 {table}（{spec.label}）",
+                                 lambda m=model: db.create_tables([m], safe=True)))
+            continue
+        have = columns_of(db, table)
+        declared = set()
+        for field in model._meta.sorted_fields:
+            declared.add(field.column_name)
+            if field.column_name not in have:
+                result.steps.append((f"表 {table} 增加列 {field.column_name}（{field.verbose_name or ''}）",
+                                     lambda m=model, f=field: _add_column(migrator, m, f)))
+                continue
+            verdict = _compare(db, have[field.column_name], _expected(field))
+            if verdict == "widen":
+                result.steps.append((f"表 {table} 放宽列 {field.column_name} 的类型",
+                                     lambda t=table, f=field: _widen(db, t, f)))
+            elif verdict:
+                fname = field.name[:-3] if field.name.endswith("_id") else field.name
+                result.refusals.append(MigrationRefused(
+                    spec.file, f"数据库中的列 {field.column_name} 与声明不一致：{verdict}。"
+                               f"已拒绝迁移；如确需修改，请新建字段并迁移数据", name, fname))
+        for col in sorted(set(have) - declared):
+            result.notes.append(f"表 {table} 的列 {col} 已不在声明中，保留不删")
+        have_idx = {i.name for i in db.get_indexes(table)}
+        for idx in model._meta.fields_to_index():
+            idx_name = idx._name
+            if idx_name not in have_idx:
+                result.steps.append((f"表 {table} 建立索引 {idx_name}",
+                                     lambda m=model, i=idx: _create_index(m, i)))
+    return result
+
+
+def _add_column(migrator, model, field):
+    run_ops(migrator.add_column(model._meta.table_name, field.column_name, field))
+    if field.default is not None and not callable(field.default):
+        model.update({field: field.default}).where(field.is_null()).execute()
+
+
+def _widen(db, table, field):
+    ctx = db.get_sql_context()
+    ctx.sql(field.ddl_datatype(ctx))
+    sql, _ = ctx.query()
+    db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{field.column_name}" TYPE {sql}')
+
+
+def _create_index(model, index):
+    model._meta.database.execute(index.safe(True))
+
+
+def apply(models, the_plan=None):
+    """Run a plan (computing it if not given). Refusals stop everything before any step runs."""
+    the_plan = the_plan or plan(models)
+    if the_plan.refusals:
+        raise the_plan.refusals[0]
+    with models.db.atomic():
+        for _, step in the_plan.steps:
+            step()
+    return the_plan

@@ -1,0 +1,202 @@
+"""Specs → peewee models. Every model shares one base: id, timestamps, hooks, archiving.
+
+Hooks let the layers above (derivations, audit) see every save, archive and delete without the
+schema package knowing about them: forms, inline rows, imports and scripts all pass through here.
+"""
+import datetime as dt
+from urllib.parse import urlparse, parse_qs
+
+import peewee as pw
+
+from . import types
+from .specs import SchemaError
+
+
+class RecordInvalid(Exception):
+    """A record breaks a rule; `errors` maps field name to a Chinese message."""
+
+    def __init__(self, errors):
+        self.errors = errors
+        super().__init__("；".join(f"{msg}" for msg in errors.values()))
+
+
+def now():
+    return dt.datetime.now().replace(microsecond=0)
+
+
+class Hooks:
+    """before_save(record, old), after_change(record, action, old). old is a dict or None."""
+
+    def __init__(self):
+        self.before = []
+        self.after = []
+
+    def run_before(self, record, old):
+        for fn in self.before:
+            fn(record, old)
+
+    def run_after(self, record, action, old):
+        for fn in self.after:
+            fn(record, action, old)
+
+
+class Record(pw.Model):
+    """Base of every generated model."""
+    _spec = None
+    _hooks = None
+
+    def snapshot(self):
+        return dict(self.__data__)
+
+    def save(self, force_insert=False, only=None):
+        created = force_insert or self._pk is None
+        old = None
+        if not created:
+            prior = type(self).select().where(type(self)._meta.primary_key == self._pk).first()
+            old = prior.snapshot() if prior else None
+        self._hooks.run_before(self, old)
+        stamp = now()
+        if created:
+            self.created_at = self.created_at or stamp
+        self.updated_at = stamp
+        with self._meta.database.atomic():
+            result = super().save(force_insert=force_insert, only=only)
+            self._hooks.run_after(self, "create" if created else "update", old)
+        return result
+
+    def delete_instance(self, recursive=False, delete_nullable=False):
+        if self._spec.archive:
+            return self.archive()
+        with self._meta.database.atomic():
+            old = self.snapshot()
+            result = super().delete_instance(recursive=False)
+            self._hooks.run_after(self, "delete", old)
+        return result
+
+    def archive(self):
+        if self.archived:
+            return 0
+        self._set_archived(True)
+        return 1
+
+    def restore(self):
+        if not self.archived:
+            return 0
+        self._set_archived(False)
+        return 1
+
+    def _set_archived(self, flag):
+        old = self.snapshot()
+        self.archived = flag
+        self.archived_at = now() if flag else None
+        self.updated_at = now()
+        with self._meta.database.atomic():
+            pw.Model.save(self, only=[type(self).archived, type(self).archived_at, type(self).updated_at])
+            self._hooks.run_after(self, "archive" if flag else "restore", old)
+
+    def __str__(self):
+        spec = self._spec
+        if spec.title:
+            try:
+                return spec.title.format(**{f.name: (getattr(self, f.column_name) or "")
+                                            for f in spec.fields if f.type != "password"})
+            except (KeyError, ValueError):
+                pass
+        return f"{spec.label} #{self._pk}"
+
+
+def make_database(url):
+    """SQLite by default (WAL, foreign keys on); PostgreSQL for postgres:// URLs."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("postgres", "postgresql"):
+        q = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        return pw.PostgresqlDatabase(
+            parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,
+            host=parsed.hostname, port=parsed.port or 5432, autorollback=True, **q)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
+        return pw.SqliteDatabase(path or ":memory:", pragmas={
+            "journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal",
+            "cache_size": -64000, "busy_timeout": 5000})
+    raise ValueError(f"不支持的数据库地址：{url}（可用 sqlite:/// 或 postgresql://）")
+
+
+class ModelSet:
+    """The generated models of one registry, bound to one database."""
+
+    def __init__(self, registry, database):
+        self.registry = registry
+        self.db = database
+        self.hooks = Hooks()
+        self.models = {}
+        self._build()
+
+    def __getitem__(self, name):
+        return self.models[name]
+
+    def __iter__(self):
+        return iter(self.models.values())
+
+    def _order(self):
+        entities = self.registry.entities
+        done, order = set(), []
+
+        def visit(name, stack):
+            if name in done:
+                return
+            if name in stack:
+                e = entities[name]
+                raise SchemaError(e.file, f"实体之间的引用成环：{' → '.join(stack + [name])}", name)
+            for f in entities[name].fields:
+                target = "area" if f.type == "area" else f.to if f.type == "ref" else None
+                if target and target != name:
+                    visit(target, stack + [name])
+            done.add(name)
+            order.append(name)
+
+        for name in entities:
+            visit(name, [])
+        return order
+
+    def _build(self):
+        meta = type("Meta", (), {"database": self.db, "legacy_table_names": False})
+        base = type("GeneratedBase", (Record,), {"__module__": __name__, "Meta": meta,
+                                                 "_hooks": self.hooks})
+        for name in self._order():
+            spec = self.registry.entities[name]
+            attrs = {"__module__": __name__, "_spec": spec,
+                     "Meta": type("Meta", (), {"table_name": spec.table_name}),
+                     "id": pw.AutoField(),
+                     "created_at": pw.DateTimeField(null=True, verbose_name="创建时间"),
+                     "updated_at": pw.DateTimeField(null=True, verbose_name="修改时间")}
+            if spec.archive:
+                attrs["archived"] = pw.BooleanField(default=False, index=True, verbose_name="已归档")
+                attrs["archived_at"] = pw.DateTimeField(null=True, verbose_name="归档时间")
+            for f in spec.fields:
+                ftype = types.get(f.type)
+                target = "area" if f.type == "area" else f.to
+                if f.type in ("ref", "area") and target == name:
+                    column = pw.ForeignKeyField("self", null=True, verbose_name=f.label, index=True,
+                                                backref="+", on_delete="RESTRICT", lazy_load=False)
+                else:
+                    column = ftype.column(f, self.models)
+                if f.unique:
+                    column.index = False          # the unique index is declared below
+                attrs[f.name] = column
+            model = type(_class_name(name), (base,), attrs)
+            for f in spec.fields:
+                if f.unique:
+                    idx = model.index(getattr(model, f.name), unique=True,
+                                      name=f"{spec.table_name}_{f.name}_uniq")
+                    if spec.archive:
+                        # one live row per value; an archived row keeps its value and frees it
+                        idx = idx.where(model.archived == False)  # noqa: E712
+                    model.add_index(idx)
+            self.models[name] = model
+
+    def create_tables(self):
+        self.db.create_tables(list(self.models.values()), safe=True)
+
+
+def _class_name(name):
+    return "".join(part.title() for part in name.split("_"))

@@ -1,0 +1,585 @@
+"""The field-type registry: one class per type, holding everything that differs by type.
+
+A type knows its database column, its form field and validators, how it parses an imported cell,
+how it writes an xlsx cell, how it displays (choice labels, masking) and how it is searched.
+A new type is one class plus `register()`; nothing else changes.
+"""
+import datetime as dt
+import json
+import re
+from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
+
+import peewee as pw
+import wtforms
+from wtforms import validators as v
+
+from casework import idnumber
+
+TYPES = {}
+
+
+def register(cls):
+    TYPES[cls.name] = cls()
+    return cls
+
+
+def get(name):
+    return TYPES[name]
+
+
+class CellError(ValueError):
+    """A value that cannot be accepted; the message is shown to the user as is."""
+
+
+class FieldType:
+    name = ""
+    column_class = pw.CharField
+    xlsx_format = None          # name of a workbook format (see reports/workbook.py)
+    sortable = True
+    searchable = False
+
+    # -- database
+    def column_kwargs(self, spec):
+        kw = {"null": True, "verbose_name": spec.label, "index": spec.index or spec.unique}
+        if spec.default is not None:
+            kw["default"] = self.coerce(spec.default, spec)
+        if spec.help:
+            kw["help_text"] = spec.help
+        return kw
+
+    def column(self, spec, models):
+        return self.column_class(**self.column_kwargs(spec))
+
+    # -- python value
+    def coerce(self, raw, spec):
+        """Turn a raw value (form, cell, YAML default) into the stored value, or raise CellError."""
+        if raw is None:
+            return None
+        text = str(raw).strip()
+        return text or None
+
+    def is_empty(self, value):
+        return value is None or value == ""
+
+    # -- forms
+    def form_validators(self, spec):
+        vals = [v.InputRequired(message="此项为必填项") if spec.required else v.Optional()]
+        vals.append(TypeValidator(self, spec))
+        return vals
+
+    def form_field(self, spec, ctx):
+        return wtforms.StringField(spec.label, validators=self.form_validators(spec),
+                                   description=spec.help or "", filters=[_strip])
+
+    # -- import
+    def parse(self, raw, spec, ctx=None):
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            if spec.required:
+                raise CellError("此项为必填项")
+            return None
+        return self.coerce(raw, spec)
+
+    # -- xlsx and display
+    def to_cell(self, value, spec, ctx, masked=False):
+        """(kind, value): kind is one of string, number, date, blank."""
+        if self.is_empty(value):
+            return "blank", None
+        return "string", self.display(value, spec, ctx, masked)
+
+    def display(self, value, spec, ctx, masked=False):
+        if self.is_empty(value):
+            return ""
+        text = str(value)
+        return mask_text(text) if masked else text
+
+    # -- search: a term matches this column how?
+    def search_clause(self, column, term):
+        return None
+
+
+class TypeValidator:
+    """Runs the type's coerce on form input so forms and imports share one rule."""
+
+    def __init__(self, ftype, spec):
+        self.ftype, self.spec = ftype, spec
+
+    def __call__(self, form, field):
+        if field.data is None or field.data == "":
+            return
+        try:
+            self.ftype.coerce(field.data, self.spec)
+        except CellError as e:
+            raise v.ValidationError(str(e)) from None
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def mask_text(text):
+    if len(text) <= 2:
+        return "*" * len(text)
+    return text[0] + "*" * (len(text) - 2) + text[-1]
+
+
+@register
+class Text(FieldType):
+    name = "text"
+    searchable = True
+
+    def column_kwargs(self, spec):
+        kw = super().column_kwargs(spec)
+        kw["max_length"] = spec.max_length or 100
+        return kw
+
+    def coerce(self, raw, spec):
+        text = super().coerce(raw, spec)
+        if text and spec.max_length and len(text) > spec.max_length:
+            raise CellError(f"长度不能超过{spec.max_length}个字")
+        if text and len(text) > (spec.max_length or 100):
+            raise CellError(f"长度不能超过{spec.max_length or 100}个字")
+        return text
+
+    def search_clause(self, column, term):
+        return column.contains(term)
+
+
+@register
+class LongText(Text):
+    name = "textarea"
+    column_class = pw.TextField
+
+    def column_kwargs(self, spec):
+        kw = FieldType.column_kwargs(self, spec)
+        return kw
+
+    def coerce(self, raw, spec):
+        text = FieldType.coerce(self, raw, spec)
+        if text and spec.max_length and len(text) > spec.max_length:
+            raise CellError(f"长度不能超过{spec.max_length}个字")
+        return text
+
+    def form_field(self, spec, ctx):
+        return wtforms.TextAreaField(spec.label, validators=self.form_validators(spec),
+                                     description=spec.help or "", filters=[_strip])
+
+
+@register
+class Integer(FieldType):
+    name = "int"
+    column_class = pw.IntegerField
+    xlsx_format = "int"
+
+    def coerce(self, raw, spec):
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, bool):
+            raise CellError("应为整数")
+        if isinstance(raw, int):
+            return raw
+        if isinstance(raw, float) and raw.is_integer():
+            return int(raw)
+        text = str(raw).strip().translate(idnumber.FULLWIDTH).replace(",", "")
+        if not re.fullmatch(r"-?\d+", text):
+            raise CellError(f"“{raw}”不是整数")
+        return int(text)
+
+    def form_field(self, spec, ctx):
+        return wtforms.IntegerField(spec.label, validators=self.form_validators(spec),
+                                    description=spec.help or "")
+
+    def to_cell(self, value, spec, ctx, masked=False):
+        return ("blank", None) if value is None else ("number", int(value))
+
+
+@register
+class Money(FieldType):
+    name = "money"
+    column_class = pw.DecimalField
+    xlsx_format = "money"
+    CENT = Decimal("0.01")
+
+    def column_kwargs(self, spec):
+        kw = super().column_kwargs(spec)
+        kw.update(max_digits=14, decimal_places=2, auto_round=True)
+        return kw
+
+    def coerce(self, raw, spec):
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, bool):
+            raise CellError("应为金额")
+        if isinstance(raw, float):
+            raw = repr(raw)
+        text = str(raw).strip().translate(idnumber.FULLWIDTH).replace(",", "").replace("元", "")
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise CellError(f"“{raw}”不是金额") from None
+        if not value.is_finite():
+            raise CellError(f"“{raw}”不是金额")
+        if value < 0:
+            raise CellError("金额不能为负数")
+        if abs(value) >= Decimal(10) ** 12:
+            raise CellError("金额过大")
+        return value.quantize(self.CENT, rounding=ROUND_HALF_UP)
+
+    def form_field(self, spec, ctx):
+        return wtforms.DecimalField(spec.label, places=2, validators=self.form_validators(spec),
+                                    description=spec.help or "（单位：元）")
+
+    def display(self, value, spec, ctx, masked=False):
+        if value is None:
+            return ""
+        return f"{Decimal(value):,.2f} 元"
+
+    def to_cell(self, value, spec, ctx, masked=False):
+        return ("blank", None) if value is None else ("number", float(value))
+
+
+DATE_PATTERNS = [r"(\d{4})-(\d{1,2})-(\d{1,2})", r"(\d{4})/(\d{1,2})/(\d{1,2})",
+                 r"(\d{4})\.(\d{1,2})\.(\d{1,2})", r"(\d{4})年(\d{1,2})月(\d{1,2})日?",
+                 r"(\d{4})(\d{2})(\d{2})"]
+
+
+@register
+class Date(FieldType):
+    name = "date"
+    column_class = pw.DateField
+    xlsx_format = "date"
+
+    def coerce(self, raw, spec):
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, dt.datetime):
+            return raw.date()
+        if isinstance(raw, dt.date):
+            return raw
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            # an Excel serial number
+            if 1 <= raw < 2958466:
+                return dt.date(1899, 12, 30) + dt.timedelta(days=int(raw))
+            raise CellError(f"“{raw}”不是日期")
+        text = str(raw).strip().translate(idnumber.FULLWIDTH)
+        for pattern in DATE_PATTERNS:
+            m = re.fullmatch(pattern, text[:10] if "-" in text and len(text) > 10 else text)
+            if m:
+                try:
+                    return dt.date(*(int(g) for g in m.groups()))
+                except ValueError:
+                    raise CellError(f"日期“{raw}”不存在") from None
+        raise CellError(f"“{raw}”不是日期，请写成 2024-05-01")
+
+    def form_field(self, spec, ctx):
+        return wtforms.DateField(spec.label, validators=self.form_validators(spec),
+                                 description=spec.help or "", format="%Y-%m-%d",
+                                 render_kw={"type": "date"})
+
+    def display(self, value, spec, ctx, masked=False):
+        return value.isoformat() if value else ""
+
+    def to_cell(self, value, spec, ctx, masked=False):
+        return ("blank", None) if value is None else ("date", value)
+
+
+@register
+class DateTime(Date):
+    name = "datetime"
+    column_class = pw.DateTimeField
+    xlsx_format = "datetime"
+
+    def coerce(self, raw, spec):
+        if isinstance(raw, dt.datetime):
+            return raw
+        if isinstance(raw, str) and raw.strip():
+            try:
+                return dt.datetime.fromisoformat(raw.strip())
+            except ValueError:
+                pass
+        d = super().coerce(raw, spec)
+        return dt.datetime.combine(d, dt.time()) if d else None
+
+    def form_field(self, spec, ctx):
+        return wtforms.DateTimeLocalField(spec.label, validators=self.form_validators(spec),
+                                          format="%Y-%m-%dT%H:%M", description=spec.help or "")
+
+    def display(self, value, spec, ctx, masked=False):
+        return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+@register
+class Month(FieldType):
+    name = "month"
+    xlsx_format = None
+
+    def column_kwargs(self, spec):
+        kw = super().column_kwargs(spec)
+        kw["max_length"] = 7
+        return kw
+
+    def coerce(self, raw, spec):
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, (dt.date, dt.datetime)):
+            return f"{raw.year:04d}-{raw.month:02d}"
+        text = str(raw).strip().translate(idnumber.FULLWIDTH)
+        m = re.fullmatch(r"(\d{4})\s*[-/.年]?\s*(\d{1,2})月?", text)
+        if not m or not 1 <= int(m.group(2)) <= 12:
+            raise CellError(f"“{raw}”不是年月，请写成 2024-05")
+        return f"{int(m.group(1)):04d}-{int(m.group(2)):02d}"
+
+    def form_field(self, spec, ctx):
+        return wtforms.StringField(spec.label, validators=self.form_validators(spec),
+                                   description=spec.help or "格式：2024-05", filters=[_strip],
+                                   render_kw={"type": "month"})
+
+
+@register
+class Boolean(FieldType):
+    name = "bool"
+    column_class = pw.BooleanField
+    TRUE = {"1", "是", "true", "yes", "y", "√", "有"}
+    FALSE = {"0", "否", "false", "no", "n", "×", "无"}
+
+    def column_kwargs(self, spec):
+        kw = super().column_kwargs(spec)
+        kw.setdefault("default", False)
+        return kw
+
+    def coerce(self, raw, spec):
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in self.TRUE:
+            return True
+        if text in self.FALSE:
+            return False
+        raise CellError(f"“{raw}”应为“是”或“否”")
+
+    def parse(self, raw, spec, ctx=None):
+        value = super().parse(raw, spec, ctx)
+        return bool(value)
+
+    def form_validators(self, spec):
+        return [v.Optional()]
+
+    def form_field(self, spec, ctx):
+        return wtforms.BooleanField(spec.label, description=spec.help or "")
+
+    def display(self, value, spec, ctx, masked=False):
+        return "是" if value else "否"
+
+    def to_cell(self, value, spec, ctx, masked=False):
+        return "string", self.display(value, spec, ctx)
+
+
+@register
+class Choice(FieldType):
+    name = "choice"
+
+    def column_kwargs(self, spec):
+        kw = super().column_kwargs(spec)
+        kw["max_length"] = 32
+        return kw
+
+    def coerce(self, raw, spec):
+        # The option list is checked where it is known (form choices, import); here only shape.
+        return super().coerce(raw, spec)
+
+    def parse(self, raw, spec, ctx=None):
+        value = super().parse(raw, spec, ctx)
+        if value is None:
+            return None
+        code = ctx.registry.option_list(spec.options).code_of(value)
+        if code is None:
+            raise CellError(f"“{raw}”不在选项“{ctx.registry.option_list(spec.options).label}”中")
+        return code
+
+    def form_field(self, spec, ctx):
+        choices = [("", "（请选择）")] + ctx.registry.option_list(spec.options).choices()
+        vals = [v.InputRequired(message="此项为必填项") if spec.required else v.Optional()]
+        return wtforms.SelectField(spec.label, choices=choices, validators=vals,
+                                   validate_choice=True, description=spec.help or "",
+                                   coerce=lambda x: x or None)
+
+    def display(self, value, spec, ctx, masked=False):
+        if self.is_empty(value):
+            return ""
+        return ctx.registry.option_list(spec.options).label_of(value)
+
+
+@register
+class Reference(FieldType):
+    """A link to another entity's row; in forms an AJAX lookup, never a list of every row."""
+    name = "ref"
+    sortable = False
+
+    def column(self, spec, models):
+        target = models[spec.to]
+        kw = self.column_kwargs(spec)
+        kw.pop("default", None)
+        kw["index"] = True
+        kw["backref"] = "+"          # backrefs are added by the model builder where wanted
+        kw["on_delete"] = "RESTRICT"
+        return pw.ForeignKeyField(target, lazy_load=False, **kw)
+
+    def coerce(self, raw, spec):
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, pw.Model):
+            return raw.get_id()
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise CellError(f"“{raw}”不是有效的记录编号") from None
+
+    def form_field(self, spec, ctx):
+        return ctx.ajax_field(spec)
+
+    def display(self, value, spec, ctx, masked=False):
+        if value is None:
+            return ""
+        return ctx.title_of(spec.to, value)
+
+    def to_cell(self, value, spec, ctx, masked=False):
+        return ("blank", None) if value is None else ("string", self.display(value, spec, ctx))
+
+
+@register
+class AreaRef(Reference):
+    """A place in the area tree (county, township, village); its level may be fixed."""
+    name = "area"
+
+    def column(self, spec, models):
+        spec.to = "area"
+        return super().column(spec, models)
+
+
+@register
+class IdCard(FieldType):
+    name = "id_card"
+    searchable = True
+
+    def column_kwargs(self, spec):
+        kw = super().column_kwargs(spec)
+        kw["max_length"] = 18
+        return kw
+
+    def coerce(self, raw, spec):
+        if raw is None or raw == "":
+            return None
+        try:
+            number, _, _, _ = idnumber.parse(raw)
+        except idnumber.IdNumberError as e:
+            raise CellError(str(e)) from None
+        return number
+
+    def display(self, value, spec, ctx, masked=False):
+        if not value:
+            return ""
+        return idnumber.mask(value) if masked else value
+
+    def search_clause(self, column, term):
+        term = idnumber.normalise(term)
+        if not re.fullmatch(r"\d{4,17}[\dX]?", term):
+            return None
+        if len(term) in (15, 18):
+            return column == term
+        return (column >= term) & (column < term + "Z")    # an index range, not a scan
+
+
+@register
+class Phone(FieldType):
+    name = "phone"
+    searchable = True
+
+    def column_kwargs(self, spec):
+        kw = super().column_kwargs(spec)
+        kw["max_length"] = 20
+        return kw
+
+    def coerce(self, raw, spec):
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)
+        text = re.sub(r"[\s-]", "", str(raw).translate(idnumber.FULLWIDTH))
+        if not re.fullmatch(r"1[3-9]\d{9}|0\d{9,11}|\d{7,8}", text):
+            raise CellError(f"“{raw}”不是有效的电话号码（手机11位，座机可带区号）")
+        return text
+
+    def search_clause(self, column, term):
+        term = term.strip()
+        if re.fullmatch(r"\d{4,12}", term):
+            return column.startswith(term)
+        return None
+
+
+@register
+class BankAccount(FieldType):
+    name = "bank_account"
+
+    def column_kwargs(self, spec):
+        kw = super().column_kwargs(spec)
+        kw["max_length"] = 32
+        return kw
+
+    def coerce(self, raw, spec):
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, float):
+            raise CellError("银行账号须以文本格式填写，数字格式会丢失末几位")
+        text = re.sub(r"[\s-]", "", str(raw).translate(idnumber.FULLWIDTH))
+        if not re.fullmatch(r"\d{8,30}", text):
+            raise CellError(f"“{raw}”不是有效的银行账号（8至30位数字）")
+        return text
+
+    def display(self, value, spec, ctx, masked=False):
+        if not value:
+            return ""
+        return "*" * (len(value) - 4) + value[-4:] if masked else value
+
+
+@register
+class Password(FieldType):
+    """Stored as a salted hash; never displayed, never exported."""
+    name = "password"
+    sortable = False
+
+    def column_kwargs(self, spec):
+        kw = super().column_kwargs(spec)
+        kw["max_length"] = 255
+        return kw
+
+    def form_field(self, spec, ctx):
+        return wtforms.PasswordField(spec.label, validators=[v.Optional(), v.Length(min=8, message="密码至少8位")],
+                                     description="留空则不修改密码")
+
+    def display(self, value, spec, ctx, masked=False):
+        return "******" if value else ""
+
+    def to_cell(self, value, spec, ctx, masked=False):
+        return "blank", None
+
+
+@register
+class Json(FieldType):
+    name = "json"
+    column_class = pw.TextField
+
+    def coerce(self, raw, spec):
+        if raw is None or raw == "":
+            return None
+        if not isinstance(raw, str):
+            return json.dumps(raw, ensure_ascii=False)
+        try:
+            json.loads(raw)
+        except ValueError:
+            raise CellError("不是有效的 JSON") from None
+        return raw
+
+    def form_field(self, spec, ctx):
+        return wtforms.TextAreaField(spec.label, validators=self.form_validators(spec),
+                                     description=spec.help or "")
