@@ -18,6 +18,7 @@ class Engine:
         system.install_audit(self.models)
         self.settings = system.Settings(self.registry)
         self.database_url = database_url
+        system.bind(self.db)
 
     def plan(self):
         return schema.plan(self.models)
@@ -29,7 +30,5 @@ class Engine:
             os.makedirs(os.path.dirname(os.path.abspath(url[len("sqlite:///"):])), exist_ok=True)
         result = schema.apply(self.models)
         system.bind(self.db)
+        system.create_tables(self.db)
         return result
-
-    def connect(self):
-        system.bind(self.db)

@@ -68,6 +68,9 @@ ACTION_LABELS = {"create": "新建", "update": "修改", "delete": "删除", "ar
 
 def bind(db):
     db.bind(SYSTEM_MODELS, bind_refs=False, bind_backrefs=False)
+
+
+def create_tables(db):
     db.create_tables(SYSTEM_MODELS, safe=True)
 
 

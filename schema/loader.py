@@ -11,10 +11,10 @@ from . import types
 from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search",
+ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
                "order", "inline", "menu", "table"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
-              "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden"}
+              "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list"}
 RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at"}
 SPECIAL_FILES = {"roles.yaml", "settings.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
@@ -125,15 +125,18 @@ def _entity(data, rel):
         ml = raw.get("max_length")
         if ml is not None and (not isinstance(ml, int) or ml <= 0):
             raise SchemaError(rel, "max_length 应为正整数", name, fname)
+        if ftype == "area" and raw.get("to") not in (None, "area"):
+            raise SchemaError(rel, "area 类型字段总是引用 area，不需要 to", name, fname)
         fields.append(Field(
             name=fname, type=ftype, label=str(raw["label"]), required=bool(raw.get("required")),
             unique=bool(raw.get("unique")), index=bool(raw.get("index")), default=raw.get("default"),
-            options=raw.get("options"), to=raw.get("to"), max_length=ml, help=raw.get("help"),
+            options=raw.get("options"), to="area" if ftype == "area" else raw.get("to"), max_length=ml, help=raw.get("help"),
             sensitive=bool(raw.get("sensitive")), readonly=bool(raw.get("readonly")),
             derive=raw.get("derive"), level=raw.get("level"), hidden=bool(raw.get("hidden")),
+            in_list=raw.get("in_list", True) is not False,
             entity=name))
     lists = {}
-    for key in ("list", "filters", "search", "order", "inline"):
+    for key in ("list", "filters", "search", "order", "inline", "editable"):
         value = data.get(key) or []
         if not isinstance(value, list):
             raise SchemaError(rel, f"{key} 应为列表", name)
@@ -166,7 +169,7 @@ def _check_links(entity, registry, derivations):
             if f.level and registry.options.get("area_level") and \
                     registry.options["area_level"].code_of(f.level) is None:
                 raise SchemaError(rel, f"未知的区划层级 {f.level}", name, f.name)
-        elif f.to:
+        elif f.to and f.type != "area":
             raise SchemaError(rel, "只有 ref 类型字段可以有 to", name, f.name)
         if f.derive and f.derive.split("(")[0].strip() not in derivations:
             raise SchemaError(rel, f"未知的推导规则 {f.derive}，可用：{', '.join(sorted(derivations))}",
@@ -177,7 +180,7 @@ def _check_links(entity, registry, derivations):
             except types.CellError as e:
                 raise SchemaError(rel, f"默认值无效：{e}", name, f.name) from None
     names = {f.name for f in entity.fields}
-    for key in ("list", "filters", "search"):
+    for key in ("list", "filters", "search", "editable"):
         for col in getattr(entity, key):
             _check_path(registry, entity, col, key)
     for col in entity.order:
@@ -186,6 +189,9 @@ def _check_links(entity, registry, derivations):
         target = _resolve(registry, entity, col)
         if not types.get(target.type).searchable:
             raise SchemaError(rel, f"search 中的 {col} 是 {target.type} 类型，不能搜索", name, col)
+    for col in entity.editable:
+        if "." in col or entity.field(col).type in ("ref", "area", "password") or entity.field(col).derive:
+            raise SchemaError(rel, f"editable 中的 {col} 不能在列表中直接修改", name, col)
     for child in entity.inline:
         if child not in registry.entities:
             raise SchemaError(rel, f"inline 中的实体 {child} 不存在", name)

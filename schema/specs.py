@@ -65,6 +65,7 @@ class Field:
     derive: str | None = None
     level: str | None = None      # for `area` fields: the level the value must have
     hidden: bool = False          # kept in the database, never shown in forms or lists
+    in_list: bool = True          # False keeps a field out of the list page (forms, export keep it)
     entity: str = ""
 
     @property
@@ -86,6 +87,7 @@ class Entity:
     search: list = dc_field(default_factory=list)
     order: list = dc_field(default_factory=list)
     inline: list = dc_field(default_factory=list)
+    editable: list = dc_field(default_factory=list)
     menu: str | None = None       # menu category label
     table: str | None = None
 
@@ -97,6 +99,17 @@ class Entity:
 
     def has_field(self, name):
         return any(f.name == name for f in self.fields)
+
+    def list_columns(self):
+        """Declared `list` columns first, then every other shown field: a new field appears by itself."""
+        cols = list(self.list)
+        for f in self.fields:
+            if f.name not in cols and f.in_list and not f.hidden and f.type != "password":
+                cols.append(f.name)
+        return cols
+
+    def shown_fields(self):
+        return [f for f in self.fields if not f.hidden and f.type != "password"]
 
     @property
     def table_name(self):

@@ -452,10 +452,6 @@ class AreaRef(Reference):
     """A place in the area tree (county, township, village); its level may be fixed."""
     name = "area"
 
-    def column(self, spec, models):
-        spec.to = "area"
-        return super().column(spec, models)
-
 
 @register
 class IdCard(FieldType):

@@ -1,0 +1,64 @@
+"""The web layer: specs → Flask-Admin views, login, CSRF, Chinese UI. No business rules here."""
+import datetime as dt
+
+from flask import Blueprint
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from . import auth
+from .audit_view import AuditLogView, HomeView, SettingsView
+from .model_view import SchemaModelView
+
+csrf = CSRFProtect()
+
+
+def init_app(app, engine):
+    app.extensions["jiuzhu"] = engine
+    app.register_blueprint(Blueprint("ui", __name__, template_folder="templates", static_folder="static",
+                                     static_url_path="/ui-static"))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh_Hans_CN")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=engine_setting(engine, "session_hours")))
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    # flask-admin switches to flask-babel whenever it is importable: Babel(app) is mandatory
+    Babel(app, locale_selector=lambda: "zh_Hans_CN")
+    csrf.init_app(app)
+    auth.login_manager.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.before_request(auth.set_actor)
+    app.teardown_request(auth.clear_actor)
+
+    @app.before_request
+    def _connect():
+        engine.db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not engine.db.is_closed() and not app.config.get("KEEP_DB_OPEN"):
+            engine.db.close()
+
+    admin = Admin(app, name="救助台账", theme=Bootstrap4Theme(swatch="default", fluid=True,
+                                                              base_template="jiuzhu/master.html"),
+                  index_view=HomeView(engine, name="首页", url="/admin"))
+    for spec in engine.registry.entities.values():
+        admin.add_view(SchemaModelView(engine, spec, name=spec.label, endpoint=spec.name,
+                                       category=spec.menu))
+        if spec.archive:
+            archived = type(f"Archived{spec.name.title()}View", (SchemaModelView,), {"archived_mode": True})
+            admin.add_view(archived(engine, spec, name=f"已归档的{spec.label}", endpoint=f"{spec.name}_archive",
+                                    category="归档与审计"))
+    admin.add_view(AuditLogView(engine, name="修改记录", endpoint="audit", category="归档与审计"))
+    admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))
+    return admin
+
+
+def engine_setting(engine, key):
+    try:
+        return engine.settings.get(key)
+    except Exception:
+        # before the first migration the settings table may not exist yet
+        return engine.registry.settings[key].default

@@ -1,0 +1,166 @@
+"""The audit trail: a record's history (one click from its details page) and, for county roles,
+the whole log with filters. Plus the home page and the settings page."""
+import datetime as dt
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import AdminIndexView, BaseView, expose
+
+from casework import scope, system
+from schema import types
+from schema.resolve import DisplayContext, Resolver
+
+from . import auth
+
+PAGE = 50
+
+
+def _display(engine, entity, name, value, ctx):
+    reg = engine.registry.entities[entity]
+    if not reg.has_field(name):
+        return "" if value is None else str(value)
+    spec = reg.field(name)
+    if spec.type == "password":
+        return "******"
+    ftype = types.get(spec.type)
+    try:
+        coerced = value if spec.type in ("ref", "area", "choice", "bool") else ftype.coerce(value, spec)
+    except types.CellError:
+        coerced = value
+    return ftype.display(coerced, spec, ctx, masked=False)
+
+
+def describe(engine, log, ctx):
+    reg = engine.registry.entities.get(log.entity)
+    changes = []
+    for name, (old, new) in sorted(log.change_dict().items()):
+        label = reg.field(name).label if reg and reg.has_field(name) else \
+            {"archived": "已归档"}.get(name, name)
+        if reg:
+            old, new = _display(engine, log.entity, name, old, ctx), _display(engine, log.entity, name, new, ctx)
+        changes.append((label, old, new))
+    return {"at": log.at, "username": log.username or "（系统）", "ip": log.ip,
+            "action": system.ACTION_LABELS.get(log.action, log.action),
+            "entity": reg.label if reg else log.entity, "entity_name": log.entity,
+            "record_id": log.record_id, "changes": changes, "batch": log.batch}
+
+
+def history_rows(engine, entity, record_id):
+    A = system.AuditLog
+    ctx = DisplayContext(engine.registry, Resolver(engine.models))
+    logs = A.select().where((A.entity == entity) & (A.record_id == record_id)).order_by(A.at.desc(), A.id.desc())
+    return [describe(engine, log, ctx) for log in logs]
+
+
+def county_auditor(engine):
+    user = auth.current()
+    role = scope.role_of(engine.models, user)
+    return bool(role and role.level == "county" and "audit" in role.default)
+
+
+class AuditLogView(BaseView):
+    def __init__(self, engine, **kw):
+        self.engine = engine
+        super().__init__(**kw)
+
+    def is_accessible(self):
+        return county_auditor(self.engine)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if auth.current() is None:
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(403)
+
+    @expose("/")
+    def index(self):
+        A = system.AuditLog
+        q = A.select()
+        entity = request.args.get("entity") or ""
+        username = (request.args.get("username") or "").strip()
+        day = request.args.get("date") or ""
+        if entity:
+            q = q.where(A.entity == entity)
+        if username:
+            q = q.where(A.username == username)
+        if day:
+            try:
+                d = dt.date.fromisoformat(day)
+                q = q.where((A.at >= d) & (A.at < d + dt.timedelta(days=1)))
+            except ValueError:
+                flash("日期格式应为 2024-05-01", "error")
+        page = max(0, int(request.args.get("page", 0) or 0)) if (request.args.get("page") or "0").isdigit() else 0
+        total = q.count()
+        logs = q.order_by(A.at.desc(), A.id.desc()).offset(page * PAGE).limit(PAGE)
+        ctx = DisplayContext(self.engine.registry, Resolver(self.engine.models))
+        rows = [describe(self.engine, log, ctx) for log in logs]
+        return self.render("jiuzhu/audit.html", rows=rows, total=total, page=page, pages=(total + PAGE - 1) // PAGE,
+                           entities=self.engine.registry.entities, entity=entity, username=username, day=day)
+
+
+class HomeView(AdminIndexView):
+    def __init__(self, engine, **kw):
+        self.engine = engine
+        super().__init__(**kw)
+
+    def is_accessible(self):
+        return auth.current() is not None
+
+    def inaccessible_callback(self, name, **kwargs):
+        return redirect(url_for("auth.login", next=request.full_path))
+
+    @expose("/")
+    def index(self):
+        user = auth.current()
+        models = self.engine.models
+        cards = []
+        for name in ("household", "member"):
+            if name in models.models and scope.can(models, user, name, "view"):
+                cards.append((self.engine.registry.entities[name].label,
+                              scope.scoped(models, name, user).count(), url_for(f"{name}.index_view")))
+        area = models["area"].get_or_none(models["area"].id == user.__data__.get("area"))
+        role = scope.role_of(models, user)
+        return self.render("jiuzhu/index.html", cards=cards, area=area, role=role, user=user)
+
+
+class SettingsView(BaseView):
+    def __init__(self, engine, **kw):
+        self.engine = engine
+        super().__init__(**kw)
+
+    def is_accessible(self):
+        user = auth.current()
+        return bool(user and user.role == "county_admin" and user.active)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if auth.current() is None:
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(403)
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        settings = self.engine.settings
+        specs = self.engine.registry.settings
+        errors = {}
+        if request.method == "POST":
+            values = {}
+            for key, spec in specs.items():
+                raw = (request.form.get(key) or "").strip()
+                try:
+                    value = types.get(spec.type).coerce(raw, spec)
+                    if value is None:
+                        raise types.CellError("不能为空")
+                    values[key] = value
+                except types.CellError as e:
+                    errors[key] = str(e)
+            if errors:
+                flash("设置未保存：请改正标红的项。", "error")
+            else:
+                user = auth.current()
+                with self.engine.db.atomic():
+                    for key, value in values.items():
+                        if value != settings.get(key):
+                            settings.set(key, value, by=user.username)
+                flash("设置已保存。", "success")
+                return redirect(url_for(".index"))
+        rows = [(spec, request.form.get(key) if errors else settings.get(key), errors.get(key))
+                for key, spec in specs.items()]
+        return self.render("jiuzhu/settings.html", rows=rows)

@@ -1,0 +1,41 @@
+"""Forms built from specs through the field-type registry, with Flask-WTF's CSRF on every POST."""
+import wtforms
+from flask_admin.form import BaseForm
+from flask_admin.model.fields import AjaxSelectField
+from flask_wtf import FlaskForm
+from wtforms import validators as v
+
+from schema import types
+
+
+class AdminBaseForm(BaseForm):
+    """Flask-Admin's form base with Flask-WTF's CSRF token (the global CSRFProtect checks it)."""
+
+    class Meta(FlaskForm.Meta):
+        pass
+
+
+def editable_fields(spec, exclude=()):
+    return [f for f in spec.fields
+            if not f.hidden and not f.readonly and f.name not in exclude]
+
+
+def build_form(spec, ctx, base=AdminBaseForm, exclude=(), with_pk=False):
+    attrs = {}
+    for f in editable_fields(spec, exclude):
+        attrs[f.name] = types.get(f.type).form_field(f, ctx)
+    if with_pk:
+        # inline rows need their id; no validators, so new rows (empty id) pass (flask-admin#1718)
+        attrs["id"] = wtforms.HiddenField()
+    return type(f"{spec.name.title()}Form", (base,), attrs)
+
+
+def ajax_field(spec, loader):
+    vals = [v.InputRequired(message="此项为必填项")] if spec.required else []
+    return AjaxSelectField(loader, spec.label, validators=vals, allow_blank=not spec.required,
+                           description=spec.help or "输入名称或代码检索")
+
+
+class LoginForm(FlaskForm):
+    username = wtforms.StringField("用户名", validators=[v.InputRequired(message="请输入用户名")])
+    password = wtforms.PasswordField("密码", validators=[v.InputRequired(message="请输入密码")])

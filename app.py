@@ -1,0 +1,126 @@
+"""Jiuzhu (救助台账): create_app() and the command line (`flask --app app …`).
+
+    flask --app app init [--demo]        create tables; the demo county, or only the administrator
+    flask --app app migrate [--dry-run]  print the migration plan, then apply it
+    python app.py                        serve with waitress (office PCs)
+"""
+import os
+import secrets
+import sys
+
+import click
+from flask import Flask
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DB = "sqlite:///" + os.path.join(HERE, "instance", "jiuzhu.db")
+
+
+def _secret_key():
+    """SECRET_KEY from the environment, else one generated once and kept in instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = os.path.join(HERE, "instance", "secret_key")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not os.path.exists(path):
+        with open(path, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def _cli_command():
+    """The flask CLI subcommand being run, if any (`run` and plain serving migrate on start)."""
+    if os.path.basename(sys.argv[0]) not in ("flask", "flask.exe") and "flask" not in sys.argv[0:2]:
+        return None
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    args = [a for i, a in enumerate(args) if not (i == 0 and a in ("app", "app.py", "app:create_app"))]
+    return args[0] if args else None
+
+
+def create_app(config=None):
+    from admin_views import init_app
+    from casework.engine import Engine
+    from schema import SchemaError
+
+    config = dict(config or {})
+    app = Flask(__name__, instance_path=os.path.join(HERE, "instance"))
+    app.config.update(
+        DATABASE_URL=os.environ.get("DATABASE_URL", DEFAULT_DB),
+        SCHEMA_DIR=os.environ.get("JIUZHU_SCHEMA_DIR") or None,
+        MIGRATE_ON_START=_cli_command() in (None, "run"),
+    )
+    app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key()
+    try:
+        kw = {"schema_dir": app.config["SCHEMA_DIR"]} if app.config["SCHEMA_DIR"] else {}
+        engine = Engine(app.config["DATABASE_URL"], **kw)
+        if app.config["MIGRATE_ON_START"]:
+            engine.migrate()
+    except SchemaError as e:
+        raise SystemExit(f"救助台账无法启动：{e}") from None
+    init_app(app, engine)
+    _register_cli(app, engine)
+    return app
+
+
+def _register_cli(app, engine):
+    from seeds import bootstrap
+
+    @app.cli.command("migrate")
+    @click.option("--dry-run", is_flag=True, help="只打印迁移计划，不执行")
+    def migrate_command(dry_run):
+        """按 schema/ 中的声明迁移数据库：只增加，不删除、不缩小。"""
+        the_plan = engine.plan()
+        click.echo(f"数据库：{_safe_url(engine.database_url)}")
+        click.echo("迁移计划：")
+        click.echo(the_plan.describe())
+        if the_plan.refusals:
+            raise click.ClickException("存在可能丢失数据的修改，已拒绝迁移，数据库未作任何改动。")
+        if dry_run:
+            click.echo("（--dry-run：未执行）")
+            return
+        engine.migrate()
+        click.echo("迁移完成。" if the_plan.steps else "无需迁移。")
+
+    @app.cli.command("init")
+    @click.option("--demo", is_flag=True, help="创建演示县（两个乡镇、六个村、约500户）和演示账号")
+    @click.option("--county-code", envvar="JIUZHU_COUNTY_CODE", help="本县区划代码（6位）")
+    @click.option("--county-name", envvar="JIUZHU_COUNTY_NAME", help="本县名称")
+    @click.option("--admin-password", envvar="JIUZHU_ADMIN_PASSWORD", help="管理员 admin 的密码")
+    def init_command(demo, county_code, county_name, admin_password):
+        """建表；--demo 时载入演示数据，否则只创建管理员。重复执行不会改变已有数据。"""
+        engine.migrate()
+        if demo:
+            report = bootstrap.demo(engine)
+            click.echo(report)
+            return
+        county_code = county_code or click.prompt("本县区划代码（6位）")
+        county_name = county_name or click.prompt("本县名称")
+        if not admin_password and not bootstrap.has_admin(engine):
+            admin_password = click.prompt("管理员 admin 的密码（至少8位）", hide_input=True,
+                                          confirmation_prompt=True)
+        try:
+            click.echo(bootstrap.minimal(engine, county_code, county_name, admin_password))
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
+
+
+def _safe_url(url):
+    from urllib.parse import urlparse
+    p = urlparse(url)
+    return url.replace(p.password, "***") if p.password else url
+
+
+def serve():
+    from waitress import serve as waitress_serve
+    app = create_app()
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    print(f"救助台账已启动：http://{host}:{port}/  （按 Ctrl+C 停止）")
+    waitress_serve(app, host=host, port=port, threads=int(os.environ.get("THREADS", "8")))
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,62 @@
+"""Streaming xlsx writing: XlsxWriter in constant_memory mode with typed cells.
+
+Cells come from the field-type registry as (kind, value). Strings are always written as strings,
+so a value such as "=HYPERLINK(...)" is never a formula; a leading = + - @ also gets Excel's quote
+prefix so that editing the cell keeps it text.
+"""
+import datetime as dt
+
+import xlsxwriter
+
+FORMULA_START = ("=", "+", "-", "@")
+
+
+class SheetWriter:
+    def __init__(self, path, sheet_name="Sheet1"):
+        self.book = xlsxwriter.Workbook(path, {
+            "constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+            "strings_to_urls": False, "default_date_format": "yyyy-mm-dd"})
+        self.sheet = self.book.add_worksheet(sheet_name[:31])
+        self.fmt = {
+            "header": self.book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
+                                            "text_wrap": True, "valign": "vcenter"}),
+            "text": self.book.add_format({"num_format": "@"}),
+            "quoted": self.book.add_format({"num_format": "@", "quote_prefix": True}),
+            "money": self.book.add_format({"num_format": "#,##0.00"}),
+            "int": self.book.add_format({"num_format": "0"}),
+            "number": self.book.add_format({}),
+            "date": self.book.add_format({"num_format": "yyyy-mm-dd"}),
+            "datetime": self.book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+        }
+        self.row = 0
+
+    def header(self, labels, widths=None):
+        for col, label in enumerate(labels):
+            self.sheet.write_string(self.row, col, label, self.fmt["header"])
+            width = (widths or {}).get(col) or max(8, min(40, len(label) * 2 + 2))
+            self.sheet.set_column(col, col, width)
+        self.sheet.freeze_panes(self.row + 1, 0)
+        self.row += 1
+
+    def cells(self, values):
+        """values: [(kind, value, number format name or None)]"""
+        r = self.row
+        write = self.sheet
+        for col, (kind, value, fmt) in enumerate(values):
+            if kind == "blank" or value is None:
+                continue
+            if kind == "number":
+                write.write_number(r, col, value, self.fmt.get(fmt or "number"))
+            elif kind == "date":
+                if isinstance(value, dt.datetime):
+                    write.write_datetime(r, col, value, self.fmt["datetime"])
+                else:
+                    write.write_datetime(r, col, dt.datetime.combine(value, dt.time()), self.fmt["date"])
+            else:
+                text = str(value)
+                write.write_string(r, col, text,
+                                   self.fmt["quoted"] if text.startswith(FORMULA_START) else self.fmt["text"])
+        self.row += 1
+
+    def close(self):
+        self.book.close()
