@@ -45,7 +45,7 @@ def describe(engine, log, ctx):
 
 
 def history_rows(engine, entity, record_id):
-    A = system.AuditLog
+    A = engine.system.AuditLog
     ctx = DisplayContext(engine.registry, Resolver(engine.models))
     logs = A.select().where((A.entity == entity) & (A.record_id == record_id)).order_by(A.at.desc(), A.id.desc())
     return [describe(engine, log, ctx) for log in logs]
@@ -72,7 +72,7 @@ class AuditLogView(BaseView):
 
     @expose("/")
     def index(self):
-        A = system.AuditLog
+        A = self.engine.system.AuditLog
         q = A.select()
         entity = request.args.get("entity") or ""
         username = (request.args.get("username") or "").strip()

@@ -55,7 +55,7 @@ def wait_seconds(username, ip):
     """How long this username (or this address) must still wait before another try."""
     settings = engine().settings
     window = dt.datetime.now() - dt.timedelta(minutes=settings.get("login_window_minutes"))
-    LA = system.LoginAttempt
+    LA = engine().system.LoginAttempt
     recent = (LA.select().where((LA.at > window) & ((LA.username == username) | (LA.ip == ip)))
               .order_by(LA.at.desc()).limit(200))
     failures, last = 0, None
@@ -87,7 +87,7 @@ def login():
         record = User.get_or_none(User.username == username)
         ok = bool(record and record.active and record.password
                   and check_password_hash(record.password, form.password.data))
-        system.LoginAttempt.create(at=dt.datetime.now(), username=username[:40], ip=ip, success=ok)
+        engine().system.LoginAttempt.create(at=dt.datetime.now(), username=username[:40], ip=ip, success=ok)
         if not ok:
             flash("用户名或密码错误，或账号已停用。", "error")
             return render_template("jiuzhu/login.html", form=form), 401

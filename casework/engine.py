@@ -15,10 +15,10 @@ class Engine:
         self.models = schema.ModelSet(self.registry, self.db)
         derive.install(self.models)
         scope.install_user_rules(self.models)
-        system.install_audit(self.models)
-        self.settings = system.Settings(self.registry)
+        self.system = system.Tables(self.db)
+        system.install_audit(self.models, self.system)
+        self.settings = system.Settings(self.registry, self.system)
         self.database_url = database_url
-        system.bind(self.db)
 
     def plan(self):
         return schema.plan(self.models)
@@ -29,6 +29,5 @@ class Engine:
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             os.makedirs(os.path.dirname(os.path.abspath(url[len("sqlite:///"):])), exist_ok=True)
         result = schema.apply(self.models)
-        system.bind(self.db)
-        system.create_tables(self.db)
+        self.system.create()
         return result

@@ -62,16 +62,23 @@ class SettingValue(SystemModel):
         table_name = "setting_value"
 
 
-SYSTEM_MODELS = [AuditLog, LoginAttempt, SettingValue]
+class Tables:
+    """The system tables bound to one database (an app, a test or a benchmark each has its own)."""
+
+    def __init__(self, db):
+        self.db = db
+        for base in (AuditLog, LoginAttempt, SettingValue):
+            meta = type("Meta", (), {"database": db, "table_name": base._meta.table_name})
+            setattr(self, base.__name__, type(base.__name__, (base,), {"__module__": __name__, "Meta": meta}))
+
+    def all(self):
+        return [self.AuditLog, self.LoginAttempt, self.SettingValue]
+
+    def create(self):
+        self.db.create_tables(self.all(), safe=True)
+
+
 ACTION_LABELS = {"create": "新建", "update": "修改", "delete": "删除", "archive": "归档", "restore": "恢复"}
-
-
-def bind(db):
-    db.bind(SYSTEM_MODELS, bind_refs=False, bind_backrefs=False)
-
-
-def create_tables(db):
-    db.create_tables(SYSTEM_MODELS, safe=True)
 
 
 def _plain(value):
@@ -97,14 +104,14 @@ def diff(spec, old, new):
     return changes
 
 
-def install_audit(models):
+def install_audit(models, tables):
     def after(record, action, old):
         new = None if action == "delete" else record.snapshot()
         changes = diff(record._spec, old if action != "create" else None, new)
         if action == "update" and not changes:
             return
         who = actor.get() or (None, None, None)
-        AuditLog.create(at=dt.datetime.now().replace(microsecond=0), user_id=who[0], username=who[1],
+        tables.AuditLog.create(at=dt.datetime.now().replace(microsecond=0), user_id=who[0], username=who[1],
                         ip=who[2], entity=record._spec.name, record_id=record._pk, action=action,
                         changes=json.dumps(changes, ensure_ascii=False), batch=batch.get())
     models.hooks.after.append(after)
@@ -113,11 +120,13 @@ def install_audit(models):
 class Settings:
     """Declared defaults (schema/settings.yaml) overridden by rows the county administrator saves."""
 
-    def __init__(self, registry):
+    def __init__(self, registry, tables):
         self.registry = registry
+        self.tables = tables
 
     def get(self, key):
         spec = self.registry.settings[key]
+        SettingValue = self.tables.SettingValue
         row = SettingValue.get_or_none(SettingValue.key == key)
         if row is None or row.value is None:
             return types.get(spec.type).coerce(spec.default, spec)
@@ -126,6 +135,7 @@ class Settings:
     def set(self, key, value, by=None):
         spec = self.registry.settings[key]
         value = types.get(spec.type).coerce(value, spec)
+        SettingValue = self.tables.SettingValue
         (SettingValue.insert(key=key, value=str(value), updated_at=dt.datetime.now(), updated_by=by)
          .on_conflict(conflict_target=[SettingValue.key],
                       update={SettingValue.value: str(value), SettingValue.updated_at: dt.datetime.now(),

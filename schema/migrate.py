@@ -116,7 +116,10 @@ def plan(models):
     """Compare the generated models with the database; return a Plan (nothing is executed)."""
     db = models.db
     result = Plan()
-    existing = set(db.get_tables())
+    schema_name = None
+    if not isinstance(db, pw.SqliteDatabase):
+        schema_name = db.execute_sql("SELECT current_schema()").fetchone()[0]
+    existing = set(db.get_tables(schema=schema_name))
     columns_of = _sqlite_columns if isinstance(db, pw.SqliteDatabase) else _pg_columns
     migrator = SchemaMigrator.from_database(db)
     for name, model in models.models.items():
@@ -145,7 +148,7 @@ def plan(models):
                                f"已拒绝迁移；如确需修改，请新建字段并迁移数据", name, fname))
         for col in sorted(set(have) - declared):
             result.notes.append(f"表 {table} 的列 {col} 已不在声明中，保留不删")
-        have_idx = {i.name for i in db.get_indexes(table)}
+        have_idx = {i.name for i in db.get_indexes(table, schema=schema_name)}
         for idx in model._meta.fields_to_index():
             idx_name = idx._name
             if idx_name not in have_idx:
