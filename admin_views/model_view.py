@@ -156,6 +156,16 @@ class SchemaModelView(ModelView):
             return redirect(url_for("auth.login", next=request.full_path))
         abort(403)
 
+    NEEDS = {"create_view": "can_create", "edit_view": "can_edit", "delete_view": "can_delete",
+             "ajax_update": "can_edit", "export": "can_export"}
+
+    def _handle_view(self, name, **kwargs):
+        # flask-admin answers a forbidden create/edit/delete with a redirect; we say 403
+        result = super()._handle_view(name, **kwargs)
+        if result is None and name in self.NEEDS and not getattr(self, self.NEEDS[name]):
+            abort(403)
+        return result
+
     @property
     def can_create(self):
         return not self.archived_mode and self.can("create")

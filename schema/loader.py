@@ -58,7 +58,9 @@ def load(root, derivations=()):
     settings = _load_settings(root)
     registry = Registry(entities=entities, options=options, roles=roles, settings=settings, root=root)
     for entity in entities.values():
-        _check_links(entity, registry, set(derivations))
+        _check_fields(entity, registry, set(derivations))
+    for entity in entities.values():
+        _check_structure(entity, registry)
     return registry
 
 
@@ -146,7 +148,8 @@ def _entity(data, rel):
                   menu=data.get("menu"), table=data.get("table"), **lists)
 
 
-def _check_links(entity, registry, derivations):
+def _check_fields(entity, registry, derivations):
+    """Each field on its own: types, option lists, references, defaults, derivations."""
     rel, name = entity.file, entity.name
     for f in entity.fields:
         if f.type == "choice":
@@ -179,6 +182,11 @@ def _check_links(entity, registry, derivations):
                 types.get(f.type).coerce(f.default, f)
             except types.CellError as e:
                 raise SchemaError(rel, f"默认值无效：{e}", name, f.name) from None
+
+
+def _check_structure(entity, registry):
+    """Paths across entities: list, filters, search, order, inline, scope, title."""
+    rel, name = entity.file, entity.name
     names = {f.name for f in entity.fields}
     for key in ("list", "filters", "search", "editable"):
         for col in getattr(entity, key):

@@ -112,7 +112,7 @@ def make_database(url):
         q = {k: v[0] for k, v in parse_qs(parsed.query).items()}
         return pw.PostgresqlDatabase(
             parsed.path.lstrip("/"), user=parsed.username, password=parsed.password,
-            host=parsed.hostname, port=parsed.port or 5432, autorollback=True, **q)
+            host=parsed.hostname, port=parsed.port or 5432, **q)
     if parsed.scheme == "sqlite":
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
         return pw.SqliteDatabase(path or ":memory:", pragmas={

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
 import peewee as pw
 import wtforms
 from wtforms import validators as v
+from wtforms.fields.choices import SelectChoice
 
 from casework import idnumber
 
@@ -192,10 +193,18 @@ class Integer(FieldType):
         return ("blank", None) if value is None else ("number", int(value))
 
 
+class MoneyColumn(pw.DecimalField):
+    """Always two decimals on the way out (SQLite hands back Decimal('200.5'))."""
+
+    def python_value(self, value):
+        value = super().python_value(value)
+        return value.quantize(Money.CENT, rounding=ROUND_HALF_UP) if value is not None else None
+
+
 @register
 class Money(FieldType):
     name = "money"
-    column_class = pw.DecimalField
+    column_class = MoneyColumn
     xlsx_format = "money"
     CENT = Decimal("0.01")
 
@@ -398,7 +407,8 @@ class Choice(FieldType):
         return code
 
     def form_field(self, spec, ctx):
-        choices = [("", "（请选择）")] + ctx.registry.option_list(spec.options).choices()
+        pairs = [("", "（请选择）")] + ctx.registry.option_list(spec.options).choices()
+        choices = [SelectChoice(value, label) for value, label in pairs]
         vals = [v.InputRequired(message="此项为必填项") if spec.required else v.Optional()]
         return wtforms.SelectField(spec.label, choices=choices, validators=vals,
                                    validate_choice=True, description=spec.help or "",
