@@ -1,5 +1,6 @@
 """The web layer: specs → Flask-Admin views, login, CSRF, Chinese UI. No business rules here."""
 import datetime as dt
+import os
 
 from flask import Blueprint
 from flask_admin import Admin
@@ -19,8 +20,8 @@ def init_app(app, engine):
     app.register_blueprint(Blueprint("ui", __name__, template_folder="templates", static_folder="static",
                                      static_url_path="/ui-static"))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh_Hans_CN")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=engine_setting(engine, "session_hours")))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
@@ -43,7 +44,8 @@ def init_app(app, engine):
 
     admin = Admin(app, name="救助台账", theme=Bootstrap4Theme(swatch="default", fluid=True,
                                                               base_template="jiuzhu/master.html"),
-                  index_view=HomeView(engine, name="首页", url="/admin"))
+                  index_view=HomeView(engine, name="首页", url="/admin"),
+                  translations_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations"))
     for spec in engine.registry.entities.values():
         admin.add_view(SchemaModelView(engine, spec, name=spec.label, endpoint=spec.name,
                                        category=spec.menu))

@@ -52,24 +52,35 @@ def client_ip():
 
 
 def wait_seconds(username, ip):
-    """How long this username (or this address) must still wait before another try."""
+    """Seconds this username, or this address, must still wait before another try.
+
+    An office shares one address, so the address gets a larger allowance than one account."""
     settings = engine().settings
-    window = dt.datetime.now() - dt.timedelta(minutes=settings.get("login_window_minutes"))
+    since = dt.datetime.now() - dt.timedelta(minutes=settings.get("login_window_minutes"))
+    step = settings.get("login_lock_seconds")
+    by_user = _delay(LA_query(since, username=username), settings.get("login_max_failures"), step)
+    by_ip = _delay(LA_query(since, ip=ip), settings.get("login_max_failures_per_ip"), step)
+    return max(by_user, by_ip)
+
+
+def LA_query(since, username=None, ip=None):
     LA = engine().system.LoginAttempt
-    recent = (LA.select().where((LA.at > window) & ((LA.username == username) | (LA.ip == ip)))
-              .order_by(LA.at.desc()).limit(200))
+    q = LA.select().where(LA.at > since)
+    q = q.where(LA.username == username) if username is not None else q.where(LA.ip == ip)
+    return q.order_by(LA.at.desc(), LA.id.desc()).limit(500)
+
+
+def _delay(attempts, allowed, step):
+    """Failures since the last success; past the allowance each one adds `step` seconds."""
     failures, last = 0, None
-    for row in recent:
-        if row.success and row.username == username:
+    for row in attempts:
+        if row.success:
             break
-        if not row.success:
-            failures += 1
-            last = last or row.at
-    allowed = settings.get("login_max_failures")
+        failures += 1
+        last = last or row.at
     if failures < allowed or last is None:
         return 0
-    delay = settings.get("login_lock_seconds") * (failures - allowed + 1)
-    remaining = (last + dt.timedelta(seconds=delay) - dt.datetime.now()).total_seconds()
+    remaining = (last + dt.timedelta(seconds=step * (failures - allowed + 1)) - dt.datetime.now()).total_seconds()
     return max(0, int(remaining + 0.999))
 
 

@@ -25,7 +25,7 @@ class ScopedLoader(AjaxModelLoader):
     """AJAX lookup for a reference: only rows in the user's scope (and of the declared area level)."""
 
     def __init__(self, view, field_spec):
-        super().__init__(f"{view.spec.name}.{field_spec.name}", {})
+        super().__init__(field_spec.name, {"placeholder": "输入名称或代码检索", "minimum_input_length": 0})
         self.view, self.field_spec = view, field_spec
         self.target = field_spec.to or "area"
 

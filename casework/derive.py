@@ -144,6 +144,7 @@ def install(models):
     def before(record, old):
         for fn, spec in per_record.get(record._spec.name, []):
             fn(record, spec)
+        check_unique(record)
 
     def after(record, action, old):
         name = record._spec.name
@@ -158,6 +159,20 @@ def install(models):
 
     models.hooks.before.append(before)
     models.hooks.after.append(after)
+
+
+def check_unique(record):
+    """A clear message before the database's unique index would refuse the row."""
+    model, spec = type(record), record._spec
+    for f in spec.fields:
+        value = getattr(record, f.name) if f.unique else None
+        if value in (None, ""):
+            continue
+        q = _live(model).where(getattr(model, f.name) == value)
+        if record._pk is not None:
+            q = q.where(model.id != record._pk)
+        if q.exists():
+            raise RecordInvalid({f.name: f.unique_message or f"{f.label}“{value}”已被另一条{spec.label}记录使用"})
 
 
 def _repath(area, old_path, new_path):

@@ -14,7 +14,8 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
                "order", "inline", "menu", "table"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
-              "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list"}
+              "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
+              "unique_message"}
 RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at"}
 SPECIAL_FILES = {"roles.yaml", "settings.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
@@ -135,7 +136,7 @@ def _entity(data, rel):
             options=raw.get("options"), to="area" if ftype == "area" else raw.get("to"), max_length=ml, help=raw.get("help"),
             sensitive=bool(raw.get("sensitive")), readonly=bool(raw.get("readonly")),
             derive=raw.get("derive"), level=raw.get("level"), hidden=bool(raw.get("hidden")),
-            in_list=raw.get("in_list", True) is not False,
+            in_list=raw.get("in_list", True) is not False, unique_message=raw.get("unique_message"),
             entity=name))
     lists = {}
     for key in ("list", "filters", "search", "order", "inline", "editable"):

@@ -193,9 +193,27 @@ class ModelSet:
                         idx = idx.where(model.archived == False)  # noqa: E712
                     model.add_index(idx)
             self.models[name] = model
+        self._live_backrefs()
+
+    def _live_backrefs(self):
+        """parent.<child>s lists the child rows that are not archived (inline forms read it)."""
+        for child_name, child in self.models.items():
+            for f in self.registry.entities[child_name].fields:
+                if f.type != "ref" or f.to == child_name:
+                    continue
+                parent, fk = self.models[f.to], getattr(child, f.name)
+
+                def rows(record, child=child, fk=fk):
+                    q = child.select().where(fk == record.id)
+                    return q.where(child.archived == False) if child._spec.archive else q  # noqa: E712
+                setattr(parent, backref_name(child_name), property(rows))
 
     def create_tables(self):
         self.db.create_tables(list(self.models.values()), safe=True)
+
+
+def backref_name(child_entity):
+    return child_entity + "s"
 
 
 def _class_name(name):

@@ -65,6 +65,7 @@ class Field:
     derive: str | None = None
     level: str | None = None      # for `area` fields: the level the value must have
     hidden: bool = False          # kept in the database, never shown in forms or lists
+    unique_message: str | None = None   # shown when a unique value is taken
     in_list: bool = True          # False keeps a field out of the list page (forms, export keep it)
     entity: str = ""
 

@@ -431,7 +431,7 @@ class Reference(FieldType):
         kw = self.column_kwargs(spec)
         kw.pop("default", None)
         kw["index"] = True
-        kw["backref"] = "+"          # backrefs are added by the model builder where wanted
+        kw["backref"] = spec.entity + "s"    # replaced by a live-rows property in ModelSet
         kw["on_delete"] = "RESTRICT"
         return pw.ForeignKeyField(target, lazy_load=False, **kw)
 
