@@ -64,13 +64,17 @@ class FieldType:
 
     # -- forms
     def form_validators(self, spec):
-        vals = [v.InputRequired(message="此项为必填项") if spec.required else v.Optional()]
-        vals.append(TypeValidator(self, spec))
-        return vals
+        return [v.InputRequired(message="此项为必填项") if spec.required else v.Optional()]
+
+    def form_filters(self, spec):
+        """The form stores what an import would store: the coerced value (errors become messages)."""
+        def coerce(value):
+            return self.coerce(value, spec) if isinstance(value, str) else value
+        return [coerce]
 
     def form_field(self, spec, ctx):
         return wtforms.StringField(spec.label, validators=self.form_validators(spec),
-                                   description=spec.help or "", filters=[_strip])
+                                   description=spec.help or "", filters=self.form_filters(spec))
 
     # -- import
     def parse(self, raw, spec, ctx=None):
@@ -96,25 +100,6 @@ class FieldType:
     # -- search: a term matches this column how?
     def search_clause(self, column, term):
         return None
-
-
-class TypeValidator:
-    """Runs the type's coerce on form input so forms and imports share one rule."""
-
-    def __init__(self, ftype, spec):
-        self.ftype, self.spec = ftype, spec
-
-    def __call__(self, form, field):
-        if field.data is None or field.data == "":
-            return
-        try:
-            self.ftype.coerce(field.data, self.spec)
-        except CellError as e:
-            raise v.ValidationError(str(e)) from None
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 def mask_text(text):
@@ -162,7 +147,7 @@ class LongText(Text):
 
     def form_field(self, spec, ctx):
         return wtforms.TextAreaField(spec.label, validators=self.form_validators(spec),
-                                     description=spec.help or "", filters=[_strip])
+                                     description=spec.help or "", filters=self.form_filters(spec))
 
 
 @register
@@ -186,8 +171,8 @@ class Integer(FieldType):
         return int(text)
 
     def form_field(self, spec, ctx):
-        return wtforms.IntegerField(spec.label, validators=self.form_validators(spec),
-                                    description=spec.help or "")
+        return wtforms.StringField(spec.label, validators=self.form_validators(spec), description=spec.help or "",
+                                   filters=self.form_filters(spec), render_kw={"inputmode": "numeric"})
 
     def to_cell(self, value, spec, ctx, masked=False):
         return ("blank", None) if value is None else ("number", int(value))
@@ -234,8 +219,9 @@ class Money(FieldType):
         return value.quantize(self.CENT, rounding=ROUND_HALF_UP)
 
     def form_field(self, spec, ctx):
-        return wtforms.DecimalField(spec.label, places=2, validators=self.form_validators(spec),
-                                    description=spec.help or "（单位：元）")
+        return wtforms.StringField(spec.label, validators=self.form_validators(spec),
+                                   description=spec.help or "（单位：元）", filters=self.form_filters(spec),
+                                   render_kw={"inputmode": "decimal"})
 
     def display(self, value, spec, ctx, masked=False):
         if value is None:
@@ -339,7 +325,7 @@ class Month(FieldType):
 
     def form_field(self, spec, ctx):
         return wtforms.StringField(spec.label, validators=self.form_validators(spec),
-                                   description=spec.help or "格式：2024-05", filters=[_strip],
+                                   description=spec.help or "格式：2024-05", filters=self.form_filters(spec),
                                    render_kw={"type": "month"})
 
 
@@ -588,4 +574,4 @@ class Json(FieldType):
 
     def form_field(self, spec, ctx):
         return wtforms.TextAreaField(spec.label, validators=self.form_validators(spec),
-                                     description=spec.help or "")
+                                     description=spec.help or "", filters=self.form_filters(spec))
