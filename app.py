@@ -49,6 +49,7 @@ def create_app(config=None):
         DATABASE_URL=os.environ.get("DATABASE_URL", DEFAULT_DB),
         SCHEMA_DIR=os.environ.get("JIUZHU_SCHEMA_DIR") or None,
         MIGRATE_ON_START=_cli_command() in (None, "run"),
+        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE") == "1",
     )
     app.config.update(config)
     if not app.config.get("SECRET_KEY"):

@@ -132,6 +132,29 @@ class SchemaModelView(ModelView):
             return text
         return fmt
 
+    def children(self, record):
+        """Inline children shown on the details page: [(spec, labels, [(id, cells)])]."""
+        out = []
+        user = auth.current()
+        for child_name in self.spec.inline:
+            spec = self.models.registry.entities[child_name]
+            model = self.models[child_name]
+            back = [f for f in spec.fields if f.type == "ref" and f.to == self.spec.name][0]
+            cols = [c for c in spec.list_columns() if c != back.name and "." not in c][:8]
+            rows = list(scope.scoped(self.models, child_name, user).where(getattr(model, back.name) == record.id)
+                        .order_by(model.id).limit(200))
+            ctx = self.ctx()
+            ctx.resolver.prefetch(child_name, [r.__data__ for r in rows], cols)
+            table = []
+            for r in rows:
+                cells = []
+                for c in cols:
+                    f = spec.field(c)
+                    cells.append(types.get(f.type).display(r.__data__.get(c), f, ctx, masked=f.sensitive))
+                table.append((r.id, cells))
+            out.append((spec, [spec.field(c).label for c in cols], table))
+        return out
+
     def area_options(self, level):
         Area = self.models["area"]
         q = scope.scoped(self.models, "area", auth.current())
