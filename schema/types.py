@@ -38,10 +38,13 @@ class FieldType:
     xlsx_format = None          # name of a workbook format (see reports/workbook.py)
     sortable = True
     searchable = False
+    max_length = None           # for VARCHAR columns
 
     # -- database
     def column_kwargs(self, spec):
         kw = {"null": True, "verbose_name": spec.label, "index": spec.index or spec.unique}
+        if self.max_length:
+            kw["max_length"] = self.max_length
         if spec.default is not None:
             kw["default"] = self.coerce(spec.default, spec)
         if spec.help:
@@ -54,10 +57,13 @@ class FieldType:
     # -- python value
     def coerce(self, raw, spec):
         """Turn a raw value (form, cell, YAML default) into the stored value, or raise CellError."""
-        if raw is None:
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
-        text = str(raw).strip()
-        return text or None
+        return self.convert(raw, spec)
+
+    def convert(self, raw, spec):
+        """coerce() for a value that is not empty."""
+        return str(raw).strip()
 
     def is_empty(self, value):
         return value is None or value == ""
@@ -112,18 +118,21 @@ def mask_text(text):
 class Text(FieldType):
     name = "text"
     searchable = True
+    default_length = 100
+
+    def limit(self, spec):
+        return spec.max_length or self.default_length
 
     def column_kwargs(self, spec):
         kw = super().column_kwargs(spec)
-        kw["max_length"] = spec.max_length or 100
+        kw["max_length"] = self.limit(spec)
         return kw
 
-    def coerce(self, raw, spec):
-        text = super().coerce(raw, spec)
-        if text and spec.max_length and len(text) > spec.max_length:
-            raise CellError(f"长度不能超过{spec.max_length}个字")
-        if text and len(text) > (spec.max_length or 100):
-            raise CellError(f"长度不能超过{spec.max_length or 100}个字")
+    def convert(self, raw, spec):
+        text = str(raw).strip()
+        limit = self.limit(spec)
+        if limit and len(text) > limit:
+            raise CellError(f"长度不能超过{limit}个字")
         return text
 
     def search_clause(self, column, term):
@@ -134,16 +143,10 @@ class Text(FieldType):
 class LongText(Text):
     name = "textarea"
     column_class = pw.TextField
+    default_length = None
 
     def column_kwargs(self, spec):
-        kw = FieldType.column_kwargs(self, spec)
-        return kw
-
-    def coerce(self, raw, spec):
-        text = FieldType.coerce(self, raw, spec)
-        if text and spec.max_length and len(text) > spec.max_length:
-            raise CellError(f"长度不能超过{spec.max_length}个字")
-        return text
+        return FieldType.column_kwargs(self, spec)
 
     def form_field(self, spec, ctx):
         return wtforms.TextAreaField(spec.label, validators=self.form_validators(spec),
@@ -156,9 +159,7 @@ class Integer(FieldType):
     column_class = pw.IntegerField
     xlsx_format = "int"
 
-    def coerce(self, raw, spec):
-        if raw is None or raw == "":
-            return None
+    def convert(self, raw, spec):
         if isinstance(raw, bool):
             raise CellError("应为整数")
         if isinstance(raw, int):
@@ -198,9 +199,7 @@ class Money(FieldType):
         kw.update(max_digits=14, decimal_places=2, auto_round=True)
         return kw
 
-    def coerce(self, raw, spec):
-        if raw is None or raw == "":
-            return None
+    def convert(self, raw, spec):
         if isinstance(raw, bool):
             raise CellError("应为金额")
         if isinstance(raw, float):
@@ -243,9 +242,7 @@ class Date(FieldType):
     column_class = pw.DateField
     xlsx_format = "date"
 
-    def coerce(self, raw, spec):
-        if raw is None or raw == "":
-            return None
+    def convert(self, raw, spec):
         if isinstance(raw, dt.datetime):
             return raw.date()
         if isinstance(raw, dt.date):
@@ -283,16 +280,15 @@ class DateTime(Date):
     column_class = pw.DateTimeField
     xlsx_format = "datetime"
 
-    def coerce(self, raw, spec):
+    def convert(self, raw, spec):
         if isinstance(raw, dt.datetime):
             return raw
-        if isinstance(raw, str) and raw.strip():
+        if isinstance(raw, str):
             try:
                 return dt.datetime.fromisoformat(raw.strip())
             except ValueError:
                 pass
-        d = super().coerce(raw, spec)
-        return dt.datetime.combine(d, dt.time()) if d else None
+        return dt.datetime.combine(super().convert(raw, spec), dt.time())
 
     def form_field(self, spec, ctx):
         return wtforms.DateTimeLocalField(spec.label, validators=self.form_validators(spec),
@@ -306,15 +302,9 @@ class DateTime(Date):
 class Month(FieldType):
     name = "month"
     xlsx_format = None
+    max_length = 7
 
-    def column_kwargs(self, spec):
-        kw = super().column_kwargs(spec)
-        kw["max_length"] = 7
-        return kw
-
-    def coerce(self, raw, spec):
-        if raw is None or raw == "":
-            return None
+    def convert(self, raw, spec):
         if isinstance(raw, (dt.date, dt.datetime)):
             return f"{raw.year:04d}-{raw.month:02d}"
         text = str(raw).strip().translate(idnumber.FULLWIDTH)
@@ -341,9 +331,7 @@ class Boolean(FieldType):
         kw.setdefault("default", False)
         return kw
 
-    def coerce(self, raw, spec):
-        if raw is None or raw == "":
-            return None
+    def convert(self, raw, spec):
         if isinstance(raw, bool):
             return raw
         text = str(raw).strip().lower()
@@ -373,15 +361,7 @@ class Boolean(FieldType):
 @register
 class Choice(FieldType):
     name = "choice"
-
-    def column_kwargs(self, spec):
-        kw = super().column_kwargs(spec)
-        kw["max_length"] = 32
-        return kw
-
-    def coerce(self, raw, spec):
-        # The option list is checked where it is known (form choices, import); here only shape.
-        return super().coerce(raw, spec)
+    max_length = 32     # the option list is checked where it is known: form choices, import
 
     def parse(self, raw, spec, ctx=None):
         value = super().parse(raw, spec, ctx)
@@ -421,9 +401,7 @@ class Reference(FieldType):
         kw["on_delete"] = "RESTRICT"
         return pw.ForeignKeyField(target, lazy_load=False, **kw)
 
-    def coerce(self, raw, spec):
-        if raw is None or raw == "":
-            return None
+    def convert(self, raw, spec):
         if isinstance(raw, pw.Model):
             return raw.get_id()
         try:
@@ -453,15 +431,9 @@ class AreaRef(Reference):
 class IdCard(FieldType):
     name = "id_card"
     searchable = True
+    max_length = 18
 
-    def column_kwargs(self, spec):
-        kw = super().column_kwargs(spec)
-        kw["max_length"] = 18
-        return kw
-
-    def coerce(self, raw, spec):
-        if raw is None or raw == "":
-            return None
+    def convert(self, raw, spec):
         try:
             number, _, _, _ = idnumber.parse(raw)
         except idnumber.IdNumberError as e:
@@ -486,15 +458,9 @@ class IdCard(FieldType):
 class Phone(FieldType):
     name = "phone"
     searchable = True
+    max_length = 20
 
-    def column_kwargs(self, spec):
-        kw = super().column_kwargs(spec)
-        kw["max_length"] = 20
-        return kw
-
-    def coerce(self, raw, spec):
-        if raw is None or raw == "":
-            return None
+    def convert(self, raw, spec):
         if isinstance(raw, float) and raw.is_integer():
             raw = int(raw)
         text = re.sub(r"[\s-]", "", str(raw).translate(idnumber.FULLWIDTH))
@@ -512,15 +478,9 @@ class Phone(FieldType):
 @register
 class BankAccount(FieldType):
     name = "bank_account"
+    max_length = 32
 
-    def column_kwargs(self, spec):
-        kw = super().column_kwargs(spec)
-        kw["max_length"] = 32
-        return kw
-
-    def coerce(self, raw, spec):
-        if raw is None or raw == "":
-            return None
+    def convert(self, raw, spec):
         if isinstance(raw, float):
             raise CellError("银行账号须以文本格式填写，数字格式会丢失末几位")
         text = re.sub(r"[\s-]", "", str(raw).translate(idnumber.FULLWIDTH))
@@ -539,11 +499,7 @@ class Password(FieldType):
     """Stored as a salted hash; never displayed, never exported."""
     name = "password"
     sortable = False
-
-    def column_kwargs(self, spec):
-        kw = super().column_kwargs(spec)
-        kw["max_length"] = 255
-        return kw
+    max_length = 255
 
     def form_field(self, spec, ctx):
         return wtforms.PasswordField(spec.label, validators=[v.Optional(), v.Length(min=8, message="密码至少8位")],
@@ -561,9 +517,7 @@ class Json(FieldType):
     name = "json"
     column_class = pw.TextField
 
-    def coerce(self, raw, spec):
-        if raw is None or raw == "":
-            return None
+    def convert(self, raw, spec):
         if not isinstance(raw, str):
             return json.dumps(raw, ensure_ascii=False)
         try:
