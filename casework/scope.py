@@ -29,6 +29,13 @@ def is_whole_tree(models, area_id):
     return Area.select().where(Area.parent.is_null()).count() == 1
 
 
+def sees_everything(models, user):
+    """True for an active user whose area is the single root: no row is outside their scope."""
+    if user is None or not getattr(user, "active", False) or not user.__data__.get("area"):
+        return False
+    return is_whole_tree(models, user.__data__["area"])
+
+
 def condition(models, entity_name, user):
     """A WHERE expression limiting entity rows to the user's area subtree."""
     if user is None or not getattr(user, "active", False) or not user.__data__.get("area"):

@@ -170,7 +170,8 @@ class ModelSet:
                      "created_at": pw.DateTimeField(null=True, verbose_name="创建时间"),
                      "updated_at": pw.DateTimeField(null=True, verbose_name="修改时间")}
             if spec.archive:
-                attrs["archived"] = pw.BooleanField(default=False, index=True, verbose_name="已归档")
+                # no index of its own: every index of an archivable table leads with it (see below)
+                attrs["archived"] = pw.BooleanField(default=False, verbose_name="已归档")
                 attrs["archived_at"] = pw.DateTimeField(null=True, verbose_name="归档时间")
             for f in spec.fields:
                 ftype = types.get(f.type)
@@ -184,6 +185,8 @@ class ModelSet:
                     column.index = False          # the unique index is declared below
                 attrs[f.name] = column
             model = type(_class_name(name), (base,), attrs)
+            if spec.archive:
+                self._archive_indexes(model)
             for f in spec.fields:
                 if f.unique:
                     idx = model.index(getattr(model, f.name), unique=True,
@@ -194,6 +197,16 @@ class ModelSet:
                     model.add_index(idx)
             self.models[name] = model
         self._live_backrefs()
+
+    @staticmethod
+    def _archive_indexes(model):
+        """Lists always ask for live rows: (archived, column) serves both the filter and the sort,
+        where a lone index on `archived` would make SQLite sort a million rows for page one."""
+        for field in model._meta.sorted_fields:
+            if field.index and not field.unique and field.name != "id":
+                # a reference keeps its own index too: inline saves and FK checks ask without `archived`
+                field.index = isinstance(field, pw.ForeignKeyField)
+                model.add_index(model.index(model.archived, field))
 
     def _live_backrefs(self):
         """parent.<child>s lists the child rows that are not archived (inline forms read it)."""

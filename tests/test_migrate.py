@@ -41,7 +41,7 @@ def test_adds_columns_with_defaults_and_indexes_keeping_rows(db_url, tmp_path):
     second = Engine(db_url, schema_dir=str(root))
     plan = second.plan()
     text = plan.describe()
-    assert "household 增加列 x" in text and "增加列 grade" in text and "建立索引 household_grade" in text
+    assert "household 增加列 x" in text and "增加列 grade" in text and "建立索引 household_archived_grade" in text
     second.migrate()
     H = second.models["household"]
     rows = list(H.select().order_by(H.code))
