@@ -56,7 +56,7 @@ class ScopedLoader(AjaxModelLoader):
         q = self.query()
         term = (term or "").strip()
         if term:
-            clauses = [types.get(f.type).search_clause(getattr(model, f.name), term)
+            clauses = [types.get(f.type).search_clause(getattr(model, f.name), term, f)
                        for f in spec.fields if types.get(f.type).searchable]
             clauses = [c for c in clauses if c is not None]
             q = q.where(pw.reduce(pw.operator.or_, clauses)) if clauses else q.where(scope.NOTHING)
@@ -89,7 +89,9 @@ class SchemaModelView(ModelView):
         self.column_labels.update({f.name: f.label for f in spec.fields})
         self.column_labels.update({"created_at": "创建时间", "updated_at": "修改时间", "archived_at": "归档时间"})
         self.column_details_list = [f.name for f in spec.shown_fields()] + ["created_at", "updated_at"]
-        self.column_sortable_list = [c for c in cols if "." not in c and types.get(self.resolve(c).type).sortable]
+        # only indexed columns sort: an unindexed sort of a million rows costs a full scan per page
+        self.column_sortable_list = [c for c in cols if "." not in c and types.get(self.resolve(c).type).sortable
+                                     and (self.resolve(c).index or self.resolve(c).unique)]
         self.column_default_sort = [(o.lstrip("-"), o.startswith("-")) for o in spec.order if "." not in o] or None
         self.column_formatters = {c: self._formatter(c, masked=True) for c in cols}
         self.column_formatters_detail = {f.name: self._formatter(f.name, masked=None)
@@ -262,11 +264,11 @@ class SchemaModelView(ModelView):
         for path in self.spec.search:
             f = self.resolve(path)
             ftype = types.get(f.type)
-            probe = ftype.search_clause(pw.Field(), term)
+            probe = ftype.search_clause(pw.Field(), term, f)
             if probe is None:
                 continue
             clauses.append(filters.path_condition(self.models, self.spec.name, path,
-                                                  lambda col, t=ftype: t.search_clause(col, term)))
+                                                  lambda col, t=ftype, f=f: t.search_clause(col, term, f)))
         return pw.reduce(pw.operator.or_, clauses) if clauses else scope.NOTHING
 
     def get_filters(self):
@@ -290,19 +292,20 @@ class SchemaModelView(ModelView):
         for flt, _name, value in filters_ or []:
             f = self._filters[flt]
             query = f.apply(query, f.clean(value))
+        everything = scope.sees_everything(self.models, auth.current())
         if self.simple_list_pager:
             count = None
-        elif not search and not filters_ and scope.sees_everything(self.models, auth.current()):
+        elif not search and not filters_ and everything:
             count = self._table_count()
         else:
             count = query.count()
         if sort_column is not None and sort_column in self._sortable_columns:
-            col = getattr(self.model, sort_column)
-            query = query.order_by(col.desc() if sort_desc else col.asc(), self.model.id)
+            order = [(sort_column, bool(sort_desc))]
         else:
-            order = [(getattr(self.model, c).desc() if d else getattr(self.model, c)) for c, d in
-                     (self.column_default_sort or [])]
-            query = query.order_by(*order, self.model.id)
+            order = list(self.column_default_sort or [])
+        narrowed = not everything or bool(search) or any(
+            isinstance(self._filters[flt], filters.AreaEqual) for flt, _n, _v in filters_ or [])
+        query = query.order_by(*[self._order_term(c, d, narrowed) for c, d in order], self.model.id)
         if page_size is None:
             page_size = self.page_size
         if page_size:
@@ -315,6 +318,15 @@ class SchemaModelView(ModelView):
         paths = [c for c in self.column_list if c != "id"]
         self.ctx().resolver.prefetch(self.spec.name, [r.__data__ for r in rows], paths)
         return count, rows
+
+    def _order_term(self, column, desc, narrowed):
+        """On SQLite a narrowed list (an area, a search) sorts its few rows: `+col` stops the planner
+        from walking the whole sort index and testing every row against the area (0.5 s at 400k
+        households). PostgreSQL keeps statistics and chooses well by itself."""
+        col = getattr(self.model, column)
+        if narrowed and isinstance(self.models.db, pw.SqliteDatabase):
+            col = pw.NodeList((pw.SQL("+"), col), glue="")
+        return col.desc() if desc else col.asc()
 
     def _table_count(self):
         """Rows of the whole table without a scan: a plain COUNT(*) is answered from the b-tree's

@@ -203,9 +203,15 @@ class ModelSet:
         """Lists always ask for live rows: (archived, column) serves both the filter and the sort,
         where a lone index on `archived` would make SQLite sort a million rows for page one."""
         for field in model._meta.sorted_fields:
-            if field.index and not field.unique and field.name != "id":
+            if field.name == "id":
+                continue
+            if field.index:
                 # a reference keeps its own index too: inline saves and FK checks ask without `archived`
                 field.index = isinstance(field, pw.ForeignKeyField)
+                model.add_index(model.index(model.archived, field))
+            elif model._spec.has_field(field.name) and model._spec.field(field.name).unique:
+                # the partial unique index guards integrity, but SQLite cannot use it for a query
+                # whose `archived = ?` is a parameter; this one serves search and sort
                 model.add_index(model.index(model.archived, field))
 
     def _live_backrefs(self):

@@ -104,8 +104,17 @@ class FieldType:
         return mask_text(text) if masked else text
 
     # -- search: a term matches this column how?
-    def search_clause(self, column, term):
+    def search_clause(self, column, term, spec):
         return None
+
+
+LONG_NUMBER = re.compile(r"\d{6,}[xX]?")
+
+
+def starts_with(column, term):
+    """A prefix match found through the index: LIKE 'x%' alone cannot use it (SQLite's LIKE ignores
+    case, PostgreSQL's index follows the collation), so the range narrows and LIKE rechecks."""
+    return (column >= term) & (column < term + "\uffff") & column.startswith(term)
 
 
 def mask_text(text):
@@ -135,7 +144,11 @@ class Text(FieldType):
             raise CellError(f"长度不能超过{limit}个字")
         return text
 
-    def search_clause(self, column, term):
+    def search_clause(self, column, term, spec):
+        if spec.unique:
+            return starts_with(column, term)          # codes: typed from the start, found by index
+        if LONG_NUMBER.fullmatch(term):
+            return None                               # a long number is no name: don't scan for it
         return column.contains(term)
 
 
@@ -445,13 +458,13 @@ class IdCard(FieldType):
             return ""
         return idnumber.mask(value) if masked else value
 
-    def search_clause(self, column, term):
+    def search_clause(self, column, term, spec):
         term = idnumber.normalise(term)
         if not re.fullmatch(r"\d{4,17}[\dX]?", term):
             return None
         if len(term) in (15, 18):
             return column == term
-        return (column >= term) & (column < term + "Z")    # an index range, not a scan
+        return starts_with(column, term)
 
 
 @register
@@ -468,10 +481,10 @@ class Phone(FieldType):
             raise CellError(f"“{raw}”不是有效的电话号码（手机11位，座机可带区号）")
         return text
 
-    def search_clause(self, column, term):
+    def search_clause(self, column, term, spec):
         term = term.strip()
         if re.fullmatch(r"\d{4,12}", term):
-            return column.startswith(term)
+            return starts_with(column, term)
         return None
 
 
