@@ -27,20 +27,19 @@ def write_rows(path, models, spec, query, masked_fields, sheet_name):
     resolver = Resolver(models)
     ctx = DisplayContext(models.registry, resolver)
     ref_paths = [f.name for f in fields if f.type in ("ref", "area")]
-    typed = [(f, types.get(f.type), f.name in masked_fields) for f in fields]
+    columns = [(f.name, types.get(f.type).cell_function(f, ctx, masked=f.name in masked_fields))
+               for f in fields]
+    formats = [types.get(f.type).xlsx_format for f in fields] + [None, None]
     count = 0
     batch = []
 
     def flush():
         resolver.prefetch(spec.name, batch, ref_paths)
         for row in batch:
-            cells = []
-            for f, ftype, masked in typed:
-                kind, value = ftype.to_cell(row.get(f.name), f, ctx, masked=masked)
-                cells.append((kind, value, ftype.xlsx_format))
-            cells.append(("date", row.get("created_at"), None))
-            cells.append(("date", row.get("updated_at"), None))
-            writer.cells(cells)
+            cells = [cell(row[name]) for name, cell in columns]
+            cells.append(("date", row["created_at"]))
+            cells.append(("date", row["updated_at"]))
+            writer.cells(cells, formats)
         # keep small, often-shared lookups (areas); drop the rest so memory stays flat
         for name in list(resolver.cache):
             if len(resolver.cache[name]) > 5000:

@@ -29,19 +29,17 @@ class OptionList:
     options: list
     file: str = ""
 
+    def __post_init__(self):
+        self.labels = {o.code: o.label for o in self.options}
+        self._codes = {o.label: o.code for o in self.options}
+        self._codes.update({o.code: o.code for o in self.options})
+
     def label_of(self, code):
-        for o in self.options:
-            if o.code == code:
-                return o.label
-        return code
+        return self.labels.get(code, code)
 
     def code_of(self, text):
         """Accept a code or a label (imports and filters use either)."""
-        text = str(text).strip()
-        for o in self.options:
-            if text in (o.code, o.label):
-                return o.code
-        return None
+        return self._codes.get(str(text).strip())
 
     def choices(self):
         return [(o.code, o.label) for o in self.options]

@@ -28,6 +28,9 @@ def get(name):
     return TYPES[name]
 
 
+BLANK = ("blank", None)
+
+
 class CellError(ValueError):
     """A value that cannot be accepted; the message is shown to the user as is."""
 
@@ -97,6 +100,10 @@ class FieldType:
             return "blank", None
         return "string", self.display(value, spec, ctx, masked)
 
+    def cell_function(self, spec, ctx, masked=False):
+        """value → (kind, value) for one export column; types on the hot path return a leaner one."""
+        return lambda value: self.to_cell(value, spec, ctx, masked)
+
     def display(self, value, spec, ctx, masked=False):
         if self.is_empty(value):
             return ""
@@ -144,6 +151,11 @@ class Text(FieldType):
             raise CellError(f"长度不能超过{limit}个字")
         return text
 
+    def cell_function(self, spec, ctx, masked=False):
+        if masked:
+            return super().cell_function(spec, ctx, masked)
+        return lambda value: ("string", value) if value else BLANK
+
     def search_clause(self, column, term, spec):
         if spec.unique:
             return starts_with(column, term)          # codes: typed from the start, found by index
@@ -189,7 +201,7 @@ class Integer(FieldType):
                                    filters=self.form_filters(spec), render_kw={"inputmode": "numeric"})
 
     def to_cell(self, value, spec, ctx, masked=False):
-        return ("blank", None) if value is None else ("number", int(value))
+        return BLANK if value is None else ("number", int(value))
 
 
 class MoneyColumn(pw.DecimalField):
@@ -241,7 +253,10 @@ class Money(FieldType):
         return f"{Decimal(value):,.2f} 元"
 
     def to_cell(self, value, spec, ctx, masked=False):
-        return ("blank", None) if value is None else ("number", float(value))
+        return BLANK if value is None else ("number", float(value))
+
+    def cell_function(self, spec, ctx, masked=False):
+        return lambda value: BLANK if value is None else ("number", float(value))
 
 
 DATE_PATTERNS = [r"(\d{4})-(\d{1,2})-(\d{1,2})", r"(\d{4})/(\d{1,2})/(\d{1,2})",
@@ -397,6 +412,10 @@ class Choice(FieldType):
         if self.is_empty(value):
             return ""
         return ctx.registry.option_list(spec.options).label_of(value)
+
+    def cell_function(self, spec, ctx, masked=False):
+        labels = ctx.registry.option_list(spec.options).labels
+        return lambda value: ("string", labels.get(value, value)) if value else BLANK
 
 
 @register
