@@ -219,16 +219,43 @@ def pg_url():
     return f"{PG_BASE}?options={quote('-csearch_path=' + PG_SCHEMA)}"
 
 
+def schema_fingerprint():
+    """Hash of the DDL (tables and indexes) the current code creates on SQLite: a cached file built
+    by older declarations (other indexes) is rebuilt, since migration only ever adds indexes."""
+    import hashlib
+    e = Engine("sqlite:///:memory:")
+    parts = []
+    for name in sorted(e.models.models):
+        m = e.models[name]
+        parts.append(m._schema._create_table().query()[0])
+        parts += sorted(c.query()[0] for c in m._schema._create_indexes())
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def git_revision():
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return head + (" (with uncommitted changes)" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
 def prepare_sqlite(households, members, regen=False):
     os.makedirs(OUT, exist_ok=True)
     stem = os.path.join(OUT, f"core_h{households}_m{members}")
     path, meta_path = stem + ".db", stem + ".json"
+    fingerprint = schema_fingerprint()
     if not regen and os.path.exists(path) and os.path.exists(meta_path):
         with open(meta_path) as fh:
             meta = json.load(fh)
-        print(f"  using cached {os.path.relpath(path, ROOT)} (generated in {meta['seconds']} s)")
-        meta["cached"] = True
-        return sqlite_url(path), meta
+        if meta.get("schema") == fingerprint:
+            print(f"  using cached {os.path.relpath(path, ROOT)} (generated in {meta['seconds']} s)")
+            meta["cached"] = True
+            return sqlite_url(path), meta
+        print("  cached file was built for other table/index declarations: regenerating")
     tmp = stem + ".tmp.db"
     for p in (tmp, tmp + "-wal", tmp + "-shm", path, path + "-wal", path + "-shm", meta_path):
         if os.path.exists(p):
@@ -237,6 +264,7 @@ def prepare_sqlite(households, members, regen=False):
     e = Engine(sqlite_url(tmp))
     e.migrate()
     meta = generate(e, households, members)
+    meta["schema"] = fingerprint
     ensure_users(e)
     e.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     e.db.close()
@@ -480,7 +508,6 @@ def child_app_export(url):
     from app import create_app
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x", "MIGRATE_ON_START": True})
     client = login(app, USERS["county"][0])
-    client.get("/admin/member/?page_size=20")           # warm the view once, like a user would
     base = _rss_mb()
     profiler = None
     if os.environ.get("BENCH_PROFILE"):
@@ -634,6 +661,8 @@ def print_report(all_results, args):
         print(f"  {backend:<9}{g['households']:,} households, {g['members']:,} members, {g['villages']} villages: "
               f"{g['seconds']} s{vac}{extra}")
         c = res["counts"]
+        if not c:
+            continue
         print(f"           county user sees {c[('county', 'member')]:,} members / "
               f"{c[('county', 'household')]:,} households; village user {c[('village', 'member')]:,} / "
               f"{c[('village', 'household')]:,}")
@@ -663,8 +692,10 @@ def print_report(all_results, args):
     print()
     cmd = [".venv/bin/python", "bench/bench_core.py", "--backend", args.backend, "--households",
            str(args.households), "--members", str(args.members), "--repeat", str(args.repeat)]
-    if args.skip_export:
-        cmd.append("--skip-export")
+    for flag in ("skip_export", "skip_lists"):
+        if getattr(args, flag):
+            cmd.append("--" + flag.replace("_", "-"))
+    print(f"Code: {git_revision()}")
     print("Rerun (from /work/main):  " + " ".join(shlex.quote(c) for c in cmd))
 
 
@@ -675,6 +706,7 @@ def main():
     ap.add_argument("--members", type=int, default=1000000)
     ap.add_argument("--repeat", type=int, default=20, help="timed requests per URL (default 20)")
     ap.add_argument("--skip-export", action="store_true")
+    ap.add_argument("--skip-lists", action="store_true", help="only the export")
     ap.add_argument("--regen", action="store_true", help="regenerate the cached SQLite file")
     ap.add_argument("--json", help="also write all figures to this file")
     ap.add_argument("--profile-export", action="store_true", help="print a cProfile of the app export")
@@ -690,7 +722,7 @@ def main():
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     print(f"bench_core: {args.households:,} households, {args.members:,} members, backends {backends}, "
           f"{args.repeat} timed requests per URL; python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()}")
+          f"load average {os.getloadavg()}; code at {git_revision()}")
     all_results = {}
     for backend in backends:
         print(f"\n[{backend}]")
@@ -698,7 +730,10 @@ def main():
             url, gen = prepare_sqlite(args.households, args.members, args.regen)
         else:
             url, gen = prepare_postgres(args.households, args.members)
-        lists, counts = run_lists(backend, url, args.repeat)
+        if args.skip_lists:
+            lists, counts = [], {}
+        else:
+            lists, counts = run_lists(backend, url, args.repeat)
         exports = None if args.skip_export else run_exports(backend, url)
         all_results[backend] = {"gen": gen, "lists": lists, "counts": counts, "exports": exports}
     print(f"\nload average at the end: {os.getloadavg()} (other work on this machine inflates wall times)")

@@ -117,7 +117,7 @@ def make_database(url):
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
         return pw.SqliteDatabase(path or ":memory:", pragmas={
             "journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal",
-            "cache_size": -64000, "busy_timeout": 5000})
+            "cache_size": -32000, "busy_timeout": 5000})
     raise ValueError(f"不支持的数据库地址：{url}（可用 sqlite:/// 或 postgresql://）")
 
 
