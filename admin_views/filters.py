@@ -1,6 +1,7 @@
 """List filters from the `filters:` declaration. A dotted path ("household.village.parent") is applied
 as a chain of IN subqueries, so no join is needed (flask-admin's peewee joins break on FK filters,
 flask-admin#2417) and the row scope's own subqueries compose with it."""
+import peewee as pw
 from flask import has_request_context
 from flask_admin.model.filters import BaseFilter
 
@@ -33,10 +34,17 @@ class PathFilter(BaseFilter):
     def operation(self):
         return self.op_label
 
-    def apply(self, query, value):
-        cond = path_condition(self.view.models, self.view.spec.name, self.path,
-                              lambda col: self.compare(col, value))
-        return query.where(cond)
+    weak = False          # matches a large share of rows: an index on it rarely helps
+
+    def apply(self, query, value, weak_hint=False):
+        def make(col):
+            return self.compare(unindexed(col) if weak_hint and self.weak else col, value)
+        return query.where(path_condition(self.view.models, self.view.spec.name, self.path, make))
+
+
+def unindexed(col):
+    """`+col`: SQLite will not use an index for this term (a planner hint; the value is the same)."""
+    return pw.NodeList((pw.SQL("+"), col), glue="")
 
 
 class Equal(PathFilter):
@@ -48,6 +56,7 @@ class Equal(PathFilter):
 
 class NotEqual(PathFilter):
     op_label = "不等于"
+    weak = True
 
     def compare(self, col, value):
         return col != value
@@ -92,7 +101,7 @@ class Typed:
 
 
 class ChoiceEqual(Equal):
-    pass
+    weak = True
 
 
 class AreaEqual(Typed, Equal):
@@ -124,6 +133,8 @@ class NumberEqual(Typed, Equal):
 
 
 class BoolEqual(Equal):
+    weak = True
+
     def clean(self, value):
         return value == "1"
 

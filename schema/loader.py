@@ -198,6 +198,9 @@ def _check_structure(entity, registry):
         target = _resolve(registry, entity, col)
         if not types.get(target.type).searchable:
             raise SchemaError(rel, f"search 中的 {col} 是 {target.type} 类型，不能搜索", name, col)
+    for path in entity.filters:
+        # a list filtered on a column counts its matches: without an index that is a full scan
+        entity.field(path.split(".")[0]).index = True
     for col in entity.editable:
         if "." in col or entity.field(col).type in ("ref", "area", "password") or entity.field(col).derive:
             raise SchemaError(rel, f"editable 中的 {col} 不能在列表中直接修改", name, col)
