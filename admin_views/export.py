@@ -9,6 +9,7 @@ import tempfile
 from flask import flash, redirect, send_file
 
 from schema import types
+from schema.models import stream_dicts
 from schema.resolve import DisplayContext, Resolver
 from reports.workbook import SheetWriter
 
@@ -46,7 +47,7 @@ def write_rows(path, models, spec, query, masked_fields, sheet_name):
                 resolver.cache[name] = {}
         batch.clear()
 
-    for row in query.dicts().iterator():
+    for row in stream_dicts(query, BATCH):
         batch.append(row)
         count += 1
         if len(batch) >= BATCH:

@@ -105,6 +105,28 @@ class Record(pw.Model):
         return f"{spec.label} #{self._pk}"
 
 
+def stream_dicts(query, batch=2000):
+    """Rows of a model query as dicts without holding the result in memory. psycopg2 fetches a
+    whole result set client-side (a 1M-row export peaked at 540 MB), so PostgreSQL reads through a
+    named (server-side) cursor; SQLite's cursor already streams."""
+    db = query.model._meta.database
+    if not isinstance(db, pw.PostgresqlDatabase):
+        yield from query.dicts().iterator()
+        return
+    names = [f.name if isinstance(f, pw.Field) else str(f) for f in query._returning]
+    converters = [f.python_value if isinstance(f, pw.Field) else None for f in query._returning]
+    sql, params = query.sql()
+    # WITH HOLD: peewee keeps psycopg2 in autocommit mode, where only such a cursor may be named
+    cursor = db.connection().cursor(name=f"stream_{id(query):x}", withhold=True)
+    try:
+        cursor.itersize = batch
+        cursor.execute(sql, params)
+        for row in cursor:
+            yield {n: (c(v) if c and v is not None else v) for n, c, v in zip(names, converters, row)}
+    finally:
+        cursor.close()
+
+
 def make_database(url):
     """SQLite by default (WAL, foreign keys on); PostgreSQL for postgres:// URLs."""
     parsed = urlparse(url)
