@@ -108,6 +108,48 @@ def _register_cli(app, engine):
             raise click.ClickException(str(e)) from None
 
 
+    @app.cli.command("import")
+    @click.argument("entity")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--dry-run", is_flag=True, help="只校验，不写入")
+    @click.option("--update", is_flag=True, help="更新模式：按身份证号（或唯一编号）找到已有记录，只改文件中有的列")
+    @click.option("--user", "username", default="admin", show_default=True, help="以哪个用户的身份和管辖范围导入")
+    def import_command(entity, path, dry_run, update, username):
+        """从 Excel（.xlsx/.xls）或 CSV 导入 ENTITY（如 household、member）。有任何错误就什么也不写入。"""
+        from casework.imports import Importer
+        if entity not in engine.registry.entities:
+            raise click.ClickException(f"没有实体 {entity}，可用：{', '.join(engine.registry.entities)}")
+        User = engine.models["user"]
+        user = User.get_or_none(User.username == username)
+        if user is None:
+            raise click.ClickException(f"没有用户 {username}")
+        with open(path, "rb") as fh:
+            data = fh.read()
+        outcome = Importer(engine, entity, user, update=update).run(
+            data, os.path.basename(path), dry_run=dry_run,
+            progress=lambda stage, done, total: click.echo(f"  {stage} {done}/{total}", err=True))
+        for p in outcome.problems:
+            where = "".join([p.sheet or "文件", f" 第{p.row}行" if p.row else "", f" {p.column}" if p.column else ""])
+            click.echo(f"{where}：{p.message}" + (f"（值：{p.value}）" if p.value not in (None, "") else ""))
+        if outcome.problems:
+            raise click.ClickException(f"发现 {len(outcome.problems)} 处错误，未写入任何数据。")
+        if dry_run:
+            click.echo(f"校验通过：{outcome.rows} 行。（--dry-run：未写入）")
+        else:
+            click.echo(f"导入完成：新增 {outcome.created} 条，更新 {outcome.updated} 条（批次 {outcome.batch}）。")
+
+    @app.cli.command("template")
+    @click.argument("entity")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    def template_command(entity, path):
+        """生成 ENTITY 的 Excel 导入模板。"""
+        from reports.template import write_template
+        if entity not in engine.registry.entities:
+            raise click.ClickException(f"没有实体 {entity}")
+        write_template(engine.registry, entity, path)
+        click.echo(f"已生成导入模板：{path}")
+
+
 def _safe_url(url):
     from urllib.parse import urlparse
     p = urlparse(url)

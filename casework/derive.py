@@ -4,7 +4,9 @@ Per-record rules run before a save (and may refuse it); aggregate rules recomput
 its children change. Bound to a ModelSet by `install(models)`.
 """
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+
+import peewee as pw
 
 from schema import RecordInvalid
 from schema.specs import SchemaError
@@ -91,21 +93,18 @@ def area_path(record, spec):
     setattr(record, spec.name, f"{prefix}{record.code}/")
 
 
-# -- aggregate rules: fn(parent_model, parent_id, child_model, child_ref, arg) -> value
+# -- aggregate rules: fn(count, total) -> value, from the live children of one parent
 
 @rule("count")
-def count(parent, parent_id, child, ref, arg):
-    return _live(child).where(ref == parent_id).count()
+def count(n, total):
+    return n
 
 
 @rule("per_capita")
-def per_capita(parent, parent_id, child, ref, arg):
-    column = getattr(child, arg.split(".", 1)[1])
-    rows = list(_live(child).select(column).where(ref == parent_id).tuples())
-    if not rows:
+def per_capita(n, total):
+    if not n:
         return Decimal("0.00")
-    total = sum((r[0] or Decimal(0)) for r in rows)
-    return (Decimal(total) / len(rows)).quantize(Decimal("0.01"))
+    return (Decimal(str(total or 0)) / n).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 AGGREGATE = {"count", "per_capita"}
@@ -142,23 +141,52 @@ def install(models):
                 per_record.setdefault(entity.name, []).append((RULES[name], f))
 
     def before(record, old):
-        for fn, spec in per_record.get(record._spec.name, []):
-            fn(record, spec)
+        run_record_rules(models, record)
         check_unique(record)
 
     def after(record, action, old):
         name = record._spec.name
         if name == "area" and action == "update" and old and old.get("path") != record.path:
             _repath(type(record), old.get("path"), record.path)
-        for parent_name, spec, fn, ref_spec, arg in aggregates.get(name, []):
-            parent, child = models[parent_name], models[name]
-            ids = {record.__data__.get(ref_spec.name), (old or {}).get(ref_spec.name)} - {None}
-            for pid in ids:
-                value = fn(parent, pid, child, getattr(child, ref_spec.name), arg)
-                parent.update({getattr(parent, spec.name): value}).where(parent.id == pid).execute()
+        for ref_name in {a[3].name for a in aggregates.get(name, [])}:
+            ids = {record.__data__.get(ref_name), (old or {}).get(ref_name)} - {None}
+            recompute(models, name, ids)
 
+    models.derive_rules = per_record
+    models.derive_aggregates = aggregates
     models.hooks.before.append(before)
     models.hooks.after.append(after)
+
+
+def run_record_rules(models, record):
+    """The per-record rules of one record (imports run them without saving)."""
+    for fn, spec in models.derive_rules.get(record._spec.name, []):
+        fn(record, spec)
+
+
+def recompute(models, child_name, parent_ids, chunk=500):
+    """Recompute the parents' aggregate fields from their live children, one grouped query per
+    chunk of parents (an import recomputes thousands of households at once)."""
+    rules = models.derive_aggregates.get(child_name, [])
+    child = models[child_name]
+    parent_ids = [i for i in parent_ids if i is not None]
+    by_ref = {}
+    for parent_name, spec, fn, ref_spec, arg in rules:
+        by_ref.setdefault((parent_name, ref_spec.name), []).append((spec, fn, arg))
+    for (parent_name, ref_name), fields in by_ref.items():
+        parent, ref = models[parent_name], getattr(child, ref_name)
+        sums = {arg.split(".", 1)[1] for _, _, arg in fields if arg and "." in arg}
+        for start in range(0, len(parent_ids), chunk):
+            ids = parent_ids[start:start + chunk]
+            cols = [ref, pw.fn.COUNT(child.id)] + [pw.fn.SUM(getattr(child, c)) for c in sorted(sums)]
+            stats = {row[0]: row[1:] for row in _live(child).select(*cols).where(ref.in_(ids))
+                     .group_by(ref).tuples()}
+            for pid in ids:
+                n, *totals = stats.get(pid, (0,) + (None,) * len(sums))
+                total_of = dict(zip(sorted(sums), totals))
+                values = {getattr(parent, spec.name): fn(n, total_of.get((arg or "").split(".", 1)[-1]))
+                          for spec, fn, arg in fields}
+                parent.update(values).where(parent.id == pid).execute()
 
 
 def check_unique(record):

@@ -62,17 +62,35 @@ class SettingValue(SystemModel):
         table_name = "setting_value"
 
 
+class ImportBatch(SystemModel):
+    batch = pw.CharField(max_length=40, unique=True)
+    at = pw.DateTimeField(index=True)
+    user_id = pw.IntegerField(null=True)
+    username = pw.CharField(max_length=40, null=True)
+    entity = pw.CharField(max_length=40)
+    filename = pw.CharField(max_length=200, null=True)
+    mode = pw.CharField(max_length=10)
+    rows = pw.IntegerField(default=0)
+    created = pw.IntegerField(default=0)
+    updated = pw.IntegerField(default=0)
+    errors = pw.IntegerField(default=0)
+    result = pw.CharField(max_length=10)
+
+    class Meta:
+        table_name = "import_batch"
+
+
 class Tables:
     """The system tables bound to one database (an app, a test or a benchmark each has its own)."""
 
     def __init__(self, db):
         self.db = db
-        for base in (AuditLog, LoginAttempt, SettingValue):
+        for base in (AuditLog, LoginAttempt, SettingValue, ImportBatch):
             meta = type("Meta", (), {"database": db, "table_name": base._meta.table_name})
             setattr(self, base.__name__, type(base.__name__, (base,), {"__module__": __name__, "Meta": meta}))
 
     def all(self):
-        return [self.AuditLog, self.LoginAttempt, self.SettingValue]
+        return [self.AuditLog, self.LoginAttempt, self.SettingValue, self.ImportBatch]
 
     def create(self):
         self.db.create_tables(self.all(), safe=True)

@@ -1,0 +1,423 @@
+"""Excel import: every row is validated before anything is written; then all rows, or none.
+
+One workbook may carry an entity and its inline children (a household sheet and a member sheet);
+sheets are found by the entities' Chinese names, columns by the fields' Chinese names (a trailing
+* marks required columns in templates). Rules are the same as the forms': the field types parse
+the cells, the derivation rules check sex and birth date against the ID number, the row scope
+decides which villages and households a user may import into.
+"""
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from schema import RecordInvalid, types
+from schema.resolve import DisplayContext
+
+from . import derive, scope, system, tabular
+from .tabular import FileRejected
+
+
+@dataclass
+class Problem:
+    sheet: str
+    row: int            # 1-based as Excel shows it; 0 for the file as a whole
+    column: str         # the header (Chinese) or ""
+    value: object
+    message: str
+
+
+@dataclass
+class Outcome:
+    entity: str
+    filename: str
+    batch: str
+    update: bool
+    dry_run: bool
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    problems: list = field(default_factory=list)
+    committed: bool = False
+    sheets: list = field(default_factory=list)      # (sheet name, entity, header, rows) for error files
+
+    @property
+    def ok(self):
+        return not self.problems
+
+
+@dataclass
+class Part:
+    """One sheet mapped onto one entity."""
+    spec: object
+    sheet: tabular.Sheet
+    columns: dict                    # column index → field spec
+    rows: list = field(default_factory=list)          # (row number, {field: value}, raw row)
+    keys: dict = field(default_factory=dict)          # key value → row number (for links and duplicates)
+
+
+def importable_fields(spec):
+    return [f for f in spec.fields if not f.hidden and not f.readonly and f.type != "password"]
+
+
+def header_text(f):
+    return f.label + ("*" if f.required else "")
+
+
+def match_key(spec):
+    """Which field finds the existing record in update mode: a unique ID number, else a unique code."""
+    uniques = [f for f in spec.fields if f.unique]
+    for f in uniques:
+        if f.type == "id_card":
+            return f
+    return uniques[0] if uniques else None
+
+
+def link_keys(spec):
+    """Fields that may name a record of `spec` in another sheet: unique fields and ID numbers."""
+    return [f for f in spec.fields if f.unique or f.type == "id_card"]
+
+
+class Importer:
+    def __init__(self, engine, entity_name, user, update=False):
+        self.engine, self.models, self.registry = engine, engine.models, engine.registry
+        self.spec = self.registry.entities[entity_name]
+        self.children = [self.registry.entities[c] for c in self.spec.inline]
+        self.user, self.update = user, update
+        self.ctx = DisplayContext(self.registry)
+        self.problems = []
+
+    # -- entry point
+    def run(self, data, filename, dry_run=False, progress=None):
+        outcome = Outcome(entity=self.spec.name, filename=filename or "", batch=uuid.uuid4().hex[:12],
+                          update=self.update, dry_run=dry_run)
+        try:
+            sheets = tabular.read(data, filename, self.engine.settings.get("import_max_mb") * 1024 * 1024)
+            parts = self._map_sheets(sheets)
+            if not self.problems:
+                for part in parts:
+                    self._parse_rows(part, progress)
+                self._check_links(parts)
+                self._check_unique(parts)
+        except FileRejected as e:
+            self.problems.append(Problem("", 0, "", "", str(e)))
+            parts = []
+        outcome.problems = sorted(self.problems, key=lambda p: (p.sheet, p.row))
+        outcome.rows = sum(len(p.rows) for p in parts)
+        outcome.sheets = [(p.sheet.name, p.spec, p.sheet.rows[0] if p.sheet.rows else [], p.sheet.rows) for p in parts]
+        if outcome.ok and outcome.rows == 0:
+            outcome.problems.append(Problem("", 0, "", "", "文件中没有数据行（第1行是表头，数据从第2行开始）"))
+        if outcome.ok and not dry_run:
+            self._commit(parts, outcome, progress)
+        self._record_history(outcome)
+        return outcome
+
+    def problem(self, part, row, column, value, message):
+        self.problems.append(Problem(part.sheet.name if part else "", row, column, value, message))
+
+    # -- sheets and headers
+    def _map_sheets(self, sheets):
+        targets = [self.spec] + self.children
+        by_name = {s.name.strip(): s for s in sheets}
+        parts = []
+        for spec in targets:
+            sheet = by_name.get(spec.label) or by_name.get(spec.name)
+            if sheet is None and spec is self.spec and (len(sheets) == 1 or not self.children):
+                sheet = sheets[0]       # a CSV, or a workbook for one entity: its first sheet
+            if sheet is None:
+                if spec is self.spec:
+                    names = "、".join(s.name for s in sheets)
+                    self.problems.append(Problem("", 0, "", "", f"找不到名为“{spec.label}”的工作表（文件中的工作表：{names}）"))
+                continue
+            part = self._map_header(spec, sheet)
+            if part:
+                parts.append(part)
+        return parts
+
+    def _map_header(self, spec, sheet):
+        rows = sheet.rows
+        if not rows or not any(str(c).strip() for c in rows[0]):
+            if any(any(str(c).strip() for c in r) for r in rows):
+                self.problems.append(Problem(sheet.name, 1, "", "", "第1行应为表头（各列的中文名称）"))
+            else:
+                self.problems.append(Problem(sheet.name, 0, "", "", "工作表是空的"))
+            return None
+        part = Part(spec=spec, sheet=sheet, columns={})
+        known = {}
+        for f in importable_fields(spec):
+            for name in (f.label, f.name, header_text(f)):
+                known[name] = f
+        seen = {}
+        for index, raw in enumerate(rows[0]):
+            text = str(raw).strip().replace("\u3000", "").rstrip("*＊").strip()
+            if not text:
+                continue
+            f = known.get(text)
+            if f is None:
+                self.problem(part, 1, str(raw), raw, f"未知的列“{raw}”：请使用导入模板中的列名")
+            elif f.name in seen:
+                self.problem(part, 1, str(raw), raw, f"列“{f.label}”出现了两次（第{seen[f.name]}列和第{index + 1}列）")
+            else:
+                seen[f.name] = index + 1
+                part.columns[index] = f
+        back = self._back_ref(spec)
+        key = match_key(spec)
+        if self.update:
+            if key is None or key.name not in seen:
+                self.problem(part, 1, "", "", f"更新模式需要“{key.label if key else '唯一编号'}”列来找到已有记录")
+        else:
+            for f in importable_fields(spec):
+                if f.required and f.name not in seen and f is not back:
+                    self.problem(part, 1, f.label, "", f"缺少必填列“{f.label}”")
+        if back and back.name not in seen:
+            self.problem(part, 1, back.label, "", f"缺少列“{back.label}”：填写所属{self.spec.label}的"
+                                                  f"{'或'.join(k.label for k in link_keys(self.spec))}")
+        for rng in sheet.merged:
+            self.problem(part, int("".join(c for c in rng.split(":")[0] if c.isdigit())), "", rng,
+                         f"有合并单元格 {rng}：请取消合并，每个单元格各填一个值")
+        for ref in sheet.formulas[:20]:
+            self.problem(part, int("".join(c for c in ref if c.isdigit())), ref, "",
+                         f"单元格 {ref} 是公式：请复制后“选择性粘贴 → 数值”再导入")
+        return part
+
+    def _back_ref(self, spec):
+        if spec is self.spec:
+            return None
+        return [f for f in spec.fields if f.type == "ref" and f.to == self.spec.name][0]
+
+    # -- rows
+    def _parse_rows(self, part, progress):
+        model = self.models[part.spec.name]
+        total = len(part.sheet.rows) - 1
+        for offset, raw_row in enumerate(part.sheet.rows[1:]):
+            row_no = offset + 2
+            if not any(str(c).strip() for c in raw_row if c is not None):
+                continue
+            values, bad = {}, False
+            for index, f in part.columns.items():
+                raw = raw_row[index] if index < len(raw_row) else ""
+                if f.type in ("ref", "area"):
+                    text = _plain_text(raw)
+                    if not text:
+                        if f.required and not self.update:
+                            self.problem(part, row_no, f.label, raw, "此项为必填项")
+                            bad = True
+                        continue
+                    values[f.name] = ("link", text)
+                    continue
+                try:
+                    value = types.get(f.type).parse(raw, f, self.ctx)
+                except types.CellError as e:
+                    self.problem(part, row_no, f.label, raw, str(e))
+                    bad = True
+                    continue
+                if value is None and self.update:
+                    continue        # an empty cell leaves the stored value alone
+                values[f.name] = value
+            if not bad:
+                probe = model(**{k: v for k, v in values.items() if not isinstance(v, tuple)})
+                try:
+                    derive.run_record_rules(self.models, probe)
+                except RecordInvalid as e:
+                    for name, message in e.errors.items():
+                        self.problem(part, row_no, part.spec.field(name).label, values.get(name), message)
+                    bad = True
+                else:
+                    for f in part.spec.fields:
+                        if f.derive and f.name not in values and probe.__data__.get(f.name) is not None \
+                                and not any(a[1] is f for rules in self.models.derive_aggregates.values()
+                                            for a in rules):
+                            values[f.name] = probe.__data__[f.name]
+            part.rows.append((row_no, values, raw_row, bad))
+            if progress and offset % 2000 == 0:
+                progress("校验", offset, total)
+
+    # -- links: areas, parents in the same file or in the database, all within the user's scope
+    def _check_links(self, parts):
+        main = next((p for p in parts if p.spec is self.spec), None)
+        if main:
+            for key in link_keys(self.spec):
+                for row_no, values, _, bad in main.rows:
+                    if values.get(key.name) is not None:
+                        main.keys.setdefault((key.name, values[key.name]), row_no)
+        for part in parts:
+            for f in part.spec.fields:
+                if f.type == "area" and any(f.name in v for _, v, _, _ in part.rows):
+                    self._resolve_areas(part, f)
+            back = self._back_ref(part.spec)
+            if back:
+                self._resolve_parents(part, back, main)
+
+    def _resolve_areas(self, part, f):
+        Area = self.models["area"]
+        q = scope.scoped(self.models, "area", self.user)
+        if f.level:
+            q = q.where(Area.level == f.level)
+        by_code, by_name = {}, {}
+        for a in q.select(Area.id, Area.code, Area.name).tuples():
+            by_code[a[1]] = a[0]
+            by_name.setdefault(a[2], []).append(a[0])
+        level = self.registry.options["area_level"].label_of(f.level) if f.level else "区划"
+        for row_no, values, _, _ in part.rows:
+            link = values.get(f.name)
+            if not isinstance(link, tuple):
+                continue
+            text = link[1]
+            if text in by_code:
+                values[f.name] = by_code[text]
+            elif len(by_name.get(text, [])) == 1:
+                values[f.name] = by_name[text][0]
+            elif by_name.get(text):
+                self.problem(part, row_no, f.label, text, f"有多个名为“{text}”的{level}，请改填区划代码")
+                values.pop(f.name)
+            else:
+                self.problem(part, row_no, f.label, text, f"“{text}”不是您管辖范围内的{level}（可填名称或区划代码）")
+                values.pop(f.name)
+
+    def _resolve_parents(self, part, back, main):
+        parent = self.models[self.spec.name]
+        keys = link_keys(self.spec)
+        wanted = {values[back.name][1] for _, values, _, _ in part.rows if isinstance(values.get(back.name), tuple)}
+        in_db = {}
+        for key in keys:
+            col = getattr(parent, key.name)
+            found = list(wanted)
+            for start in range(0, len(found), 500):
+                chunk = found[start:start + 500]
+                for rid, value in (scope.scoped(self.models, self.spec.name, self.user)
+                                   .select(parent.id, col).where(col.in_(chunk)).tuples()):
+                    in_db.setdefault(value, rid)
+        for row_no, values, _, _ in part.rows:
+            link = values.get(back.name)
+            if not isinstance(link, tuple):
+                continue
+            text = link[1]
+            in_file = next((main.keys[(k.name, text)] for k in keys if main and (k.name, text) in main.keys), None)
+            if in_file is not None:
+                values[back.name] = ("row", in_file)
+            elif text in in_db:
+                values[back.name] = in_db[text]
+            else:
+                self.problem(part, row_no, back.label, text,
+                             f"找不到{self.spec.label}“{text}”：它既不在本文件的“{self.spec.label}”表中，"
+                             f"也不是您管辖范围内已有的{self.spec.label}")
+                values.pop(back.name)
+
+    # -- unique values: within the file and against live rows in the database
+    def _check_unique(self, parts):
+        for part in parts:
+            model = self.models[part.spec.name]
+            key = match_key(part.spec) if self.update else None
+            for f in part.spec.fields:
+                if not f.unique:
+                    continue
+                first = {}
+                for row_no, values, _, _ in part.rows:
+                    v = values.get(f.name)
+                    if v is None:
+                        continue
+                    if v in first:
+                        self.problem(part, row_no, f.label, v, f"与第{first[v]}行重复：{f.unique_message or '此项不能重复'}")
+                    else:
+                        first[v] = row_no
+                existing = self._existing(model, f, list(first))
+                for v, row_no in first.items():
+                    if v not in existing:
+                        if key is f:
+                            self.problem(part, row_no, f.label, v, f"找不到要更新的记录（{f.label} {v}），"
+                                                                   f"或它不在您的管辖范围内")
+                        continue
+                    if key is f:
+                        if not existing[v][1]:
+                            self.problem(part, row_no, f.label, v, f"{f.label} {v} 的记录不在您的管辖范围内")
+                        continue
+                    mine = self._row_target(part, row_no)
+                    if existing[v][0] != mine:
+                        self.problem(part, row_no, f.label, v, f.unique_message or f"{f.label} {v} 已被使用")
+
+    def _existing(self, model, f, values):
+        """value → (record id, within the user's scope) for live rows holding one of `values`."""
+        col = getattr(model, f.name)
+        out = {}
+        for start in range(0, len(values), 500):
+            chunk = values[start:start + 500]
+            q = model.select(model.id, col).where(col.in_(chunk))
+            if model._spec.archive:
+                q = q.where(model.archived == False)  # noqa: E712
+            rows = list(q.tuples())
+            mine = {rid for (rid,) in scope.scoped(self.models, model._spec.name, self.user)
+                    .select(model.id).where(col.in_(chunk)).tuples()}
+            for rid, value in rows:
+                out[value] = (rid, rid in mine)
+        return out
+
+    def _row_target(self, part, row_no):
+        if not self.update:
+            return None
+        key = match_key(part.spec)
+        for r, values, _, _ in part.rows:
+            if r == row_no:
+                found = self._existing(self.models[part.spec.name], key, [values.get(key.name)])
+                return found.get(values.get(key.name), (None,))[0]
+        return None
+
+    # -- writing: one transaction, audited under the import batch
+    def _commit(self, parts, outcome, progress):
+        token = system.batch.set(outcome.batch)
+        try:
+            with self.engine.db.atomic():
+                for part in parts:
+                    if part.spec is self.spec:
+                        self._write(part, outcome, progress, parent_rows={})
+                main = next(p for p in parts if p.spec is self.spec)
+                parent_rows = {row_no: values.get("__id__") for row_no, values, _, _ in main.rows}
+                for part in parts:
+                    if part.spec is not self.spec:
+                        self._write(part, outcome, progress, parent_rows)
+            outcome.committed = True
+        finally:
+            system.batch.reset(token)
+
+    def _write(self, part, outcome, progress, parent_rows):
+        model = self.models[part.spec.name]
+        back = self._back_ref(part.spec)
+        key = match_key(part.spec)
+        total = len(part.rows)
+        for i, (row_no, values, _, _) in enumerate(part.rows):
+            data = dict(values)
+            if back and isinstance(data.get(back.name), tuple):
+                data[back.name] = parent_rows[data[back.name][1]]
+            if self.update:
+                record = model.select().where((getattr(model, key.name) == data[key.name]) &
+                                              (model.archived == False) if part.spec.archive  # noqa: E712
+                                              else getattr(model, key.name) == data[key.name]).get()
+                for name, value in data.items():
+                    setattr(record, name, value)
+                record.save()
+                outcome.updated += 1
+            else:
+                record = model(**data)
+                record.save(force_insert=True)
+                outcome.created += 1
+            values["__id__"] = record.id
+            if progress and i % 2000 == 0:
+                progress("写入", i, total)
+
+    def _record_history(self, outcome):
+        result = "已导入" if outcome.committed else ("预检通过" if outcome.ok and outcome.dry_run else "未导入")
+        user = self.user
+        self.engine.system.ImportBatch.create(
+            batch=outcome.batch, at=dt.datetime.now().replace(microsecond=0),
+            user_id=user.id if user else None, username=user.username if user else "命令行",
+            entity=self.spec.name, filename=outcome.filename[:200], rows=outcome.rows, created=outcome.created,
+            updated=outcome.updated, errors=len(outcome.problems), mode="更新" if self.update else "新增",
+            result=result)
+
+
+def _plain_text(raw):
+    if raw is None:
+        return ""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    return str(raw).strip()
+
+

@@ -1,0 +1,114 @@
+"""Import templates and error workbooks, generated from the schema.
+
+A template has one sheet per entity (an entity and its inline children), headers in Chinese with *
+on required columns, dropdowns for option lists, ID and account columns formatted as text, and an
+instructions sheet. A field added to a schema file appears here with no other change.
+"""
+import xlsxwriter
+
+from casework.imports import header_text, importable_fields, link_keys
+
+TEXT_TYPES = {"id_card", "bank_account", "phone", "text", "textarea", "month"}
+HOW = {
+    "text": "文本", "textarea": "文本，可多行", "int": "整数", "money": "金额（元），如 1200.50",
+    "date": "日期，如 2024-05-01", "datetime": "日期时间，如 2024-05-01 08:30", "month": "年月，如 2024-05",
+    "bool": "填“是”或“否”", "choice": "从下拉列表中选择（也可填代码）", "area": "区划名称或区划代码",
+    "id_card": "18位身份证号（15位旧号也可），请保持文本格式", "phone": "手机或座机号码",
+    "bank_account": "银行账号，请保持文本格式（数字格式会丢失末几位）", "json": "JSON 文本",
+}
+
+
+def sheets_of(registry, entity_name):
+    spec = registry.entities[entity_name]
+    return [spec] + [registry.entities[c] for c in spec.inline]
+
+
+def columns_of(registry, entity_name, spec):
+    """Fields of a sheet; a child's link to its parent comes first."""
+    fields = importable_fields(spec)
+    if spec.name != entity_name:
+        back = [f for f in fields if f.type == "ref" and f.to == entity_name]
+        fields = back + [f for f in fields if f not in back]
+    return fields
+
+
+def write_template(registry, entity_name, path):
+    book = xlsxwriter.Workbook(path, {"strings_to_numbers": False, "strings_to_formulas": False})
+    head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    required = book.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1, "font_color": "#C00000"})
+    text = book.add_format({"num_format": "@"})
+    lists = book.add_worksheet("选项")
+    list_col = 0
+    list_ranges = {}
+    guide_rows = []
+    for spec in sheets_of(registry, entity_name):
+        sheet = book.add_worksheet(spec.label)
+        fields = columns_of(registry, entity_name, spec)
+        for col, f in enumerate(fields):
+            sheet.write_string(0, col, header_text(f), required if f.required else head)
+            sheet.set_column(col, col, max(10, len(f.label) * 2 + 4), text if f.type in TEXT_TYPES else None)
+            if f.type == "choice":
+                if f.options not in list_ranges:
+                    options = registry.options[f.options].options
+                    lists.write_string(0, list_col, registry.options[f.options].label)
+                    for r, o in enumerate(options, 1):
+                        lists.write_string(r, list_col, o.label)
+                    letter = xlsxwriter.utility.xl_col_to_name(list_col)
+                    list_ranges[f.options] = f"=选项!${letter}$2:${letter}${len(options) + 1}"
+                    list_col += 1
+                sheet.data_validation(1, col, 100000, col, {
+                    "validate": "list", "source": list_ranges[f.options], "error_type": "warning",
+                    "error_title": f.label, "error_message": f"请从下拉列表中选择{f.label}"})
+            how = HOW.get(f.type, "")
+            if f.type == "ref":
+                target = registry.entities[f.to]
+                how = f"所属{target.label}的{'或'.join(k.label for k in link_keys(target))}"
+            guide_rows.append((spec.label, f.label, "必填" if f.required else "", how, f.help or ""))
+        sheet.freeze_panes(1, 0)
+    guide = book.add_worksheet("填写说明")
+    guide.write_row(0, 0, ["工作表", "列", "是否必填", "怎样填写", "说明"], head)
+    for r, row in enumerate(guide_rows, 1):
+        guide.write_row(r, 0, row)
+    guide.write_string(len(guide_rows) + 2, 0, "表头不要改动；带 * 的列必须填写；一行一条记录；不要合并单元格，不要用公式。")
+    guide.set_column(0, 1, 16)
+    guide.set_column(3, 4, 48)
+    lists.hide()
+    book.worksheets_objs.sort(key=lambda ws: ws.name in ("选项", "填写说明"))
+    book.close()
+
+
+def write_errors(outcome, path):
+    """The failed rows as they were, per sheet, with a reason column; fixed, it imports again."""
+    book = xlsxwriter.Workbook(path, {"strings_to_numbers": False, "strings_to_formulas": False})
+    head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    reason_fmt = book.add_format({"font_color": "#C00000", "text_wrap": True})
+    by_sheet = {}
+    for p in outcome.problems:
+        by_sheet.setdefault(p.sheet, {}).setdefault(p.row, []).append(p)
+    general = by_sheet.pop("", {})
+    for name, spec, header, rows in outcome.sheets:
+        sheet = book.add_worksheet(name[:31])
+        width = len(header)
+        for col, h in enumerate(header):
+            sheet.write_string(0, col, "" if h is None else str(h), head)
+        sheet.write_string(0, width, "错误原因", head)
+        out = 1
+        for row_no, problems in sorted(by_sheet.get(name, {}).items()):
+            if row_no < 2:
+                continue
+            for col, value in enumerate(rows[row_no - 1]):
+                if value not in (None, ""):
+                    sheet.write(out, col, value if not isinstance(value, str) else value)
+            sheet.write_string(out, width, "；".join(f"{p.column}：{p.message}" if p.column else p.message
+                                                     for p in problems), reason_fmt)
+            out += 1
+        sheet.set_column(width, width, 60)
+    notes = [p for rows in general.values() for p in rows] + \
+        [p for rows in by_sheet.values() for r, ps in rows.items() if r < 2 for p in ps]
+    if notes:
+        sheet = book.add_worksheet("文件问题")
+        sheet.write_row(0, 0, ["工作表", "问题"], head)
+        for r, p in enumerate(notes, 1):
+            sheet.write_row(r, 0, [p.sheet, f"{p.column}：{p.message}" if p.column else p.message])
+        sheet.set_column(1, 1, 80)
+    book.close()
