@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import auth
 from .audit_view import AuditLogView, HomeView, SettingsView
+from .import_view import ImportView
 from .model_view import SchemaModelView
 
 csrf = CSRFProtect()
@@ -25,10 +26,14 @@ def init_app(app, engine):
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=engine_setting(engine, "session_hours")))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    # uploads above the import limit are refused by the importer with a message, not by Werkzeug
+    app.config.setdefault("MAX_CONTENT_LENGTH", (engine_setting(engine, "import_max_mb") + 5) * 1024 * 1024)
     # flask-admin switches to flask-babel whenever it is importable: Babel(app) is mandatory
     Babel(app, locale_selector=lambda: "zh_Hans_CN")
     csrf.init_app(app)
     auth.login_manager.init_app(app)
+    app.register_error_handler(413, lambda e: (
+        "上传的文件太大，超过了导入文件大小上限。请分成几个文件导入。<a href='/admin/imports/'>返回</a>", 413))
     app.register_blueprint(auth.bp)
     app.before_request(auth.set_actor)
     app.teardown_request(auth.clear_actor)
@@ -53,6 +58,7 @@ def init_app(app, engine):
             archived = type(f"Archived{spec.name.title()}View", (SchemaModelView,), {"archived_mode": True})
             admin.add_view(archived(engine, spec, name=f"已归档的{spec.label}", endpoint=f"{spec.name}_archive",
                                     category="归档与审计"))
+    admin.add_view(ImportView(engine, name="Excel 导入", endpoint="imports"))
     admin.add_view(AuditLogView(engine, name="修改记录", endpoint="audit", category="归档与审计"))
     admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))
     return admin

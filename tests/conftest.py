@@ -2,6 +2,7 @@
 import os
 import re
 import shutil
+import tempfile
 import sys
 import uuid
 from urllib.parse import quote
@@ -89,7 +90,8 @@ def demo_file(tmp_path_factory):
 
 def make_app(url, **extra):
     from app import create_app
-    config = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test-secret", "MIGRATE_ON_START": True}
+    config = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test-secret", "MIGRATE_ON_START": True,
+              "IMPORT_DIR": tempfile.mkdtemp(prefix="jiuzhu-imports-")}
     config.update(extra)
     return create_app(config)
 

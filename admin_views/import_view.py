@@ -1,0 +1,183 @@
+"""The import screen: template download, upload with a checked preview, commit, history.
+
+Checking and writing run in a background thread, so a large file never meets a request time-out;
+the page polls a small JSON status. Job state lives in files under instance/imports/<job>/, which
+every worker process on the machine can read.
+"""
+import json
+import os
+import tempfile
+import threading
+import uuid
+
+from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask_admin import BaseView, expose
+
+from casework import scope
+from casework.imports import Importer
+from reports.template import write_errors, write_template
+
+from . import auth
+
+MAX_SHOWN = 200
+
+
+class ImportView(BaseView):
+    def __init__(self, engine, **kw):
+        self.engine = engine
+        super().__init__(**kw)
+
+    # -- access
+    def entities(self):
+        user = auth.current()
+        return [e for e in self.engine.registry.entities.values()
+                if e.name != "user" and scope.can(self.engine.models, user, e.name, "import")]
+
+    def is_accessible(self):
+        return auth.current() is not None and bool(self.entities())
+
+    def inaccessible_callback(self, name, **kwargs):
+        if auth.current() is None:
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(403)
+
+    def _entity(self, name):
+        spec = self.engine.registry.entities.get(name)
+        if spec is None or spec not in self.entities():
+            abort(404)
+        return spec
+
+    # -- job files
+    def folder(self, job):
+        if not job.isalnum():
+            abort(404)
+        root = current_app.config.get("IMPORT_DIR") or os.path.join(current_app.instance_path, "imports")
+        return os.path.join(root, job)
+
+    def status(self, job):
+        path = os.path.join(self.folder(job), "status.json")
+        if not os.path.exists(path):
+            abort(404)
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if data.get("user_id") != auth.current().id:
+            abort(404)                       # one user's upload is nobody else's business
+        return data
+
+    def save_status(self, job, data):
+        path = os.path.join(self.folder(job), "status.json")
+        fd, tmp = tempfile.mkstemp(dir=self.folder(job))
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, default=str)
+        os.replace(tmp, path)
+
+    # -- pages
+    @expose("/")
+    def index(self):
+        B = self.engine.system.ImportBatch
+        user = auth.current()
+        q = B.select().order_by(B.at.desc()).limit(30)
+        if scope.role_of(self.engine.models, user).level != "county":
+            q = q.where(B.user_id == user.id)
+        return self.render("jiuzhu/import.html", entities=self.entities(), history=list(q))
+
+    @expose("/template/<entity>.xlsx")
+    def template(self, entity):
+        spec = self._entity(entity)
+        fd, path = tempfile.mkstemp(suffix=".xlsx")
+        os.close(fd)
+        write_template(self.engine.registry, spec.name, path)
+        response = send_file(path, as_attachment=True, download_name=f"{spec.label}导入模板.xlsx")
+        response.call_on_close(lambda: os.path.exists(path) and os.remove(path))
+        return response
+
+    @expose("/check", methods=("POST",))
+    def check(self):
+        spec = self._entity(request.form.get("entity", ""))
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash("请选择要导入的文件。", "error")
+            return redirect(url_for(".index"))
+        data = upload.read()
+        job = uuid.uuid4().hex[:16]
+        os.makedirs(self.folder(job))
+        with open(os.path.join(self.folder(job), "upload.bin"), "wb") as fh:
+            fh.write(data)
+        user = auth.current()
+        state = {"job": job, "user_id": user.id, "entity": spec.name, "label": spec.label,
+                 "filename": upload.filename, "update": request.form.get("mode") == "update",
+                 "phase": "check", "stage": "读取", "done": 0, "total": 0, "finished": False}
+        self.save_status(job, state)
+        self._start(job, state, dry_run=True)
+        return redirect(url_for(".job", job=job))
+
+    @expose("/job/<job>")
+    def job(self, job):
+        return self.render("jiuzhu/import_job.html", state=self.status(job))
+
+    @expose("/job/<job>/status")
+    def job_status(self, job):
+        return jsonify(self.status(job))
+
+    @expose("/job/<job>/commit", methods=("POST",))
+    def commit(self, job):
+        state = self.status(job)
+        if not state.get("finished") or not state.get("ok") or state.get("phase") != "check":
+            flash("只有校验通过的文件才能导入。", "error")
+            return redirect(url_for(".job", job=job))
+        state.update(phase="commit", stage="写入", done=0, finished=False)
+        self.save_status(job, state)
+        self._start(job, state, dry_run=False)
+        return redirect(url_for(".job", job=job))
+
+    @expose("/job/<job>/errors.xlsx")
+    def errors(self, job):
+        state = self.status(job)
+        path = os.path.join(self.folder(job), "errors.xlsx")
+        if not os.path.exists(path):
+            abort(404)
+        return send_file(path, as_attachment=True, download_name=f"{state['label']}导入错误_{state['filename']}.xlsx"
+                         .replace(".xlsx_", "_").replace(".csv", ""))
+
+    # -- the background work
+    def _start(self, job, state, dry_run):
+        app = current_app._get_current_object()
+        user = auth.current()
+        thread = threading.Thread(target=self._work, args=(app, job, state, user, dry_run), daemon=True)
+        thread.start()
+        if app.config.get("TESTING"):
+            thread.join()          # tests read the result right after the request
+
+    def _work(self, app, job, state, user, dry_run):
+        from casework import system
+        token = system.actor.set((user.id, user.username, None))
+        with app.app_context():
+            try:
+                self.engine.db.connect(reuse_if_open=True)
+
+                def progress(stage, done, total):
+                    state.update(stage=stage, done=done, total=total)
+                    self.save_status(job, state)
+
+                with open(os.path.join(self.folder(job), "upload.bin"), "rb") as fh:
+                    data = fh.read()
+                outcome = Importer(self.engine, state["entity"], user, update=state["update"]).run(
+                    data, state["filename"], dry_run=dry_run, progress=progress)
+                if outcome.problems:
+                    write_errors(outcome, os.path.join(self.folder(job), "errors.xlsx"))
+                state.update(finished=True, ok=outcome.ok, rows=outcome.rows, created=outcome.created,
+                             updated=outcome.updated, committed=outcome.committed, batch=outcome.batch,
+                             error_count=len(outcome.problems),
+                             problems=[p.__dict__ for p in outcome.problems[:MAX_SHOWN]])
+                if outcome.committed:
+                    os.remove(os.path.join(self.folder(job), "upload.bin"))
+            except Exception as e:          # the page must say what happened, never spin forever
+                app.logger.exception("import failed")
+                state.update(finished=True, ok=False, error_count=1,
+                             problems=[{"sheet": "", "row": 0, "column": "", "value": "",
+                                        "message": f"导入时发生意外错误，未写入任何数据：{e}"}])
+            finally:
+                self.save_status(job, state)
+                system.actor.reset(token)
+                if not self.engine.db.is_closed():
+                    self.engine.db.close()
