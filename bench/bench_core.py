@@ -233,12 +233,14 @@ def schema_fingerprint():
 
 
 def git_revision():
+    if os.environ.get("BENCH_CODE_REVISION"):            # a snapshot without .git (git archive)
+        return os.environ["BENCH_CODE_REVISION"]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                                capture_output=True, text=True).stdout.strip()
-        return head + (" (with uncommitted changes)" if dirty else "")
+        return (head + (" (with uncommitted changes)" if dirty else "")) if head else "unknown"
     except OSError:
         return "unknown"
 

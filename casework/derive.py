@@ -175,18 +175,33 @@ def recompute(models, child_name, parent_ids, chunk=500):
         by_ref.setdefault((parent_name, ref_spec.name), []).append((spec, fn, arg))
     for (parent_name, ref_name), fields in by_ref.items():
         parent, ref = models[parent_name], getattr(child, ref_name)
-        sums = {arg.split(".", 1)[1] for _, _, arg in fields if arg and "." in arg}
+        sums = sorted({arg.split(".", 1)[1] for _, _, arg in fields if arg and "." in arg})
+        updates = []
         for start in range(0, len(parent_ids), chunk):
             ids = parent_ids[start:start + chunk]
-            cols = [ref, pw.fn.COUNT(child.id)] + [pw.fn.SUM(getattr(child, c)) for c in sorted(sums)]
+            cols = [ref, pw.fn.COUNT(child.id)] + [pw.fn.SUM(getattr(child, c)) for c in sums]
             stats = {row[0]: row[1:] for row in _live(child).select(*cols).where(ref.in_(ids))
                      .group_by(ref).tuples()}
             for pid in ids:
                 n, *totals = stats.get(pid, (0,) + (None,) * len(sums))
-                total_of = dict(zip(sorted(sums), totals))
-                values = {getattr(parent, spec.name): fn(n, total_of.get((arg or "").split(".", 1)[-1]))
-                          for spec, fn, arg in fields}
-                parent.update(values).where(parent.id == pid).execute()
+                total_of = dict(zip(sums, totals))
+                updates.append([getattr(parent, spec.name).db_value(fn(n, total_of.get((arg or "").split(".", 1)[-1])))
+                                for spec, fn, arg in fields] + [pid])
+        _update_many(models.db, parent, [getattr(parent, spec.name) for spec, _, _ in fields], updates)
+
+
+def _update_many(db, model, columns, rows):
+    """UPDATE … WHERE id = ? for many rows in one executemany (40k households: a second, not ten)."""
+    if not rows:
+        return
+    mark = db.param
+
+    def quote(name):
+        return '"' + name.replace('"', '""') + '"'
+    sets = ", ".join(f"{quote(c.column_name)} = {mark}" for c in columns)
+    sql = f"UPDATE {quote(model._meta.table_name)} SET {sets} WHERE {quote('id')} = {mark}"
+    cursor = db.cursor()
+    cursor.executemany(sql, rows)
 
 
 def check_unique(record):

@@ -4,6 +4,7 @@ The address code is frozen at issue and may be abolished since, so it is never c
 the current division list (national-rules.md 4.1).
 """
 import datetime as dt
+import functools
 import re
 
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -31,7 +32,12 @@ def check_digit(first17):
 
 def parse(raw):
     """Return (number, birth date, sex code '1'/'2', legacy flag) or raise IdNumberError."""
-    number = normalise(raw)
+    return _parse(normalise(raw))
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse(number):
+    # one import checks each number three times (the cell, the sex, the birth date)
     if re.fullmatch(r"\d{17}[\dX]", number):
         birth_text = number[6:14]
         legacy = False

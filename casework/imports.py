@@ -7,10 +7,12 @@ the cells, the derivation rules check sex and birth date against the ID number, 
 decides which villages and households a user may import into.
 """
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass, field
 
 from schema import RecordInvalid, types
+from schema.models import insert_rows
 from schema.resolve import DisplayContext
 
 from . import derive, scope, system, tabular
@@ -222,10 +224,8 @@ class Importer:
                         self.problem(part, row_no, part.spec.field(name).label, values.get(name), message)
                     bad = True
                 else:
-                    for f in part.spec.fields:
-                        if f.derive and f.name not in values and probe.__data__.get(f.name) is not None \
-                                and not any(a[1] is f for rules in self.models.derive_aggregates.values()
-                                            for a in rules):
+                    for fn, f in self.models.derive_rules.get(part.spec.name, []):
+                        if values.get(f.name) is None and probe.__data__.get(f.name) is not None:
                             values[f.name] = probe.__data__[f.name]
             part.rows.append((row_no, values, raw_row, bad))
             if progress and offset % 2000 == 0:
@@ -378,29 +378,67 @@ class Importer:
             system.batch.reset(token)
 
     def _write(self, part, outcome, progress, parent_rows):
-        model = self.models[part.spec.name]
         back = self._back_ref(part.spec)
-        key = match_key(part.spec)
-        total = len(part.rows)
-        for i, (row_no, values, _, _) in enumerate(part.rows):
-            data = dict(values)
+        rows = []
+        for row_no, values, _, _ in part.rows:
+            data = {k: v for k, v in values.items() if k != "__id__"}
             if back and isinstance(data.get(back.name), tuple):
                 data[back.name] = parent_rows[data[back.name][1]]
-            if self.update:
-                record = model.select().where((getattr(model, key.name) == data[key.name]) &
-                                              (model.archived == False) if part.spec.archive  # noqa: E712
-                                              else getattr(model, key.name) == data[key.name]).get()
-                for name, value in data.items():
-                    setattr(record, name, value)
-                record.save()
-                outcome.updated += 1
-            else:
-                record = model(**data)
-                record.save(force_insert=True)
-                outcome.created += 1
+            rows.append((values, data))
+        if self.update:
+            self._update_rows(part, rows, outcome, progress)
+        else:
+            self._insert_rows(part, rows, outcome, progress)
+
+    def _update_rows(self, part, rows, outcome, progress):
+        """Few rows as a rule: each goes through save(), so hooks audit and recompute as in a form."""
+        model = self.models[part.spec.name]
+        key = getattr(model, match_key(part.spec).name)
+        for i, (values, data) in enumerate(rows):
+            q = model.select().where(key == data[key.name])
+            if part.spec.archive:
+                q = q.where(model.archived == False)  # noqa: E712
+            record = q.get()
+            for name, value in data.items():
+                setattr(record, name, value)
+            record.save()
             values["__id__"] = record.id
+            outcome.updated += 1
             if progress and i % 2000 == 0:
-                progress("写入", i, total)
+                progress("写入", i, len(rows))
+
+    def _insert_rows(self, part, rows, outcome, progress, chunk=400):
+        """New rows in batches. The rules a save's hooks would run were run while checking; what the
+        hooks would write afterwards (audit rows, parents' derived fields) is written here in bulk."""
+        model = self.models[part.spec.name]
+        now = dt.datetime.now().replace(microsecond=0)
+        key = link_keys(part.spec)[0] if link_keys(part.spec) else None
+        AuditLog = self.engine.system.AuditLog
+        who = system.actor.get() or (None, None, None)
+        columns = sorted({name for _, data in rows for name in data})
+        for start in range(0, len(rows), chunk):
+            batch = rows[start:start + chunk]
+            records = [dict({c: data.get(c) for c in columns}, created_at=now, updated_at=now) for _, data in batch]
+            if part.spec.archive:
+                for r in records:
+                    r["archived"] = False
+            insert_rows(model, records, list(records[0]))
+            keyed = {data[key.name]: values for values, data in batch}
+            q = model.select(model.id, getattr(model, key.name)).where(getattr(model, key.name).in_(list(keyed)))
+            if part.spec.archive:
+                q = q.where(model.archived == False)  # noqa: E712
+            for rid, value in q.tuples():
+                keyed[value]["__id__"] = rid
+            audit = [{"at": now, "user_id": who[0], "username": who[1], "ip": who[2], "entity": part.spec.name,
+                      "record_id": values["__id__"], "action": "create", "batch": outcome.batch,
+                      "changes": json.dumps(system.diff(part.spec, None, data), ensure_ascii=False)}
+                     for values, data in batch]
+            insert_rows(AuditLog, audit, list(audit[0]))
+            outcome.created += len(batch)
+            if progress:
+                progress("写入", start + len(batch), len(rows))
+        for ref_name in {a[3].name for a in self.models.derive_aggregates.get(part.spec.name, [])}:
+            derive.recompute(self.models, part.spec.name, sorted({data.get(ref_name) for _, data in rows} - {None}))
 
     def _record_history(self, outcome):
         result = "已导入" if outcome.committed else ("预检通过" if outcome.ok and outcome.dry_run else "未导入")
