@@ -68,10 +68,11 @@ def _chain(models, spec, parts, ids):
 
 
 def scoped(models, entity_name, user, archived=False):
-    """The user's rows of an entity. Archived rows only when asked for."""
+    """The user's rows of an entity. Archived rows only when asked for (archived=None: both, for a
+    caller whose other conditions already say which)."""
     model = models[entity_name]
     query = model.select().where(condition(models, entity_name, user))
-    if model._spec.archive:
+    if model._spec.archive and archived is not None:
         query = query.where(model.archived == archived)
     return query
 
