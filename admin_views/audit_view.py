@@ -2,7 +2,7 @@
 the whole log with filters. Plus the home page and the settings page."""
 import datetime as dt
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 
 from casework import scope, system
@@ -57,18 +57,13 @@ def county_auditor(engine):
     return bool(role and role.level == "county" and "audit" in role.default)
 
 
-class AuditLogView(BaseView):
+class AuditLogView(auth.Guarded, BaseView):
     def __init__(self, engine, **kw):
         self.engine = engine
         super().__init__(**kw)
 
     def is_accessible(self):
         return county_auditor(self.engine)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if auth.current() is None:
-            return redirect(url_for("auth.login", next=request.full_path))
-        abort(403)
 
     @expose("/")
     def index(self):
@@ -121,7 +116,7 @@ class HomeView(AdminIndexView):
         return self.render("jiuzhu/index.html", cards=cards, area=area, role=role, user=user)
 
 
-class SettingsView(BaseView):
+class SettingsView(auth.Guarded, BaseView):
     def __init__(self, engine, **kw):
         self.engine = engine
         super().__init__(**kw)
@@ -129,11 +124,6 @@ class SettingsView(BaseView):
     def is_accessible(self):
         user = auth.current()
         return bool(user and user.role == "county_admin" and user.active)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if auth.current() is None:
-            return redirect(url_for("auth.login", next=request.full_path))
-        abort(403)
 
     @expose("/", methods=("GET", "POST"))
     def index(self):

@@ -1,7 +1,7 @@
 """Login, logout, the current user, and the slow-down after repeated failed logins."""
 import datetime as dt
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.security import check_password_hash
 
@@ -45,6 +45,15 @@ def current():
     if not current_user or not current_user.is_authenticated:
         return None
     return current_user.record
+
+
+class Guarded:
+    """Mixin for views: the anonymous go to the login page, the signed-in but not allowed get 403."""
+
+    def inaccessible_callback(self, name, **kwargs):
+        if current() is None:
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(403)
 
 
 def client_ip():

@@ -22,7 +22,7 @@ from . import auth
 MAX_SHOWN = 200
 
 
-class ImportView(BaseView):
+class ImportView(auth.Guarded, BaseView):
     def __init__(self, engine, **kw):
         self.engine = engine
         super().__init__(**kw)
@@ -35,11 +35,6 @@ class ImportView(BaseView):
 
     def is_accessible(self):
         return auth.current() is not None and bool(self.entities())
-
-    def inaccessible_callback(self, name, **kwargs):
-        if auth.current() is None:
-            return redirect(url_for("auth.login", next=request.full_path))
-        abort(403)
 
     def _entity(self, name):
         spec = self.engine.registry.entities.get(name)

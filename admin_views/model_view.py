@@ -5,7 +5,7 @@ delete and list editing (get_one), mass actions (ids re-filtered), lookups (Scop
 """
 import time
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, request, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.model.ajax import AjaxModelLoader, DEFAULT_PAGE_SIZE
@@ -90,7 +90,7 @@ class CountCache:
         return value
 
 
-class SchemaModelView(ModelView):
+class SchemaModelView(auth.Guarded, ModelView):
     spec = None
     models = None
     engine = None
@@ -201,11 +201,6 @@ class SchemaModelView(ModelView):
         if self.archived_mode:
             return self.can("restore")
         return self.can("view")
-
-    def inaccessible_callback(self, name, **kwargs):
-        if auth.current() is None:
-            return redirect(url_for("auth.login", next=request.full_path))
-        abort(403)
 
     NEEDS = {"create_view": "can_create", "edit_view": "can_edit", "delete_view": "can_delete",
              "ajax_update": "can_edit", "export": "can_export"}

@@ -2,13 +2,11 @@
 downloadable, fixed and imported again; update mode; scope; CLI."""
 import datetime as dt
 import io
-import re
 
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
 from casework import idnumber
-from casework.imports import Importer
 
 from .conftest import Browser, engine_of
 

@@ -1,11 +1,7 @@
 """Additive migration on both databases: new columns and indexes, data kept, lossy changes refused."""
-import shutil
-
 import pytest
-from click.testing import CliRunner
 
-from casework import derive
-from casework.engine import SCHEMA_DIR, Engine
+from casework.engine import Engine
 from schema import MigrationRefused
 
 from .test_schema_compiler import copy_schema, edit

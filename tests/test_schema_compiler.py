@@ -1,5 +1,4 @@
 """The compiler accepts the shipped schema and names file, entity and field in every error."""
-import os
 import shutil
 
 import pytest
