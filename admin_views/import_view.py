@@ -20,6 +20,15 @@ from reports.template import write_errors, write_template
 from . import auth
 
 MAX_SHOWN = 200
+PREVIEW = 10
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class ImportView(auth.Guarded, BaseView):
@@ -160,6 +169,10 @@ class ImportView(auth.Guarded, BaseView):
                     data, state["filename"], dry_run=dry_run, progress=progress)
                 if outcome.problems:
                     write_errors(outcome, os.path.join(self.folder(job), "errors.xlsx"))
+                state["preview"] = [{"sheet": name, "header": [str(h) for h in header],
+                                     "rows": [[_cell(v) for v in r] for r in rows[1:PREVIEW + 1]],
+                                     "count": max(0, len(rows) - 1)}
+                                    for name, _spec, header, rows in outcome.sheets]
                 state.update(finished=True, ok=outcome.ok, rows=outcome.rows, created=outcome.created,
                              updated=outcome.updated, committed=outcome.committed, batch=outcome.batch,
                              error_count=len(outcome.problems),

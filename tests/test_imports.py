@@ -74,6 +74,7 @@ def test_template_round_trip_check_then_commit(app):
     assert (H.select().count(), M.select().count()) == before          # a check writes nothing
     page = b.get(f"/admin/imports/job/{job}").get_data(as_text=True)
     assert "校验通过" in page and "确认导入 3 行" in page
+    assert "预览：家庭成员（共 2 行" in page and pid(1962, 22) in page
     r = b.post(f"/admin/imports/job/{job}/commit")
     assert r.status_code == 302
     state = b.get(f"/admin/imports/job/{job}/status").get_json()
