@@ -148,9 +148,15 @@ class Importer:
         for f in importable_fields(spec):
             for name in (f.label, f.name, header_text(f)):
                 known[name] = f
+        if not any(_header(c) in known for c in rows[0]):
+            below = next((i for i, r in enumerate(rows[1:4], 2) if sum(_header(c) in known for c in r) >= 2), None)
+            if below:
+                title = "、".join(str(c).strip() for c in rows[0] if str(c).strip())[:40]
+                self.problem(part, 1, "", title, f"表头应在第1行：表头在第{below}行，请删除上面的标题行（“{title}”）后再导入")
+                return part
         seen = {}
         for index, raw in enumerate(rows[0]):
-            text = str(raw).strip().replace("\u3000", "").rstrip("*＊").strip()
+            text = _header(raw)
             if not text:
                 continue
             f = known.get(text)
@@ -449,6 +455,10 @@ class Importer:
             entity=self.spec.name, filename=outcome.filename[:200], rows=outcome.rows, created=outcome.created,
             updated=outcome.updated, errors=len(outcome.problems), mode="更新" if self.update else "新增",
             result=result)
+
+
+def _header(raw):
+    return str(raw if raw is not None else "").strip().replace("\u3000", "").rstrip("*＊").strip()
 
 
 def _plain_text(raw):

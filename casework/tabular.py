@@ -43,6 +43,8 @@ def read(data, filename, max_bytes):
         if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" and name.endswith(".xlsx"):
             raise FileRejected("工作簿设有密码（已加密），或不是 .xlsx 格式，请取消密码后另存为 .xlsx 再导入") from None
         raise FileRejected("无法读取这个文件：它不是有效的 Excel 工作簿，或已经损坏") from None
+    if not book.sheet_names:
+        raise FileRejected("无法读取这个文件：它不是有效的 Excel 工作簿，或已经损坏（没有工作表）")
     formulas = _xlsx_formulas(data) if name.endswith((".xlsx", ".xlsm")) else {}
     sheets = []
     for index, sheet_name in enumerate(book.sheet_names):
@@ -85,8 +87,9 @@ def _xlsx_formulas(data):
                 refs = re.findall(r'<c r="([A-Z]+\d+)"[^>]*>(?:(?!</c>).)*?<f[ >/]', xml)
                 if refs:
                     out[i] = refs
-    except (zipfile.BadZipFile, KeyError):
-        return {}
+    except Exception:
+        # damaged compressed data (zlib.error), a bad entry, …: the workbook cannot be trusted
+        raise FileRejected("无法读取这个文件：工作簿已经损坏，请用 Excel 打开后另存一份再导入") from None
     return out
 
 

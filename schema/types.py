@@ -116,6 +116,7 @@ class FieldType:
 
 
 LONG_NUMBER = re.compile(r"\d{6,}[xX]?")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def starts_with(column, term):
@@ -146,6 +147,8 @@ class Text(FieldType):
 
     def convert(self, raw, spec):
         text = str(raw).strip()
+        if CONTROL.search(text):
+            raise CellError("含有不可见的控制字符，请删除后重新输入")
         limit = self.limit(spec)
         if limit and len(text) > limit:
             raise CellError(f"长度不能超过{limit}个字")
@@ -466,6 +469,8 @@ class IdCard(FieldType):
     max_length = 18
 
     def convert(self, raw, spec):
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            raise CellError("身份证号须以文本格式填写：数字格式只保留15位有效数字，末几位和末位X会丢失")
         try:
             number, _, _, _ = idnumber.parse(raw)
         except idnumber.IdNumberError as e:
