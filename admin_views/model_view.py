@@ -288,13 +288,17 @@ class SchemaModelView(auth.Guarded, ModelView):
         index finds the few rows and a plain OR tests them (a UNION there would be crossed with the
         area's list: seconds)."""
         conditions = []
+        # within an area on SQLite the area's index should find the rows; an ID-prefix range would
+        # otherwise be walked across the whole county first (88 ms for a 10-digit prefix)
+        hint = within_area and isinstance(self.models.db, pw.SqliteDatabase)
         for path in self.spec.search:
             f = self.resolve(path)
             ftype = types.get(f.type)
             if ftype.search_clause(pw.Field(), term, f) is None:
                 continue
-            conditions.append(filters.path_condition(self.models, self.spec.name, path,
-                                                     lambda col, t=ftype, f=f: t.search_clause(col, term, f)))
+            conditions.append(filters.path_condition(
+                self.models, self.spec.name, path,
+                lambda col, t=ftype, f=f: t.search_clause(filters.unindexed(col) if hint else col, term, f)))
         if not conditions:
             return scope.NOTHING
         if within_area:
