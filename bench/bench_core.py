@@ -7,16 +7,19 @@ Run by hand; it prints figures, it asserts nothing:
 
 Data: 1 county, 10 townships, 40 villages each (400 villages), N households spread over the villages,
 M members (default 400 000 / 1 000 000), bulk-inserted with insert_many (model hooks bypassed, derived
-columns computed here). The SQLite file is cached in bench/out/ (keyed by N and M); PostgreSQL gets a
-fresh schema `bench_core` in database `test` on every run (other schemas are never touched).
+columns computed here). The SQLite file is cached in bench/out/ (keyed by N and M, rebuilt when the
+declared tables or indexes change); PostgreSQL gets a fresh schema `bench_core` (--pg-schema) in database
+`test` on every run, under an advisory lock so that two runs never drop each other's schema (other
+schemas are never touched). SQLite is not ANALYZEd (the app never does); PostgreSQL is VACUUM ANALYZEd
+after the load, as autovacuum would.
 
 Measured, through the Flask test client, for a county administrator and a village assistant:
   list pages of members and households (page 1, a deep page, two filters, search by a full and by a
   partial ID number), each request repeated --repeat times: median and 95th percentile;
-  one extra instrumented request per URL records every SQL statement and its time, and for pages over
-  the target the slowest statement is EXPLAINed;
+  three extra instrumented requests per URL record every SQL statement and its time (median of 3),
+  and for pages over the target the statements over 10 ms are EXPLAINed (ANALYZE on PostgreSQL);
   the full member export (/admin/member/export/xlsx/) against plain XlsxWriter writing the same number
-  of cells, each in its own subprocess so that peak RSS (ru_maxrss) is that export's alone.
+  of cells, each in its own subprocess so that peak RSS (VmHWM) is that export's alone.
 
 Targets (issue): list pages p95 < 100 ms; export >= 80 % of plain XlsxWriter's rows/s, peak RSS < 150 MB.
 """
@@ -258,7 +261,7 @@ def prepare_sqlite(households, members, regen=False):
             meta["cached"] = True
             return sqlite_url(path), meta
         print("  cached file was built for other table/index declarations: regenerating")
-    tmp = stem + ".tmp.db"
+    tmp = f"{stem}.tmp{os.getpid()}.db"
     for p in (tmp, tmp + "-wal", tmp + "-shm", path, path + "-wal", path + "-shm", meta_path):
         if os.path.exists(p):
             os.remove(p)
@@ -279,6 +282,20 @@ def prepare_sqlite(households, members, regen=False):
     print(f"  generated in {meta['seconds']} s (no ANALYZE: the app never runs it on SQLite)")
     meta["cached"] = False
     return sqlite_url(path), meta
+
+
+def pg_lock():
+    """A session advisory lock per schema, held for the whole PostgreSQL phase: two runs at once
+    would drop each other's schema (and share two cores), so the second one waits."""
+    import psycopg2
+    conn = psycopg2.connect(PG_BASE.replace("postgresql://", "postgres://", 1))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(hashtext(%s))", ("bench_core:" + PG_SCHEMA,))
+        if not cur.fetchone()[0]:
+            print(f"  another bench_core run is using schema {PG_SCHEMA}: waiting for it to finish", flush=True)
+            cur.execute("SELECT pg_advisory_lock(hashtext(%s))", ("bench_core:" + PG_SCHEMA,))
+    return conn
 
 
 def prepare_postgres(households, members):
@@ -694,6 +711,8 @@ def print_report(all_results, args):
     print()
     cmd = [".venv/bin/python", "bench/bench_core.py", "--backend", args.backend, "--households",
            str(args.households), "--members", str(args.members), "--repeat", str(args.repeat)]
+    if args.pg_schema != "bench_core":
+        cmd += ["--pg-schema", args.pg_schema]
     for flag in ("skip_export", "skip_lists"):
         if getattr(args, flag):
             cmd.append("--" + flag.replace("_", "-"))
@@ -702,6 +721,7 @@ def print_report(all_results, args):
 
 
 def main():
+    global PG_SCHEMA
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     ap.add_argument("--households", type=int, default=400000)
@@ -711,6 +731,7 @@ def main():
     ap.add_argument("--skip-lists", action="store_true", help="only the export")
     ap.add_argument("--regen", action="store_true", help="regenerate the cached SQLite file")
     ap.add_argument("--json", help="also write all figures to this file")
+    ap.add_argument("--pg-schema", default=PG_SCHEMA, help=f"PostgreSQL schema to (re)create (default {PG_SCHEMA})")
     ap.add_argument("--profile-export", action="store_true", help="print a cProfile of the app export")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
@@ -719,6 +740,9 @@ def main():
         fn = {"app-export": child_app_export, "plain-export": child_plain_export}[args.child]
         print(json.dumps(fn(args.url)))
         return
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.pg_schema) or args.pg_schema == "public":
+        raise SystemExit("--pg-schema: a lower-case name of its own (never public)")
+    PG_SCHEMA = args.pg_schema
     if args.profile_export:
         os.environ["BENCH_PROFILE"] = "1"
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
@@ -728,15 +752,19 @@ def main():
     all_results = {}
     for backend in backends:
         print(f"\n[{backend}]")
+        lock = None
         if backend == "sqlite":
             url, gen = prepare_sqlite(args.households, args.members, args.regen)
         else:
+            lock = pg_lock()
             url, gen = prepare_postgres(args.households, args.members)
         if args.skip_lists:
             lists, counts = [], {}
         else:
             lists, counts = run_lists(backend, url, args.repeat)
         exports = None if args.skip_export else run_exports(backend, url)
+        if lock is not None:
+            lock.close()
         all_results[backend] = {"gen": gen, "lists": lists, "counts": counts, "exports": exports}
     print(f"\nload average at the end: {os.getloadavg()} (other work on this machine inflates wall times)")
     print_report(all_results, args)
