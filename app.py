@@ -116,9 +116,11 @@ def _register_cli(app, engine):
     @click.option("--user", "username", default="admin", show_default=True, help="以哪个用户的身份和管辖范围导入")
     def import_command(entity, path, dry_run, update, username):
         """从 Excel（.xlsx/.xls）或 CSV 导入 ENTITY（如 household、member）。有任何错误就什么也不写入。"""
-        from casework.imports import Importer
+        from casework.imports import Importer, not_importable
         if entity not in engine.registry.entities:
             raise click.ClickException(f"没有实体 {entity}，可用：{', '.join(engine.registry.entities)}")
+        if not_importable(engine.registry, entity):
+            raise click.ClickException(not_importable(engine.registry, entity))
         User = engine.models["user"]
         user = User.get_or_none(User.username == username)
         if user is None:

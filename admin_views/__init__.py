@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from . import auth
 from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
+from .case_view import CaseModelView
 from .model_view import SchemaModelView
 
 csrf = CSRFProtect()
@@ -51,9 +52,10 @@ def init_app(app, engine):
                                                               base_template="jiuzhu/master.html"),
                   index_view=HomeView(engine, name="首页", url="/admin"),
                   translations_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations"))
+    with_flow = engine.flow.entities()
     for spec in engine.registry.entities.values():
-        admin.add_view(SchemaModelView(engine, spec, name=spec.label, endpoint=spec.name,
-                                       category=spec.menu))
+        view_class = CaseModelView if spec.name in with_flow else SchemaModelView
+        admin.add_view(view_class(engine, spec, name=spec.label, endpoint=spec.name, category=spec.menu))
         if spec.archive:
             archived = type(f"Archived{spec.name.title()}View", (SchemaModelView,), {"archived_mode": True})
             admin.add_view(archived(engine, spec, name=f"已归档的{spec.label}", endpoint=f"{spec.name}_archive",

@@ -14,7 +14,7 @@ from flask import abort, current_app, flash, jsonify, redirect, request, send_fi
 from flask_admin import BaseView, expose
 
 from casework import scope
-from casework.imports import Importer
+from casework.imports import Importer, not_importable
 from reports.template import write_errors, write_template
 
 from . import auth
@@ -40,7 +40,8 @@ class ImportView(auth.Guarded, BaseView):
     def entities(self):
         user = auth.current()
         return [e for e in self.engine.registry.entities.values()
-                if e.name != "user" and scope.can(self.engine.models, user, e.name, "import")]
+                if not not_importable(self.engine.registry, e.name)
+                and scope.can(self.engine.models, user, e.name, "import")]
 
     def is_accessible(self):
         return auth.current() is not None and bool(self.entities())

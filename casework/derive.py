@@ -53,7 +53,7 @@ def _parsed_id(record):
 
 
 @rule("id_sex")
-def id_sex(record, spec):
+def id_sex(record, spec, models=None):
     parsed = _parsed_id(record)
     if not parsed:
         return
@@ -65,7 +65,7 @@ def id_sex(record, spec):
 
 
 @rule("id_birth")
-def id_birth(record, spec):
+def id_birth(record, spec, models=None):
     parsed = _parsed_id(record)
     if not parsed:
         return
@@ -76,13 +76,13 @@ def id_birth(record, spec):
 
 
 @rule("id_legacy")
-def id_legacy(record, spec):
+def id_legacy(record, spec, models=None):
     parsed = _parsed_id(record)
     setattr(record, spec.name, bool(parsed and parsed[3]))
 
 
 @rule("area_path")
-def area_path(record, spec):
+def area_path(record, spec, models=None):
     parent_id = record.__data__.get("parent")
     prefix = "/"
     if parent_id:
@@ -91,6 +91,22 @@ def area_path(record, spec):
             raise RecordInvalid({"parent": "上级区划不能是自身或自身的下级"})
         prefix = parent.path or "/"
     setattr(record, spec.name, f"{prefix}{record.code}/")
+
+
+@rule("self_care")
+def self_care(record, spec, models=None):
+    """特困 self-care level from the six 能/不能 items named `<prefix>_…` (民发〔2021〕43号 arts. 20–23):
+    all met → 全自理; up to `self_care_partial_max_unmet` unmet → 部分自理; more → 完全不能自理.
+    Until every item is answered the level stays empty."""
+    prefix = parse(spec.derive)[1] + "_"
+    items = [getattr(record, f.name) for f in record._spec.fields
+             if f.name.startswith(prefix) and f.options == "self_care_item"]
+    if not items or any(i not in ("yes", "no") for i in items):
+        setattr(record, spec.name, None)
+        return
+    unmet = items.count("no")
+    limit = models.settings.get("self_care_partial_max_unmet")
+    setattr(record, spec.name, "full" if unmet == 0 else "partial" if unmet <= limit else "none")
 
 
 # -- aggregate rules: fn(count, total) -> value, from the live children of one parent
@@ -161,7 +177,7 @@ def install(models):
 def run_record_rules(models, record):
     """The per-record rules of one record (imports run them without saving)."""
     for fn, spec in models.derive_rules.get(record._spec.name, []):
-        fn(record, spec)
+        fn(record, spec, models)
 
 
 def recompute(models, child_name, parent_ids, chunk=500):

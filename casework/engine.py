@@ -3,7 +3,7 @@ import os
 
 import schema
 
-from . import derive, scope, system
+from . import derive, scope, system, workflow
 
 SCHEMA_DIR = schema.HERE
 
@@ -18,6 +18,9 @@ class Engine:
         self.system = system.Tables(self.db)
         system.install_audit(self.models, self.system)
         self.settings = system.Settings(self.registry, self.system)
+        self.models.settings = self.settings     # rules that read a policy number (derive.self_care)
+        self.flow = workflow.Flow(self)
+        self.flow.install()
         self.database_url = database_url
 
     def plan(self):

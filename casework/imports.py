@@ -57,6 +57,18 @@ class Part:
     keys: dict = field(default_factory=dict)          # key value → row number (for links and duplicates)
 
 
+def not_importable(registry, entity_name):
+    """Why an entity cannot be imported, or None. Users carry passwords and roles; a case and its
+    steps come into being through the workflow, one signed step at a time."""
+    if entity_name == "user":
+        return "用户须由管理员逐个建立，不能导入"
+    if any(wf.entity == entity_name for wf in registry.workflows.values()):
+        return "救助事项须逐件受理登记，由办理流程留下每一步的记录，不能批量导入"
+    if not any(f.type != "password" and not f.readonly and not f.hidden for f in registry.entities[entity_name].fields):
+        return "该表由系统写入，不能导入"
+    return None
+
+
 def importable_fields(spec):
     return [f for f in spec.fields if not f.hidden and not f.readonly and f.type != "password"]
 

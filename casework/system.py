@@ -150,6 +150,11 @@ class Settings:
             return types.get(spec.type).coerce(spec.default, spec)
         return types.get(spec.type).coerce(row.value, spec)
 
+    def apply_profile(self, name, by=None):
+        """Switch to a named set of settings (schema/profiles/*.yaml), e.g. the national defaults."""
+        for key, value in self.registry.profiles[name].values.items():
+            self.set(key, value, by)
+
     def set(self, key, value, by=None):
         spec = self.registry.settings[key]
         value = types.get(spec.type).coerce(value, spec)

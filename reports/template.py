@@ -8,13 +8,14 @@ import xlsxwriter
 
 from casework.imports import header_text, importable_fields, link_keys
 
-TEXT_TYPES = {"id_card", "bank_account", "phone", "text", "textarea", "month"}
+TEXT_TYPES = {"checklist", "id_card", "bank_account", "phone", "text", "textarea", "month"}
 HOW = {
     "text": "文本", "textarea": "文本，可多行", "int": "整数", "money": "金额（元），如 1200.50",
     "date": "日期，如 2024-05-01", "datetime": "日期时间，如 2024-05-01 08:30", "month": "年月，如 2024-05",
     "bool": "填“是”或“否”", "choice": "从下拉列表中选择（也可填代码）", "area": "区划名称或区划代码",
     "id_card": "18位身份证号（15位旧号也可），请保持文本格式", "phone": "手机或座机号码",
     "bank_account": "银行账号，请保持文本格式（数字格式会丢失末几位）", "json": "JSON 文本",
+    "checklist": "可填多项，用顿号“、”分隔（填名称或代码）",
 }
 
 

@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from . import types
+from . import types, workflows
 from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -62,6 +62,8 @@ def load(root, derivations=()):
         _check_fields(entity, registry, set(derivations))
     for entity in entities.values():
         _check_structure(entity, registry)
+    registry.workflows = workflows.load_workflows(root, registry, _read, _yaml_files)
+    registry.profiles = workflows.load_profiles(root, registry, _read, _yaml_files)
     return registry
 
 
@@ -153,15 +155,16 @@ def _check_fields(entity, registry, derivations):
     """Each field on its own: types, option lists, references, defaults, derivations."""
     rel, name = entity.file, entity.name
     for f in entity.fields:
-        if f.type == "choice":
+        if f.type in ("choice", "checklist"):
             if not f.options:
-                raise SchemaError(rel, "choice 类型字段需要 options（选项表名）", name, f.name)
+                raise SchemaError(rel, f"{f.type} 类型字段需要 options（选项表名）", name, f.name)
             if f.options not in registry.options:
                 raise SchemaError(rel, f"未知的选项表 {f.options}", name, f.name)
-            if f.default is not None and registry.options[f.options].code_of(f.default) is None:
+            if f.type == "choice" and f.default is not None and \
+                    registry.options[f.options].code_of(f.default) is None:
                 raise SchemaError(rel, f"默认值 {f.default} 不在选项表 {f.options} 中", name, f.name)
         elif f.options:
-            raise SchemaError(rel, "只有 choice 类型字段可以有 options", name, f.name)
+            raise SchemaError(rel, "只有 choice、checklist 类型字段可以有 options", name, f.name)
         if f.type == "ref":
             if not f.to:
                 raise SchemaError(rel, "ref 类型字段需要 to（引用的实体）", name, f.name)
@@ -178,7 +181,7 @@ def _check_fields(entity, registry, derivations):
         if f.derive and f.derive.split("(")[0].strip() not in derivations:
             raise SchemaError(rel, f"未知的推导规则 {f.derive}，可用：{', '.join(sorted(derivations))}",
                               name, f.name)
-        if f.default is not None and f.type not in ("choice", "ref", "area"):
+        if f.default is not None and f.type not in ("choice", "checklist", "ref", "area"):
             try:
                 types.get(f.type).coerce(f.default, f)
             except types.CellError as e:

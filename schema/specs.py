@@ -146,12 +146,83 @@ class Setting:
 
 
 @dataclass
+class Transition:
+    name: str
+    label: str
+    sources: list                  # states it leaves from
+    target: str                    # state it goes to; "" stays where it is (a step that records only)
+    roles: list
+    fields: list = dc_field(default_factory=list)      # what its form collects
+    requires: list = dc_field(default_factory=list)    # what must be filled to pass
+    checked: dict = dc_field(default_factory=dict)     # checklist field → codes that must be ticked
+    when: Any = None               # condition on the record as it is: else the button is not offered
+    when_message: str | None = None
+    check: Any = None              # condition after the form's values: else refused with check_message
+    check_message: str | None = None
+    sets: dict = dc_field(default_factory=dict)        # field → "today" | {period: setting} | literal
+    opinion: str = "optional"      # required / optional
+    style: str = "primary"
+
+
+@dataclass
+class Deadline:
+    name: str
+    label: str
+    start: str                     # a date field of the record, or a state (the day it was entered)
+    until: list                    # states that meet it
+    days: str                      # the setting holding N
+    unit: str = "working"          # working / calendar
+
+
+@dataclass
+class Workflow:
+    name: str
+    label: str
+    entity: str
+    type_field: str
+    state_field: str
+    types: list
+    start: str
+    transitions: list
+    deadlines: list = dc_field(default_factory=list)
+    create_requires: list = dc_field(default_factory=list)
+    file: str = ""
+
+    def transition(self, name):
+        for t in self.transitions:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def closing_states(self):
+        """States no transition leaves: the case is decided (or referred and closed)."""
+        leaving = {s for t in self.transitions for s in t.sources}
+        return {t.target for t in self.transitions if t.target} - leaving
+
+
+@dataclass
+class Profile:
+    name: str
+    label: str
+    values: dict
+    file: str = ""
+
+
+@dataclass
 class Registry:
     entities: dict
     options: dict
     roles: dict
     settings: dict
     root: str = ""
+    workflows: dict = dc_field(default_factory=dict)
+    profiles: dict = dc_field(default_factory=dict)
+
+    def workflow_for(self, entity_name, type_code):
+        for wf in self.workflows.values():
+            if wf.entity == entity_name and type_code in wf.types:
+                return wf
+        return None
 
     def entity(self, name):
         return self.entities[name]

@@ -422,6 +422,59 @@ class Choice(FieldType):
 
 
 @register
+class Checklist(Choice):
+    """Several codes of one option list, e.g. the materials handed in; stored as "a,b,c"."""
+    name = "checklist"
+    max_length = 400
+    SEPARATORS = re.compile(r"[,，、;；\s]+")
+
+    def codes(self, value):
+        return [c for c in str(value or "").split(",") if c]
+
+    def convert(self, raw, spec):
+        items = raw if isinstance(raw, (list, tuple)) else self.SEPARATORS.split(str(raw).strip())
+        return ",".join(dict.fromkeys(str(i).strip() for i in items if str(i).strip())) or None
+
+    def parse(self, raw, spec, ctx=None):
+        value = FieldType.parse(self, raw, spec, ctx)
+        if value is None:
+            return None
+        options = ctx.registry.option_list(spec.options)
+        codes = []
+        for item in self.codes(value):
+            code = options.code_of(item)
+            if code is None:
+                raise CellError(f"“{item}”不在选项“{options.label}”中")
+            codes.append(code)
+        return ",".join(codes)
+
+    def form_field(self, spec, ctx):
+        vals = [v.InputRequired(message="此项为必填项") if spec.required else v.Optional()]
+        return CheckboxListField(spec.label, choices=ctx.registry.option_list(spec.options).choices(),
+                                 validators=vals, description=spec.help or "")
+
+    def display(self, value, spec, ctx, masked=False):
+        labels = ctx.registry.option_list(spec.options).labels
+        return "、".join(labels.get(c, c) for c in self.codes(value))
+
+    def cell_function(self, spec, ctx, masked=False):
+        return lambda value: ("string", self.display(value, spec, ctx)) if value else BLANK
+
+
+class CheckboxListField(wtforms.SelectMultipleField):
+    widget = wtforms.widgets.ListWidget(prefix_label=False)
+    option_widget = wtforms.widgets.CheckboxInput()
+
+    def process_data(self, value):
+        if isinstance(value, str):
+            value = [c for c in value.split(",") if c]
+        super().process_data(value)
+
+    def populate_obj(self, obj, name):
+        setattr(obj, name, ",".join(self.data or []) or None)
+
+
+@register
 class Reference(FieldType):
     """A link to another entity's row; in forms an AJAX lookup, never a list of every row."""
     name = "ref"

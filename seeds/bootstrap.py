@@ -18,6 +18,7 @@ USERS = [
     ("admin", "县级管理员", "county_admin", "370405"),
     ("county", "县民政局工作人员", "county_staff", "370405"),
     ("town1", "运河街道民政办", "township_staff", "370405001"),
+    ("leader1", "运河街道分管领导", "township_leader", "370405001"),
     ("town2", "涧头集镇民政办", "township_staff", "370405101"),
     ("village1", "中心社区协理员", "village_assistant", "370405001001"),
 ]

@@ -1,0 +1,359 @@
+"""The workflow engine: runs the declarations of `schema/workflows/*.yaml` on case records.
+
+Every transition is checked here, on the server (state, role, area, condition, required fields,
+materials, a page that went stale), and leaves one `case_step` row: who, when, from which state to
+which, the opinion and what was filled in. The case keeps its nearest open deadline in `due_date`
+so that overdue and due-soon lists are one indexed query.
+"""
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+
+import peewee as pw
+
+from schema import RecordInvalid, conditions, types
+from schema.resolve import DisplayContext
+
+from . import scope, system, workdays
+
+STEP = "case_step"
+
+
+class Refused(Exception):
+    """A transition that may not happen now; the message is shown to the user as is."""
+
+
+@dataclass
+class DeadlineStatus:
+    label: str
+    start: dt.date | None
+    due: dt.date | None
+    met_on: dt.date | None = None
+    days_left: int | None = None      # working (or calendar) days from today to due; negative: overdue
+    warning: str | None = None
+
+    @property
+    def state(self):
+        if self.warning:
+            return "unknown"
+        if self.met_on:
+            return "met" if self.met_on <= self.due else "late"
+        return "overdue" if self.days_left is not None and self.days_left < 0 else "open"
+
+    @property
+    def text(self):
+        if self.warning:
+            return self.warning
+        if self.met_on:
+            return f"{self.met_on.isoformat()} 完成" + ("（按期）" if self.met_on <= self.due else "（逾期）")
+        if self.days_left < 0:
+            return f"已逾期 {-self.days_left} 个工作日"
+        return "今天到期" if self.days_left == 0 else f"剩余 {self.days_left} 个工作日"
+
+
+class Flow:
+    """The workflows of one Engine."""
+
+    def __init__(self, engine):
+        self.engine, self.models, self.registry = engine, engine.models, engine.registry
+        self.settings = engine.settings
+        self.clock = dt.date.today          # tests and scheduled jobs may set another "today"
+
+    # -- lookups
+    def workflow(self, record):
+        spec = record._spec
+        for wf in self.registry.workflows.values():
+            if wf.entity == spec.name and getattr(record, wf.type_field) in wf.types:
+                return wf
+        return None
+
+    def entities(self):
+        return {wf.entity for wf in self.registry.workflows.values()}
+
+    def calendar(self):
+        Day = self.models["calendar_day"] if "calendar_day" in self.registry.entities else None
+        overrides = {}
+        if Day is not None:
+            for day, kind in Day.select(Day.day, Day.kind).tuples():
+                overrides[day] = kind == "workday"
+        return workdays.Calendar(overrides, workdays.parse_years(self.setting("calendar_confirmed_years")))
+
+    def setting(self, key):
+        return self.settings.get(key)
+
+    def state_label(self, wf, code):
+        spec = self.registry.entities[wf.entity].field(wf.state_field)
+        return self.registry.options[spec.options].label_of(code) if code else ""
+
+    def steps(self, record):
+        Step = self.models[STEP]
+        return list(Step.select().where(Step.case == record.id).order_by(Step.at, Step.id))
+
+    # -- what a user may do now
+    def offered(self, record, user, today=None):
+        """[(transition, reason)] for the transitions of the current state the user's role may take;
+        reason is None when it can be taken now, else why not (a condition not met yet)."""
+        wf = self.workflow(record)
+        today = today or self.clock()
+        if wf is None or user is None or getattr(record, "archived", False):
+            return []
+        if not scope.allows(self.models, wf.entity, user, record.id):
+            return []
+        state = getattr(record, wf.state_field)
+        out = []
+        for t in wf.transitions:
+            if state in t.sources and user.role in t.roles:
+                ok = conditions.evaluate(t.when, record.__data__, self.setting, today)
+                out.append((t, None if ok else (t.when_message or "当前条件尚不满足")))
+        return out
+
+    # -- doing it
+    def perform(self, record_id, name, user, form, opinion="", seen=None, attachment=None, today=None):
+        """Take transition `name` on case `record_id` as `user`. `form` maps field names to raw
+        values; `seen` is the id of the last step the user's page showed (stale pages are refused).
+        Raises Refused or RecordInvalid and then changes nothing."""
+        today = today or self.clock()
+        db = self.models.db
+        with db.atomic():
+            record = self._locked(record_id, user)
+            wf = self.workflow(record)
+            if wf is None:
+                raise Refused("该事项的救助类别没有配置办理流程")
+            try:
+                t = wf.transition(name)
+            except KeyError:
+                raise Refused(f"“{wf.label}”流程中没有这项操作") from None
+            state = getattr(record, wf.state_field)
+            last = self._last_step_id(record)
+            if seen is not None and str(seen) != str(last or ""):
+                raise Refused(f"该事项已被他人办理（当前为“{self.state_label(wf, state)}”），页面上的内容已过期。"
+                              f"请刷新页面，看清最新情况后再操作。")
+            if state not in t.sources:
+                raise Refused(f"事项当前为“{self.state_label(wf, state)}”，不能执行“{t.label}”")
+            if user.role not in t.roles:
+                role = self.registry.roles.get(user.role)
+                allowed = "、".join(self.registry.roles[r].label for r in t.roles)
+                raise Refused(f"您的角色（{role.label if role else user.role}）不能执行“{t.label}”，"
+                              f"可执行的角色：{allowed}")
+            if not conditions.evaluate(t.when, record.__data__, self.setting, today):
+                raise Refused(t.when_message or f"当前条件不满足，不能执行“{t.label}”")
+            filled = self._fill(record, wf, t, form, today)
+            opinion = (opinion or "").strip()
+            errors = self._check(record, t, today)
+            if t.opinion == "required" and not opinion:
+                errors["opinion"] = "请填写办理意见"
+            if len(opinion) > 2000:
+                errors["opinion"] = "办理意见不能超过2000字"
+            if errors:
+                raise RecordInvalid(errors)
+            target = t.target or state
+            setattr(record, wf.state_field, target)
+            step = self._write_step(record, t.name, t.label, state, target, user, opinion, filled, attachment, today)
+            self.refresh(record, today)
+            record._moved_by_flow = True
+            try:
+                record.save()
+            finally:
+                record._moved_by_flow = False
+        return step
+
+    def _locked(self, record_id, user):
+        Case = self.models[self._entity_of_steps()]
+        query = scope.scoped(self.models, Case._spec.name, user).where(Case.id == record_id)
+        if isinstance(self.models.db, pw.PostgresqlDatabase):
+            query = query.for_update()
+        record = query.first()
+        if record is None:
+            raise Refused("找不到该事项，或它不在您的管辖区划内")
+        return record
+
+    def _entity_of_steps(self):
+        return self.registry.entities[STEP].field("case").to
+
+    def _last_step_id(self, record):
+        Step = self.models[STEP]
+        return Step.select(pw.fn.MAX(Step.id)).where(Step.case == record.id).scalar()
+
+    def _fill(self, record, wf, t, form, today):
+        """Coerce the form's values into the record; then the transition's `sets`."""
+        spec, ctx = record._spec, DisplayContext(self.registry)
+        errors, filled = {}, {}
+        for fname in t.fields:
+            f = spec.field(fname)
+            raw = form.get(fname)
+            try:
+                value = types.get(f.type).parse(raw, _optional(f), ctx) if f.type in ("choice", "checklist") \
+                    else types.get(f.type).coerce(raw, f)
+            except types.CellError as e:
+                errors[fname] = str(e)
+                continue
+            setattr(record, fname, value)
+            filled[fname] = value
+        if errors:
+            raise RecordInvalid(errors)
+        for fname, value in t.sets.items():
+            if value == "today":
+                value = today
+            elif isinstance(value, dict):
+                value = today + dt.timedelta(days=self.setting(value["period"]) - 1)
+            setattr(record, fname, value)
+            filled[fname] = value
+        return filled
+
+    def _check(self, record, t, today):
+        spec = record._spec
+        errors = {}
+        for fname in t.requires:
+            if getattr(record, fname) in (None, ""):
+                errors[fname] = "此项为必填项" if fname in t.fields else "此前的环节尚未填写此项"
+        for fname, codes in t.checked.items():
+            have = set(types.get("checklist").codes(getattr(record, fname)))
+            missing = [c for c in codes if c not in have]
+            if missing:
+                labels = self.registry.options[spec.field(fname).options].labels
+                errors[fname] = ("缺少材料：" + "、".join(labels[c] for c in missing) +
+                                 "。请一次性告知申请人补齐（可打印一次性告知书），补齐后在事项中勾选")
+        if not errors and not conditions.evaluate(t.check, record.__data__, self.setting, today):
+            errors["__all__"] = t.check_message or f"填写的内容不满足“{t.label}”的条件"
+        return errors
+
+    def _write_step(self, record, action, label, source, target, user, opinion, filled, attachment, today):
+        Step = self.models[STEP]
+        plain = {k: system._plain(v) for k, v in filled.items()}
+        step = Step(case=record.id, action=action, action_label=label, from_state=source, to_state=target,
+                    actor=user.id if user else None, actor_name=user.full_name if user else "系统",
+                    actor_role=user.role if user else None,
+                    at=dt.datetime.combine(today, dt.datetime.now().time().replace(microsecond=0)), opinion=opinion or None,
+                    changes=json.dumps(plain, ensure_ascii=False) if plain else None,
+                    attachment=attachment)
+        step.save()
+        return step
+
+    # -- deadlines
+    def deadlines(self, record, today=None, steps=None):
+        wf = self.workflow(record)
+        if wf is None:
+            return []
+        today = today or self.clock()
+        steps = self.steps(record) if steps is None else steps
+        filled = [set(json.loads(s.changes)) if s.changes else set() for s in steps]
+        closed = getattr(record, wf.state_field) in wf.closing_states()
+        cal = self.calendar()
+        out = []
+        for d in wf.deadlines:
+            # a deadline runs from its start to the first step after it that reaches an `until` state
+            if record._spec.has_field(d.start):
+                start = getattr(record, d.start)
+                first = max((i for i, keys in enumerate(filled) if d.start in keys), default=0)
+            else:
+                first = max((i for i, s in enumerate(steps) if s.to_state == d.start), default=None)
+                start = steps[first].at.date() if first is not None else None
+                first = first + 1 if first is not None else None
+            if start is None:
+                continue
+            met = next((s.at.date() for s in steps[first:] if s.to_state in d.until), None)
+            try:
+                n = self.setting(d.days)
+                due = cal.add_working_days(start, n) if d.unit == "working" else start + dt.timedelta(days=n)
+                status = DeadlineStatus(d.label, start, due, met_on=met)
+                if met is None:
+                    if closed:
+                        continue            # decided another way: this deadline no longer runs
+                    status.days_left = (cal.working_days_between(today, due) if d.unit == "working"
+                                        else (due - today).days)
+            except workdays.CalendarUnknown as e:
+                if met is None and closed:
+                    continue
+                status = DeadlineStatus(d.label, start, None, met_on=met, warning=str(e))
+            out.append(status)
+        return out
+
+    def refresh(self, record, today=None):
+        """Keep the nearest open deadline on the record (for the overdue and due-soon lists)."""
+        open_ = [d for d in self.deadlines(record, today) if not d.met_on]
+        unknown = [d for d in open_ if d.warning]
+        dated = sorted((d for d in open_ if d.due), key=lambda d: d.due)
+        if dated:
+            record.due_date, record.due_item = dated[0].due, dated[0].label
+        elif unknown:
+            record.due_date, record.due_item = None, f"{unknown[0].label}：期限无法计算（节假日未录入）"
+        else:
+            record.due_date, record.due_item = None, None
+
+    # -- lists
+    def overdue(self, user, today=None):
+        Case = self.models[self._entity_of_steps()]
+        today = today or self.clock()
+        return scope.scoped(self.models, Case._spec.name, user).where(Case.due_date < today)
+
+    def due_soon(self, user, today=None):
+        Case = self.models[self._entity_of_steps()]
+        today = today or self.clock()
+        try:
+            until = self.calendar().add_working_days(today, self.setting("due_soon_days"))
+        except workdays.CalendarUnknown:
+            until = today + dt.timedelta(days=self.setting("due_soon_days"))
+        return scope.scoped(self.models, Case._spec.name, user).where(Case.due_date.between(today, until))
+
+    # -- creation: the first step
+    def install(self):
+        flow = self
+        entities = self.entities()
+
+        def before(record, old):
+            if record._spec.name not in entities:
+                return
+            wf = flow.workflow(record)
+            if wf is None:
+                raise RecordInvalid({"assistance_type": "该救助类别没有配置办理流程，请联系县级管理员"})
+            if old is None:
+                missing = [record._spec.field(f).label for f in wf.create_requires if getattr(record, f) in (None, "")]
+                if missing:
+                    raise RecordInvalid({wf.create_requires[0]: f"“{wf.label}”登记时须填写：" + "、".join(missing)})
+                setattr(record, wf.state_field, wf.start)
+                if record._spec.has_field("case_no") and not record.case_no:
+                    record.case_no = flow._number(record)
+            else:
+                before_wf = flow.registry.workflow_for(wf.entity, old.get(wf.type_field))
+                if before_wf is not wf:
+                    raise RecordInvalid({wf.type_field: "已受理的事项不能改为另一流程的救助类别；请撤回后重新受理"})
+                if not getattr(record, "_moved_by_flow", False):
+                    setattr(record, wf.state_field, old.get(wf.state_field))    # only transitions move it
+
+        def after(record, action, old):
+            if record._spec.name not in entities or action != "create":
+                return
+            wf = flow.workflow(record)
+            user = flow._actor()
+            flow._write_step(record, "register", "受理登记", None, wf.start, user, None, {}, None, flow.clock())
+            flow.refresh(record)
+            type(record).update(due_date=record.due_date, due_item=record.due_item).where(
+                type(record).id == record.id).execute()
+
+        self.models.hooks.before.append(before)
+        self.models.hooks.after.append(after)
+
+    def _actor(self):
+        who = system.actor.get()
+        if not who or who[0] is None:
+            return None
+        return self.models["user"].get_or_none(id=who[0])
+
+    def _number(self, record):
+        """<township code>-<year>-<serial>: the township's count of cases that year, plus one."""
+        Case, Area, Household = type(record), self.models["area"], self.models["household"]
+        year = (record.apply_date or dt.date.today()).year
+        village = Household.select(Household.village).where(Household.id == record.__data__.get("household")).scalar()
+        township = Area.select(Area.parent).where(Area.id == village).scalar() if village else None
+        code = Area.select(Area.code).where(Area.id == township).scalar() if township else None
+        prefix = f"{code or '000000000'}-{year}-"
+        last = Case.select(pw.fn.MAX(Case.case_no)).where(Case.case_no.startswith(prefix)).scalar()
+        serial = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
+        return f"{prefix}{serial:05d}"
+
+
+def _optional(spec):
+    """A form leaves a field blank; whether that is allowed is the transition's `requires`."""
+    from dataclasses import replace
+    return replace(spec, required=False)

@@ -1,0 +1,197 @@
+"""Compile `workflows/*.yaml` (one file per case type) and `profiles/*.yaml` (named sets of settings).
+
+A workflow may `extends:` another: it takes the other's transitions and deadlines, and a
+transition or deadline of the same name replaces the inherited one (`drop:` removes some).
+Everything is checked against the entity it runs on: states in the state field's option list,
+fields, roles, settings, type codes; an error names the file and the key.
+"""
+import os
+
+from . import conditions, types
+from .specs import Deadline, Profile, SchemaError, Transition, Workflow
+
+WORKFLOW_KEYS = {"name", "label", "entity", "type_field", "state_field", "types", "start", "transitions",
+                 "deadlines", "create_requires", "extends", "drop"}
+TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "fields", "requires", "checked", "when",
+                   "when_message", "check", "check_message", "sets", "opinion", "style"}
+DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit"}
+
+
+def load_workflows(root, registry, read, yaml_files):
+    folder = os.path.join(root, "workflows")
+    raw = {}
+    for fname in yaml_files(folder):
+        rel = os.path.join(os.path.basename(root.rstrip("/")), "workflows", fname)
+        data = read(os.path.join(folder, fname), rel)
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise SchemaError(rel, "流程缺少 name")
+        if name in raw:
+            raise SchemaError(rel, f"流程 {name} 与 {raw[name][1]} 重名")
+        unknown = set(data) - WORKFLOW_KEYS
+        if unknown:
+            raise SchemaError(rel, f"流程 {name} 有未知的键：{', '.join(sorted(unknown))}")
+        raw[name] = (data, rel)
+    out, claimed = {}, {}
+    for name in raw:
+        wf = _workflow(name, raw, registry, [])
+        for code in wf.types:
+            if (wf.entity, code) in claimed:
+                raise SchemaError(wf.file, f"救助类别 {code} 已由流程 {claimed[(wf.entity, code)]} 办理，"
+                                           f"一个类别只能有一个流程")
+            claimed[(wf.entity, code)] = name
+        out[name] = wf
+    return out
+
+
+def _merged(name, raw, stack):
+    data, rel = raw[name]
+    parent = data.get("extends")
+    if not parent:
+        return dict(data), rel
+    if parent not in raw:
+        raise SchemaError(rel, f"流程 {name} 继承的流程 {parent} 不存在")
+    if parent in stack:
+        raise SchemaError(rel, f"流程继承成环：{' → '.join(stack + [name, parent])}")
+    base, _ = _merged(parent, raw, stack + [name])
+    merged = {**base, **{k: v for k, v in data.items() if k not in ("transitions", "deadlines")}}
+    drop = set(data.get("drop") or [])
+    for key in ("transitions", "deadlines"):
+        own = {item.get("name"): item for item in data.get(key) or [] if isinstance(item, dict)}
+        items = [own.pop(i.get("name"), i) for i in base.get(key) or [] if i.get("name") not in drop]
+        merged[key] = items + list(own.values())
+    return merged, rel
+
+
+def _workflow(name, raw, registry, stack):
+    data, rel = _merged(name, raw, stack)
+    entity_name = data.get("entity")
+    if entity_name not in registry.entities:
+        raise SchemaError(rel, f"流程 {name} 的 entity {entity_name} 不存在")
+    entity = registry.entities[entity_name]
+
+    def field(fname, where, kind=None):
+        if not entity.has_field(str(fname)):
+            raise SchemaError(rel, f"流程 {name} 的 {where} 引用了不存在的字段 {fname}", entity.name, str(fname))
+        f = entity.field(fname)
+        if kind and f.type not in kind:
+            raise SchemaError(rel, f"流程 {name} 的 {where}：字段 {fname} 应为 {'/'.join(kind)} 类型",
+                              entity.name, fname)
+        return f
+
+    type_field = field(data.get("type_field", "assistance_type"), "type_field", ("choice",))
+    state_field = field(data.get("state_field", "state"), "state_field", ("choice",))
+    states = registry.options[state_field.options]
+    type_codes = registry.options[type_field.options]
+
+    def state(code, where):
+        if states.code_of(code) is None:
+            raise SchemaError(rel, f"流程 {name} 的 {where} 状态 {code} 不在选项表 {states.name} 中")
+        return states.code_of(code)
+
+    types_ = [str(t) for t in data.get("types") or []]
+    if not types_:
+        raise SchemaError(rel, f"流程 {name} 缺少 types（适用的{type_field.label}代码）")
+    for code in types_:
+        if type_codes.code_of(code) is None:
+            raise SchemaError(rel, f"流程 {name} 的类别 {code} 不在选项表 {type_codes.name} 中")
+    transitions, seen = [], set()
+    for i, t in enumerate(data.get("transitions") or [], 1):
+        transitions.append(_transition(t, i, name, rel, entity, registry, field, state))
+        if transitions[-1].name in seen:
+            raise SchemaError(rel, f"流程 {name} 的操作 {transitions[-1].name} 重复")
+        seen.add(transitions[-1].name)
+    if not transitions:
+        raise SchemaError(rel, f"流程 {name} 没有任何操作（transitions）")
+    deadlines = []
+    for i, d in enumerate(data.get("deadlines") or [], 1):
+        if not isinstance(d, dict) or set(d) - DEADLINE_KEYS or not all(d.get(k) for k in ("name", "label", "from", "until", "days")):
+            raise SchemaError(rel, f"流程 {name} 的第{i}个期限应有 name、label、from、until、days")
+        start = d["from"]
+        if not (entity.has_field(start) and entity.field(start).type == "date"):
+            start = state(start, f"期限 {d['name']} 的 from")
+        if d["days"] not in registry.settings or registry.settings[d["days"]].type != "int":
+            raise SchemaError(rel, f"流程 {name} 的期限 {d['name']}：days 应为整数设置项的 key，{d['days']} 不是")
+        unit = d.get("unit", "working")
+        if unit not in ("working", "calendar"):
+            raise SchemaError(rel, f"流程 {name} 的期限 {d['name']}：unit 只能是 working 或 calendar")
+        deadlines.append(Deadline(name=d["name"], label=str(d["label"]), start=start,
+                                  until=[state(s, f"期限 {d['name']} 的 until") for s in d["until"]],
+                                  days=d["days"], unit=unit))
+    return Workflow(name=name, label=str(data.get("label") or name), entity=entity_name,
+                    type_field=type_field.name, state_field=state_field.name, types=types_,
+                    start=state(data.get("start"), "start"), transitions=transitions, deadlines=deadlines,
+                    create_requires=[field(f, "create_requires").name for f in data.get("create_requires") or []],
+                    file=rel)
+
+
+def _transition(t, i, wf_name, rel, entity, registry, field, state):
+    if not isinstance(t, dict) or not t.get("name") or not t.get("label"):
+        raise SchemaError(rel, f"流程 {wf_name} 的第{i}个操作应有 name 和 label")
+    where = f"操作 {t['name']}"
+    unknown = set(t) - TRANSITION_KEYS
+    if unknown:
+        raise SchemaError(rel, f"流程 {wf_name} 的{where}有未知的键：{', '.join(sorted(unknown))}")
+    sources = t.get("from")
+    sources = [sources] if isinstance(sources, str) else sources or []
+    if not sources or not t.get("to"):
+        raise SchemaError(rel, f"流程 {wf_name} 的{where}应有 from 和 to")
+    roles = t.get("roles") or []
+    for role in roles:
+        if role not in registry.roles:
+            raise SchemaError(rel, f"流程 {wf_name} 的{where}引用了不存在的角色 {role}")
+    if not roles:
+        raise SchemaError(rel, f"流程 {wf_name} 的{where}应列出可操作的角色 roles")
+    checked = {}
+    for fname, codes in (t.get("checked") or {}).items():
+        f = field(fname, where, ("checklist",))
+        for code in codes:
+            if registry.options[f.options].code_of(code) is None:
+                raise SchemaError(rel, f"流程 {wf_name} 的{where}：{code} 不在选项表 {f.options} 中",
+                                  entity.name, fname)
+        checked[fname] = [registry.options[f.options].code_of(c) for c in codes]
+    sets = {}
+    for fname, value in (t.get("sets") or {}).items():
+        f = field(fname, f"{where} 的 sets")
+        if isinstance(value, dict):
+            key = value.get("period")
+            if set(value) != {"period"} or key not in registry.settings or f.type != "date":
+                raise SchemaError(rel, f"流程 {wf_name} 的{where}：sets 中 {fname} 写作 {{period: 设置项}}，"
+                                       f"且只能用于日期字段", entity.name, fname)
+        elif value != "today":
+            value = conditions._literal(value, f, registry, rel, where)
+        sets[fname] = value
+    opinion = t.get("opinion", "optional")
+    if opinion not in ("optional", "required"):
+        raise SchemaError(rel, f"流程 {wf_name} 的{where}：opinion 只能是 optional 或 required")
+    return Transition(
+        name=t["name"], label=str(t["label"]), sources=[state(s, where) for s in sources],
+        target="" if t["to"] == "same" else state(t["to"], where), roles=roles,
+        fields=[field(f, f"{where} 的 fields").name for f in t.get("fields") or []],
+        requires=[field(f, f"{where} 的 requires").name for f in t.get("requires") or []],
+        checked=checked, sets=sets, opinion=opinion, style=t.get("style", "primary"),
+        when=conditions.build(t.get("when"), entity, registry, rel, where),
+        when_message=t.get("when_message"),
+        check=conditions.build(t.get("check"), entity, registry, rel, where),
+        check_message=t.get("check_message"))
+
+
+def load_profiles(root, registry, read, yaml_files):
+    folder = os.path.join(root, "profiles")
+    out = {}
+    for fname in yaml_files(folder):
+        rel = os.path.join(os.path.basename(root.rstrip("/")), "profiles", fname)
+        data = read(os.path.join(folder, fname), rel)
+        name, values = data.get("name"), data.get("values")
+        if not name or not isinstance(values, dict):
+            raise SchemaError(rel, "设置方案应有 name、label 和 values（设置项: 值）")
+        for key in values:
+            if key not in registry.settings:
+                raise SchemaError(rel, f"设置方案 {name} 中的 {key} 不是设置项")
+            spec = registry.settings[key]
+            try:
+                types.get(spec.type).coerce(values[key], spec)
+            except types.CellError as e:
+                raise SchemaError(rel, f"设置方案 {name} 中 {key} 的值无效：{e}") from None
+        out[name] = Profile(name=name, label=str(data.get("label") or name), values=values, file=rel)
+    return out
