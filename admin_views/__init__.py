@@ -12,6 +12,8 @@ from . import auth
 from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
 from .case_view import CaseModelView
+from .deadlines_view import DeadlinesView
+from .notice_view import NoticeView
 from .model_view import SchemaModelView
 
 csrf = CSRFProtect()
@@ -60,6 +62,11 @@ def init_app(app, engine):
             archived = type(f"Archived{spec.name.title()}View", (SchemaModelView,), {"archived_mode": True})
             admin.add_view(archived(engine, spec, name=f"已归档的{spec.label}", endpoint=f"{spec.name}_archive",
                                     category="归档与审计"))
+    if with_flow:
+        admin.add_view(DeadlinesView(engine, name="办理期限", endpoint="deadlines", category="救助事项"))
+    for notice in engine.registry.notices.values():
+        admin.add_view(NoticeView(engine, notice, name=notice.label, endpoint=f"notice_{notice.name}",
+                                  url=f"/admin/notices/{notice.name}", category="救助事项"))
     admin.add_view(ImportView(engine, name="Excel 导入", endpoint="imports"))
     admin.add_view(AuditLogView(engine, name="修改记录", endpoint="audit", category="归档与审计"))
     admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))

@@ -111,6 +111,10 @@ class HomeView(AdminIndexView):
             if name in models.models and scope.can(models, user, name, "view"):
                 cards.append((self.engine.registry.entities[name].label,
                               scope.scoped(models, name, user).count(), url_for(f"{name}.index_view")))
+        flow = self.engine.flow
+        if flow.entities() and scope.can(models, user, flow.case_model()._spec.name, "view"):
+            cards.append(("已逾期的救助事项", flow.overdue(user).count(), url_for("deadlines.index")))
+            cards.append(("即将到期的救助事项", flow.due_soon(user).count(), url_for("deadlines.index")))
         area = models["area"].get_or_none(models["area"].id == user.__data__.get("area"))
         role = scope.role_of(models, user)
         return self.render("jiuzhu/index.html", cards=cards, area=area, role=role, user=user)
@@ -136,7 +140,7 @@ class SettingsView(auth.Guarded, BaseView):
                 raw = (request.form.get(key) or "").strip()
                 try:
                     value = types.get(spec.type).coerce(raw, spec)
-                    if value is None:
+                    if value is None and spec.required:
                         raise types.CellError("不能为空")
                     values[key] = value
                 except types.CellError as e:
@@ -153,4 +157,16 @@ class SettingsView(auth.Guarded, BaseView):
                 return redirect(url_for(".index"))
         rows = [(spec, request.form.get(key) if errors else settings.get(key), errors.get(key))
                 for key, spec in specs.items()]
-        return self.render("jiuzhu/settings.html", rows=rows)
+        return self.render("jiuzhu/settings.html", rows=rows, profiles=self.engine.registry.profiles.values())
+
+    @expose("/profile/", methods=("POST",))
+    def profile(self):
+        profile = self.engine.registry.profiles.get(request.form.get("profile", ""))
+        if profile is None:
+            flash("没有这个设置方案。", "error")
+            return redirect(url_for(".index"))
+        with self.engine.db.atomic():
+            self.engine.settings.apply_profile(profile.name, by=auth.current().username)
+        flash(f"已切换为“{profile.label}”：" + "，".join(
+            f"{self.engine.registry.settings[k].label} {v}" for k, v in profile.values.items()), "success")
+        return redirect(url_for(".index"))

@@ -65,6 +65,14 @@ def make(area6, birth, order):
     return first17 + check_digit(first17)
 
 
+def mask_public(number):
+    """The form a public notice uses: 3704**********1234 (region prefix and last four only)."""
+    n = str(number or "")
+    if len(n) <= 8:
+        return "*" * len(n)
+    return n[:4] + "*" * (len(n) - 8) + n[-4:]
+
+
 def mask(number):
     if not number:
         return ""

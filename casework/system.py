@@ -158,9 +158,10 @@ class Settings:
     def set(self, key, value, by=None):
         spec = self.registry.settings[key]
         value = types.get(spec.type).coerce(value, spec)
+        text = "" if value is None else str(value)
         SettingValue = self.tables.SettingValue
-        (SettingValue.insert(key=key, value=str(value), updated_at=dt.datetime.now(), updated_by=by)
+        (SettingValue.insert(key=key, value=text, updated_at=dt.datetime.now(), updated_by=by)
          .on_conflict(conflict_target=[SettingValue.key],
-                      update={SettingValue.value: str(value), SettingValue.updated_at: dt.datetime.now(),
+                      update={SettingValue.value: text, SettingValue.updated_at: dt.datetime.now(),
                               SettingValue.updated_by: by})
          .execute())

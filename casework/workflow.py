@@ -159,7 +159,7 @@ class Flow:
         return step
 
     def _locked(self, record_id, user):
-        Case = self.models[self._entity_of_steps()]
+        Case = self.case_model()
         query = scope.scoped(self.models, Case._spec.name, user).where(Case.id == record_id)
         if isinstance(self.models.db, pw.PostgresqlDatabase):
             query = query.for_update()
@@ -281,20 +281,49 @@ class Flow:
         else:
             record.due_date, record.due_item = None, None
 
-    # -- lists
+    # -- lists: one indexed range on due_date, within the user's scope
     def overdue(self, user, today=None):
-        Case = self.models[self._entity_of_steps()]
+        Case = self.case_model()
         today = today or self.clock()
         return scope.scoped(self.models, Case._spec.name, user).where(Case.due_date < today)
 
     def due_soon(self, user, today=None):
-        Case = self.models[self._entity_of_steps()]
+        Case = self.case_model()
         today = today or self.clock()
         try:
             until = self.calendar().add_working_days(today, self.setting("due_soon_days"))
         except workdays.CalendarUnknown:
             until = today + dt.timedelta(days=self.setting("due_soon_days"))
         return scope.scoped(self.models, Case._spec.name, user).where(Case.due_date.between(today, until))
+
+    def case_model(self):
+        return self.models[self._entity_of_steps()]
+
+    def _with_places(self, query):
+        Case, Household, Area = self.case_model(), self.models["household"], self.models["area"]
+        Village, Township = Area.alias(), Area.alias()
+        return (query.join(Household, on=(Case.household == Household.id))
+                .join(Village, on=(Household.village == Village.id))
+                .join(Township, on=(Village.parent == Township.id))), Village, Township
+
+    def by_township(self, query):
+        """{township name: count} for a list query."""
+        Case = self.case_model()
+        query, _, township = self._with_places(query.select(Case.id))
+        rows = (query.select(township.code, township.name, pw.fn.COUNT(Case.id))
+                .group_by(township.code, township.name).order_by(township.code).tuples())
+        return [(code, name, n) for code, name, n in rows]
+
+    def rows(self, query, limit=500, township_code=None):
+        """Cases of a list query with their village and township, nearest deadline first."""
+        Case = self.case_model()
+        query, village, township = self._with_places(query)
+        if township_code:
+            query = query.where(township.code == township_code)
+        return list(query.select(Case.id, Case.case_no, Case.applicant_name, Case.assistance_type, Case.state,
+                                 Case.due_date, Case.due_item, village.name.alias("village"),
+                                 township.name.alias("township"), township.code.alias("township_code"))
+                    .order_by(Case.due_date, Case.id).limit(limit).dicts())
 
     # -- creation: the first step
     def install(self):

@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from . import types, workflows
+from . import notices, types, workflows
 from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -17,7 +17,7 @@ FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
               "unique_message"}
 RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at"}
-SPECIAL_FILES = {"roles.yaml", "settings.yaml"}
+SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
 
 
@@ -64,6 +64,7 @@ def load(root, derivations=()):
         _check_structure(entity, registry)
     registry.workflows = workflows.load_workflows(root, registry, _read, _yaml_files)
     registry.profiles = workflows.load_profiles(root, registry, _read, _yaml_files)
+    registry.notices = notices.load_notices(root, registry, _read, _resolve)
     return registry
 
 
@@ -283,5 +284,6 @@ def _load_settings(root):
         if stype not in types.TYPES:
             raise SchemaError(rel, f"设置 {raw['key']} 的类型 {stype} 未知")
         out[raw["key"]] = Setting(key=raw["key"], label=str(raw["label"]), type=stype,
-                                  default=raw["default"], help=raw.get("help"), source=raw.get("source"))
+                                  default=raw["default"], help=raw.get("help"), source=raw.get("source"),
+                                  required=raw.get("required", raw["default"] not in ("", None)))
     return out

@@ -217,6 +217,7 @@ class Registry:
     root: str = ""
     workflows: dict = dc_field(default_factory=dict)
     profiles: dict = dc_field(default_factory=dict)
+    notices: dict = dc_field(default_factory=dict)
 
     def workflow_for(self, entity_name, type_code):
         for wf in self.workflows.values():

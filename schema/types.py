@@ -450,7 +450,8 @@ class Checklist(Choice):
 
     def form_field(self, spec, ctx):
         vals = [v.InputRequired(message="此项为必填项") if spec.required else v.Optional()]
-        return CheckboxListField(spec.label, choices=ctx.registry.option_list(spec.options).choices(),
+        choices = [SelectChoice(code, label) for code, label in ctx.registry.option_list(spec.options).choices()]
+        return CheckboxListField(spec.label, choices=choices,
                                  validators=vals, description=spec.help or "")
 
     def display(self, value, spec, ctx, masked=False):

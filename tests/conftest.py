@@ -91,7 +91,8 @@ def demo_file(tmp_path_factory):
 def make_app(url, **extra):
     from app import create_app
     config = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test-secret", "MIGRATE_ON_START": True,
-              "IMPORT_DIR": tempfile.mkdtemp(prefix="jiuzhu-imports-")}
+              "IMPORT_DIR": tempfile.mkdtemp(prefix="jiuzhu-imports-"),
+              "ATTACHMENT_DIR": tempfile.mkdtemp(prefix="jiuzhu-attachments-")}
     config.update(extra)
     return create_app(config)
 

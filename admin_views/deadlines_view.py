@@ -1,0 +1,37 @@
+"""Overdue and due-soon cases, counted per township: the township's to-do list, the county's watch."""
+from flask import request
+from flask_admin import BaseView, expose
+
+from casework import scope
+
+from . import auth
+
+
+class DeadlinesView(auth.Guarded, BaseView):
+    LIMIT = 500
+
+    def __init__(self, engine, **kw):
+        self.engine = engine
+        super().__init__(**kw)
+
+    def is_accessible(self):
+        user = auth.current()
+        return bool(user and scope.can(self.engine.models, user, self.engine.flow.case_model()._spec.name, "view"))
+
+    @expose("/")
+    def index(self):
+        flow, user = self.engine.flow, auth.current()
+        township = request.args.get("township") or None
+        overdue, soon = flow.overdue(user), flow.due_soon(user)
+        counts = {}
+        for code, name, n in flow.by_township(overdue):
+            counts.setdefault(code, [name, 0, 0])[1] = n
+        for code, name, n in flow.by_township(soon):
+            counts.setdefault(code, [name, 0, 0])[2] = n
+        registry = self.engine.registry
+        labels = {"assistance_type": registry.options["assistance_type"].labels,
+                  "state": registry.options["case_state"].labels}
+        return self.render("jiuzhu/deadlines.html", counts=sorted(counts.items()), township=township,
+                           overdue=flow.rows(overdue, self.LIMIT, township), soon=flow.rows(soon, self.LIMIT, township),
+                           labels=labels, today=flow.clock(), limit=self.LIMIT,
+                           soon_days=self.engine.settings.get("due_soon_days"))

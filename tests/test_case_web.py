@@ -1,0 +1,211 @@
+"""The case pages over HTTP: transitions posted directly to the server are checked there (role,
+area, stale page, missing fields), the page offers exactly the allowed buttons, deadlines list."""
+import datetime as dt
+import io
+import re
+
+from .conftest import engine_of
+
+MATERIALS = ["id_card", "hukou_book", "hardship_statement", "verification_auth", "pledge"]
+
+
+def household_in(app, village_code):
+    eng = engine_of(app)
+    H, A = eng.models["household"], eng.models["area"]
+    return H.select().where(H.village.in_(A.select(A.id).where(A.code == village_code))).first()
+
+
+def new_case(b, h, type_code="12", **extra):
+    data = {"household": h.id, "assistance_type": type_code, "applicant_name": h.head_name,
+            "applicant_id_number": h.head_id_number, "apply_date": dt.date.today().isoformat(),
+            "channel": "window", "materials": MATERIALS}
+    data.update(extra)
+    r = b.post("/admin/case/new/", data)
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    return r
+
+
+def latest_case(app):
+    Case = engine_of(app).models["case"]
+    return Case.select().order_by(Case.id.desc()).first()
+
+
+def page(b, case_id):
+    r = b.get(f"/admin/case/details/?id={case_id}")
+    assert r.status_code == 200
+    return r.get_data(as_text=True)
+
+
+def seen_of(html):
+    return re.search(r'name="seen" value="(\d*)"', html).group(1)
+
+
+def act(b, case_id, name, **form):
+    html = page(b, case_id)
+    data = {"transition": name, "seen": seen_of(html)} if 'name="seen"' in html else {"transition": name}
+    data.update(form)
+    return b.post(f"/admin/case/transition/?id={case_id}", data)
+
+
+def steps(app, case_id):
+    Step = engine_of(app).models["case_step"]
+    return [s.action for s in Step.select().where(Step.case == case_id).order_by(Step.id)]
+
+
+def test_buttons_follow_role_and_state(app, browser_for):
+    town = browser_for("town1")
+    new_case(town, household_in(app, "370405001001"))
+    case = latest_case(app)
+    html = page(town, case.id)
+    assert 'id="btn-start_investigation"' in html and 'id="btn-withdraw"' in html
+    assert 'id="btn-approve"' not in html
+    assert "受理登记" in html and "运河街道民政办" in html          # the first signed step
+    village = browser_for("village1")
+    assert 'id="btn-start_investigation"' not in page(village, case.id)
+    assert "当前环节没有您可以办理的操作" in page(village, case.id)
+
+
+def test_refusals_posted_directly_change_nothing(app, browser_for):
+    town = browser_for("town1")
+    new_case(town, household_in(app, "370405001001"))
+    case = latest_case(app)
+    village = browser_for("village1")
+    r = act(village, case.id, "start_investigation")
+    assert r.status_code == 302
+    assert "村级协理员" in village.get(r.headers["Location"]).get_data(as_text=True)
+    other = browser_for("town2")
+    assert other.post(f"/admin/case/transition/?id={case.id}", {"transition": "start_investigation"}).status_code == 404
+    leader = browser_for("leader1")
+    r = act(leader, case.id, "approve", decided_amount="500", opinion="同意")
+    assert "不能执行" in leader.get(r.headers["Location"]).get_data(as_text=True)
+    # without the CSRF token
+    r = town.post(f"/admin/case/transition/?id={case.id}", {"transition": "start_investigation"}, csrf=False)
+    assert r.status_code == 400
+    assert steps(app, case.id) == ["register"]
+    assert latest_case(app).state == "accepted"
+
+
+def test_stale_page_is_refused(app, browser_for):
+    town = browser_for("town1")
+    new_case(town, household_in(app, "370405001001"))
+    case = latest_case(app)
+    old_page = page(town, case.id)
+    assert act(town, case.id, "start_investigation").status_code == 302
+    r = town.post(f"/admin/case/transition/?id={case.id}",
+                  {"transition": "withdraw", "seen": seen_of(old_page), "opinion": "撤回"})
+    assert "页面上的内容已过期" in town.get(r.headers["Location"]).get_data(as_text=True)
+    assert latest_case(app).state == "investigating"
+
+
+def test_missing_fields_keep_what_was_typed(app, browser_for):
+    town = browser_for("town1")
+    new_case(town, household_in(app, "370405001001"))
+    case = latest_case(app)
+    act(town, case.id, "start_investigation")
+    r = act(town, case.id, "record_home_visit", investigator_1="张明", home_visit_record="入户查看了住房")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert "调查人（二） — 此项为必填项" in html
+    assert "入户查看了住房" in html and 'value="张明"' in html
+    assert steps(app, case.id) == ["register", "start_investigation"]
+
+
+def test_township_path_with_attachment_and_timeline(app, browser_for):
+    town = browser_for("town1")
+    new_case(town, household_in(app, "370405001001"))
+    case = latest_case(app)
+    act(town, case.id, "start_investigation")
+    html = page(town, case.id)
+    r = town.post(f"/admin/case/transition/?id={case.id}", {
+        "transition": "record_home_visit", "seen": seen_of(html), "investigator_1": "张明", "investigator_2": "李红",
+        "home_visit_date": dt.date.today().isoformat(), "home_visit_record": "住房简陋",
+        "attachment": (io.BytesIO(b"%PDF-1.4 scan"), "入户调查表.pdf")}, content_type="multipart/form-data")
+    assert r.status_code == 302
+    html = page(town, case.id)
+    assert "附件：入户调查表.pdf" in html
+    Step = engine_of(app).models["case_step"]
+    step = Step.select().where(Step.case == case.id, Step.action == "record_home_visit").get()
+    r = town.get(f"/admin/case/attachment/?step={step.id}")
+    assert r.status_code == 200 and r.data == b"%PDF-1.4 scan"
+    assert browser_for("town2").get(f"/admin/case/attachment/?step={step.id}").status_code == 404
+    r = town.post(f"/admin/case/transition/?id={case.id}", {
+        "transition": "finish_investigation", "seen": seen_of(html), "verification_record": "核对无异常",
+        "verification_result": "pass", "attachment": (io.BytesIO(b"MZ"), "virus.exe")},
+        content_type="multipart/form-data")
+    assert "附件只能是" in r.get_data(as_text=True)
+    assert latest_case(app).state == "investigating"
+
+
+def test_step_records_cannot_be_edited_by_anyone(app, browser_for):
+    town = browser_for("town1")
+    new_case(town, household_in(app, "370405001001"))
+    Step = engine_of(app).models["case_step"]
+    step = Step.select().order_by(Step.id.desc()).first()
+    admin = browser_for("admin")
+    assert admin.get(f"/admin/case_step/edit/?id={step.id}").status_code == 403
+    assert admin.post(f"/admin/case_step/delete/", {"id": step.id}).status_code == 403
+    assert admin.get("/admin/case_step/new/").status_code == 403
+
+
+def test_deadlines_page_and_home_counts(app, browser_for):
+    eng = engine_of(app)
+    town = browser_for("town1")
+    new_case(town, household_in(app, "370405001001"), apply_date="2026-09-01")
+    case = latest_case(app)
+    assert case.due_date < dt.date.today()
+    r = town.get("/admin/deadlines/")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and case.case_no in html
+    home = town.get("/admin/").get_data(as_text=True)
+    assert "已逾期的救助事项" in home
+    other = browser_for("town2").get("/admin/deadlines/").get_data(as_text=True)
+    assert case.case_no not in other
+    assert eng.flow.overdue(eng.models["user"].get(username="town2")).where(
+        eng.models["case"].id == case.id).count() == 0
+
+
+def test_settings_profile_switch(app, browser_for):
+    admin = browser_for("admin")
+    r = admin.post("/admin/settings/profile/", {"profile": "national"})
+    assert r.status_code == 302
+    assert engine_of(app).settings.get("notice_days") == 7
+    assert browser_for("town1").post("/admin/settings/profile/", {"profile": "taierzhuang"}).status_code == 403
+    assert engine_of(app).settings.get("total_days") == 30
+
+
+def to_publicity(app, case, amount="420"):
+    eng = engine_of(app)
+    User = eng.models["user"]
+    town, village = User.get(username="town1"), User.get(username="village1")
+    eng.flow.perform(case.id, "start_investigation", town, {})
+    eng.flow.perform(case.id, "record_home_visit", village, {
+        "home_visit_date": dt.date.today().isoformat(), "investigator_1": "张明", "investigator_2": "李红",
+        "home_visit_record": "入户"})
+    eng.flow.perform(case.id, "finish_investigation", town, {"verification_record": "无异常", "verification_result": "pass"})
+    eng.flow.perform(case.id, "propose", town, {"proposed_amount": amount})
+    return eng.models["case"].get_by_id(case.id)
+
+
+def test_public_notice_shows_only_what_may_be_published(app, browser_for):
+    from python_calamine import CalamineWorkbook
+    town = browser_for("town1")
+    h = household_in(app, "370405001001")
+    new_case(town, h)
+    case = to_publicity(app, latest_case(app))
+    village_id = h.__data__["village"]
+    url = f"/admin/notices/publicity/?village={village_id}&date={dt.date.today().isoformat()}"
+    html = town.get(url).get_data(as_text=True)
+    full = h.head_id_number
+    masked = full[:4] + "*" * 10 + full[-4:]
+    assert masked in html and full not in html
+    assert h.head_name in html and "420.00" in html and "中心社区社会救助审核确认公示" in html
+    r = town.get(f"/admin/notices/publicity/xlsx?village={village_id}&date={dt.date.today().isoformat()}")
+    assert r.status_code == 200
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(r.data)).get_sheet_by_index(0).to_python()
+    assert sheet[1][:5] == ["申请人", "身份证号", "家庭人口", "救助类别", "拟救助金额（元）"]
+    assert sheet[2][1] == masked and full not in str(sheet)
+    assert "健康" not in str(sheet) and "收入" not in str(sheet)
+    assert browser_for("town2").get(url).status_code == 404
+    # the day after the notice ends, the case is no longer on it
+    after = (case.notice_end + dt.timedelta(days=1)).isoformat()
+    assert h.head_name not in town.get(f"/admin/notices/publicity/?village={village_id}&date={after}").get_data(as_text=True)
