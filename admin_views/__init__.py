@@ -8,6 +8,9 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
+from reports import document
+from schema import SchemaError
+
 from . import auth
 from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
@@ -55,6 +58,12 @@ def init_app(app, engine):
                   index_view=HomeView(engine, name="首页", url="/admin"),
                   translations_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations"))
     with_flow = engine.flow.entities()
+    try:
+        # a broken document template must not stop the office's work: it is reported and left out
+        engine.documents, engine.document_error = document.load(engine.registry), None
+    except SchemaError as e:
+        engine.documents, engine.document_error = {}, f"文书模板有误，暂不能打印文书：{e}"
+        app.logger.error(engine.document_error)
     for spec in engine.registry.entities.values():
         view_class = CaseModelView if spec.name in with_flow else SchemaModelView
         admin.add_view(view_class(engine, spec, name=spec.label, endpoint=spec.name, category=spec.menu))

@@ -209,3 +209,67 @@ def test_public_notice_shows_only_what_may_be_published(app, browser_for):
     # the day after the notice ends, the case is no longer on it
     after = (case.notice_end + dt.timedelta(days=1)).isoformat()
     assert h.head_name not in town.get(f"/admin/notices/publicity/?village={village_id}&date={after}").get_data(as_text=True)
+
+
+def docx_text(data):
+    from docx import Document
+    doc = Document(io.BytesIO(data))
+    return "\n".join([p.text for p in doc.paragraphs] +
+                     [c.text for t in doc.tables for row in t.rows for c in row.cells])
+
+
+def test_documents_are_filled_from_the_case(app, browser_for):
+    eng = engine_of(app)
+    town = browser_for("town1")
+    h = household_in(app, "370405001001")
+    new_case(town, h, materials=["id_card", "pledge"])
+    case = latest_case(app)
+    html = page(town, case.id)
+    assert "一次性告知书" in html and "不予批准告知书" not in html
+    r = town.get(f"/admin/case/document/?id={case.id}&name=missing_materials")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 200 and h.head_name in text
+    for label in ("户口簿", "家庭困难情况说明", "经济状况核对授权书"):
+        assert label in text
+    assert "<li>身份证</li>" not in text and "运河街道" in text
+    r = town.get(f"/admin/case/document/?id={case.id}&name=missing_materials&format=docx")
+    assert r.status_code == 200 and "户口簿" in docx_text(r.data) and h.head_name in docx_text(r.data)
+    # approval form: the names of the handler, the reviewer and the leader
+    case.materials = ",".join(MATERIALS)
+    case.save()
+    to_publicity(app, case)
+    User = eng.models["user"]
+    eng.flow.clock = lambda: dt.date.today() + dt.timedelta(days=10)     # after the notice period
+    eng.flow.perform(case.id, "approve", User.get(username="leader1"), {"decided_amount": "420"}, opinion="同意救助")
+    text = docx_text(town.get(f"/admin/case/document/?id={case.id}&name=approval_form&format=docx").data)
+    assert "运河街道民政办" in text and "运河街道分管领导" in text and "同意救助" in text and "420.00" in text
+    assert town.get(f"/admin/case/document/?id={case.id}&name=denial_notice").status_code == 404
+    assert browser_for("town2").get(f"/admin/case/document/?id={case.id}&name=approval_form").status_code == 404
+
+
+def test_denial_notice_carries_the_reasons(app, browser_for):
+    eng = engine_of(app)
+    town = browser_for("town1")
+    new_case(town, household_in(app, "370405001001"))
+    case = latest_case(app)
+    User = eng.models["user"]
+    eng.flow.perform(case.id, "start_investigation", User.get(username="town1"), {})
+    eng.flow.perform(case.id, "fail_verification", User.get(username="town1"),
+                     {"verification_record": "名下有车辆", "denial_reason": "家庭拥有机动车辆，不符合条件"}, opinion="不予批准")
+    html = town.get(f"/admin/case/document/?id={case.id}&name=denial_notice").get_data(as_text=True)
+    assert "家庭拥有机动车辆，不符合条件" in html and "行政复议" in html
+
+
+def test_a_broken_document_template_is_named(tmp_path):
+    import shutil
+    import pytest
+    from casework.engine import Engine
+    from reports import document
+    from schema import SchemaError
+    folder = tmp_path / "documents"
+    shutil.copytree(document.HERE, folder)
+    (folder / "bad.yaml").write_text("name: bad\nlabel: 坏模板\nentity: case\nblocks:\n  - {text: '{no_such_field}'}\n",
+                                     encoding="utf-8")
+    e = Engine("sqlite:///:memory:")
+    with pytest.raises(SchemaError, match="bad.yaml.*no_such_field"):
+        document.load(e.registry, str(folder))

@@ -1,0 +1,56 @@
+"""The values a document template is filled with, for one case and the user printing it."""
+import datetime as dt
+
+from schema import types
+from schema.resolve import DisplayContext, Resolver
+
+
+def filler(engine, record, user, unmask):
+    """(value(token) → text, items(name) → [text]) for reports.document.fill."""
+    models, registry, flow = engine.models, engine.registry, engine.flow
+    resolver = Resolver(models)
+    ctx = DisplayContext(registry, resolver)
+    entity = record._spec.name
+    steps = flow.steps(record)
+    Area = models["area"]
+    village_id = resolver.value(entity, record.__data__, "household.village")[1] if record._spec.has_field("household") else None
+    village = Area.get_or_none(id=village_id) if village_id else None
+    township = Area.get_or_none(id=village.__data__["parent"]) if village and village.__data__.get("parent") else None
+    today = flow.clock()
+    special = {"village": village.name if village else "", "township": township.name if township else "",
+               "today": f"{today.year}年{today.month}月{today.day}日", "user": user.full_name if user else ""}
+
+    def step_value(token):
+        names, _, attr = token[5:].rpartition(".")
+        wanted = names.split("|")
+        found = [s for s in steps if s.action in wanted]
+        if not found:
+            return ""
+        value = getattr(found[-1], attr)
+        if isinstance(value, dt.datetime):
+            return f"{value.year}年{value.month}月{value.day}日"
+        return value or ""
+
+    def value(token):
+        if token in special:
+            return special[token]
+        if token.startswith("step:"):
+            return step_value(token)
+        if token == "missing_materials":
+            return "、".join(items(token))
+        spec, raw = resolver.value(entity, record.__data__, token)
+        return types.get(spec.type).display(raw, spec, ctx, masked=spec.sensitive and not unmask)
+
+    def items(name):
+        if name != "missing_materials":
+            return []
+        wf = flow.workflow(record)
+        have = set(types.get("checklist").codes(record.materials))
+        needed = []
+        for t in wf.transitions if wf else []:
+            for field_name, codes in t.checked.items():
+                labels = registry.options[record._spec.field(field_name).options].labels
+                needed += [labels[c] for c in codes if c not in have and labels[c] not in needed]
+        return needed
+
+    return value, items
