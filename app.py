@@ -85,6 +85,71 @@ def _register_cli(app, engine):
         engine.migrate()
         click.echo("迁移完成。" if the_plan.steps else "无需迁移。")
 
+    @app.cli.group("cases")
+    def cases_group():
+        """救助事项：逾期清单、重算期限。"""
+
+    @cases_group.command("overdue")
+    @click.option("--township", "township_code", help="只列出这个乡镇（街道）的事项（区划代码）")
+    def cases_overdue(township_code):
+        """打印已逾期的救助事项（按到期日排序）；有逾期事项时退出码为 1，便于定时任务报警。"""
+        flow = engine.flow
+        rows = flow.rows(flow.overdue_everywhere(), limit=None, township_code=township_code)
+        labels = engine.registry.options["case_state"].labels
+        for r in rows:
+            late = (flow.clock() - r["due_date"]).days
+            click.echo(f"{r['case_no']}\t{r['township']}\t{r['village']}\t{r['applicant_name']}\t"
+                       f"{labels.get(r['state'], r['state'])}\t{r['due_item']}\t到期 {r['due_date']}\t逾期 {late} 天")
+        click.echo(f"共 {len(rows)} 件逾期。")
+        if rows:
+            raise SystemExit(1)
+
+    @cases_group.command("refresh-deadlines")
+    def cases_refresh():
+        """录入节假日或修改期限设置后，重算所有未办结事项的期限。"""
+        click.echo(f"已重算，{engine.flow.refresh_all()} 件事项的期限有变化。")
+
+    @app.cli.group("calendar")
+    def calendar_group():
+        """工作日历。"""
+
+    @calendar_group.command("add-working-days")
+    @click.argument("date")
+    @click.argument("n", type=int)
+    def add_working_days(date, n):
+        """打印 DATE 之后第 N 个工作日（按法定节假日、调休和县里录入的日历）。"""
+        import datetime as dt
+        from casework.workdays import CalendarUnknown
+        try:
+            start = dt.date.fromisoformat(date)
+        except ValueError:
+            raise click.ClickException(f"日期格式应为 2026-09-30，收到 {date}") from None
+        if n < 0:
+            raise click.ClickException("N 不能为负数")
+        try:
+            click.echo(engine.flow.calendar().add_working_days(start, n).isoformat())
+        except CalendarUnknown as e:
+            raise click.ClickException(str(e)) from None
+
+    @app.cli.group("settings")
+    def settings_group():
+        """系统设置。"""
+
+    @settings_group.command("list")
+    def settings_list():
+        """列出所有设置项的当前值。"""
+        for key, spec in engine.registry.settings.items():
+            click.echo(f"{key}\t{engine.settings.get(key)}\t{spec.label}")
+
+    @settings_group.command("profile")
+    @click.argument("name")
+    def settings_profile(name):
+        """切换到一组设置方案，如 national（全国通行规定）或 taierzhuang（台儿庄区规程）。"""
+        if name not in engine.registry.profiles:
+            raise click.ClickException(f"没有设置方案 {name}，可用：{', '.join(engine.registry.profiles)}")
+        engine.settings.apply_profile(name, by="命令行")
+        click.echo(f"已切换为“{engine.registry.profiles[name].label}”，未办结事项的期限已重算。")
+
     @app.cli.command("init")
     @click.option("--demo", is_flag=True, help="创建演示县（两个乡镇、六个村、约500户）和演示账号")
     @click.option("--county-code", envvar="JIUZHU_COUNTY_CODE", help="本县区划代码（6位）")

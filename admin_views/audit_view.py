@@ -150,9 +150,14 @@ class SettingsView(auth.Guarded, BaseView):
             else:
                 user = auth.current()
                 with self.engine.db.atomic():
+                    changed = False
                     for key, value in values.items():
                         if value != settings.get(key):
                             settings.set(key, value, by=user.username)
+                            changed = True
+                    if changed:
+                        for fn in settings.on_change:
+                            fn()
                 flash("设置已保存。", "success")
                 return redirect(url_for(".index"))
         rows = [(spec, request.form.get(key) if errors else settings.get(key), errors.get(key))

@@ -21,6 +21,7 @@ class Engine:
         self.models.settings = self.settings     # rules that read a policy number (derive.self_care)
         self.flow = workflow.Flow(self)
         self.flow.install()
+        self.settings.on_change = [self.flow.refresh_all]
         self.database_url = database_url
 
     def plan(self):

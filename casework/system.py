@@ -154,6 +154,10 @@ class Settings:
         """Switch to a named set of settings (schema/profiles/*.yaml), e.g. the national defaults."""
         for key, value in self.registry.profiles[name].values.items():
             self.set(key, value, by)
+        for fn in self.on_change:
+            fn()
+
+    on_change = ()      # callbacks after settings change (the workflow recomputes deadlines)
 
     def set(self, key, value, by=None):
         spec = self.registry.settings[key]

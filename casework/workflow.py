@@ -72,6 +72,8 @@ class Flow:
         return {wf.entity for wf in self.registry.workflows.values()}
 
     def calendar(self):
+        if getattr(self, "_calendar", None) is not None:
+            return self._calendar
         Day = self.models["calendar_day"] if "calendar_day" in self.registry.entities else None
         overrides = {}
         if Day is not None:
@@ -80,7 +82,12 @@ class Flow:
         return workdays.Calendar(overrides, workdays.parse_years(self.setting("calendar_confirmed_years")))
 
     def setting(self, key):
-        return self.settings.get(key)
+        memo = getattr(self, "_memo", None)
+        if memo is None:
+            return self.settings.get(key)
+        if key not in memo:
+            memo[key] = self.settings.get(key)
+        return memo[key]
 
     def state_label(self, wf, code):
         spec = self.registry.entities[wf.entity].field(wf.state_field)
@@ -287,6 +294,32 @@ class Flow:
         today = today or self.clock()
         return scope.scoped(self.models, Case._spec.name, user).where(Case.due_date < today)
 
+    def overdue_everywhere(self, today=None):
+        """Every township's overdue cases: for the command line and scheduled jobs, not for pages."""
+        Case = self.case_model()
+        query = Case.select().where(Case.due_date < (today or self.clock()))
+        return query.where(Case.archived == False) if Case._spec.archive else query  # noqa: E712
+
+    def refresh_all(self):
+        """Recompute every open case's deadline (after the calendar or a deadline setting changed)."""
+        Case = self.case_model()
+        wf_states = {s for wf in self.registry.workflows.values() for s in wf.closing_states()}
+        changed = 0
+        query = Case.select().where(Case.state.not_in(list(wf_states))).order_by(Case.id)
+        self._memo, self._calendar = {}, self.calendar()
+        try:
+            with self.models.db.atomic():
+                for record in list(query):
+                    before = (record.due_date, record.due_item)
+                    self.refresh(record)
+                    if (record.due_date, record.due_item) != before:
+                        Case.update(due_date=record.due_date, due_item=record.due_item).where(
+                            Case.id == record.id).execute()
+                        changed += 1
+        finally:
+            self._memo = self._calendar = None
+        return changed
+
     def due_soon(self, user, today=None):
         Case = self.case_model()
         today = today or self.clock()
@@ -351,6 +384,9 @@ class Flow:
                     setattr(record, wf.state_field, old.get(wf.state_field))    # only transitions move it
 
         def after(record, action, old):
+            if record._spec.name == "calendar_day":
+                flow.refresh_all()
+                return
             if record._spec.name not in entities or action != "create":
                 return
             wf = flow.workflow(record)

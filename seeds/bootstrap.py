@@ -4,6 +4,8 @@ import random
 
 from casework import idnumber, system
 
+from .demo_cases import demo_cases
+
 DEMO_PASSWORD = "jiuzhu-demo"
 
 # 台儿庄区 (policy document 000). Township names are real; village names and all people are invented.
@@ -20,6 +22,7 @@ USERS = [
     ("town1", "运河街道民政办", "township_staff", "370405001"),
     ("leader1", "运河街道分管领导", "township_leader", "370405001"),
     ("town2", "涧头集镇民政办", "township_staff", "370405101"),
+    ("leader2", "涧头集镇分管领导", "township_leader", "370405101"),
     ("village1", "中心社区协理员", "village_assistant", "370405001001"),
 ]
 HOUSEHOLDS = 500
@@ -72,7 +75,7 @@ def minimal(engine, county_code, county_name, admin_password):
 
 @_as_system
 def demo(engine):
-    created = {"area": 0, "user": 0, "household": 0, "member": 0}
+    created = {"area": 0, "user": 0, "household": 0, "member": 0, "case": 0}
     with engine.db.atomic():
         county, new = _area(engine, COUNTY[0], COUNTY[1], "county", population=COUNTY[2])
         created["area"] += new
@@ -91,8 +94,14 @@ def demo(engine):
         h, m = _households(engine, villages)
         created["household"] += h
         created["member"] += m
+        if "case" in engine.models.models:
+            Household = engine.models["household"]
+            by_town = [list(Household.select().where(Household.village.in_([v.id for v in villages if v.parent_id == t.id]))
+                            .order_by(Household.id)) for t in Area.select().where(Area.level == "township").order_by(Area.code)]
+            created["case"] += demo_cases(engine, by_town)
     lines = ["演示数据：" + "，".join(f"新建{label} {created[k]} 条" for k, label in
-                                   [("area", "区划"), ("user", "用户"), ("household", "家庭户"), ("member", "成员")])]
+                                   [("area", "区划"), ("user", "用户"), ("household", "家庭户"), ("member", "成员"),
+                                    ("case", "救助事项")])]
     lines.append(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
     for username, full_name, role, area_code in USERS:
         lines.append(f"  {username:<9} {engine.registry.roles[role].label}  {full_name}")

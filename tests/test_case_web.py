@@ -165,10 +165,14 @@ def test_deadlines_page_and_home_counts(app, browser_for):
 
 
 def test_settings_profile_switch(app, browser_for):
+    new_case(browser_for("town1"), household_in(app, "370405001001"), apply_date="2026-09-25")
+    case = latest_case(app)
+    assert case.due_date == dt.date(2026, 10, 13)          # 8 working days (Taierzhuang)
     admin = browser_for("admin")
     r = admin.post("/admin/settings/profile/", {"profile": "national"})
     assert r.status_code == 302
     assert engine_of(app).settings.get("notice_days") == 7
+    assert latest_case(app).due_date == dt.date(2026, 10, 22)   # 15 working days, recomputed at once
     assert browser_for("town1").post("/admin/settings/profile/", {"profile": "taierzhuang"}).status_code == 403
     assert engine_of(app).settings.get("total_days") == 30
 
@@ -273,3 +277,26 @@ def test_a_broken_document_template_is_named(tmp_path):
     e = Engine("sqlite:///:memory:")
     with pytest.raises(SchemaError, match="bad.yaml.*no_such_field"):
         document.load(e.registry, str(folder))
+
+
+def test_command_line(app, browser_for):
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["calendar", "add-working-days", "2026-09-30", "1"])
+    assert r.exit_code == 0 and r.output.strip() == "2026-10-08"
+    r = runner.invoke(args=["calendar", "add-working-days", "2026-10-09", "1"])
+    assert r.output.strip() == "2026-10-10"                       # a make-up working Saturday
+    r = runner.invoke(args=["calendar", "add-working-days", "2026-12-30", "5"])
+    assert r.exit_code != 0 and "2027年的法定节假日安排尚未录入" in r.output
+    r = runner.invoke(args=["calendar", "add-working-days", "30/09/2026", "1"])
+    assert r.exit_code != 0 and "日期格式" in r.output
+    new_case(browser_for("town1"), household_in(app, "370405001001"), apply_date="2026-09-01")
+    case = latest_case(app)
+    r = runner.invoke(args=["cases", "overdue", "--township", "370405001"])
+    assert r.exit_code == 1 and case.case_no in r.output
+    assert "涧头集镇" not in r.output
+    r = runner.invoke(args=["cases", "overdue", "--township", "370405999"])
+    assert r.exit_code == 0 and "共 0 件逾期" in r.output
+    r = runner.invoke(args=["settings", "profile", "national"])
+    assert r.exit_code == 0 and engine_of(app).settings.get("total_days") == 30
+    r = runner.invoke(args=["settings", "profile", "nowhere"])
+    assert r.exit_code != 0 and "没有设置方案" in r.output

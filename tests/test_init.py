@@ -50,3 +50,17 @@ def test_plain_init_creates_only_the_administrator(tmp_path):
     assert Browser(app).login("admin", "long-enough-1").status_code == 302
     again = runner.invoke(args=["init", "--county-code", "370405", "--county-name", "台儿庄区"])
     assert again.exit_code == 0 and "已存在" in again.output
+
+
+def test_demo_has_cases_in_every_state_some_overdue(app):
+    from .conftest import engine_of
+    eng = engine_of(app)
+    Case, Step = eng.models["case"], eng.models["case_step"]
+    states = {s for (s,) in Case.select(Case.state).distinct().tuples()}
+    every = {o.code for o in eng.registry.options["case_state"].options}
+    assert every - states == set()
+    types = {t for (t,) in Case.select(Case.assistance_type).distinct().tuples()}
+    assert {"11", "12", "13", "21", "31", "32"} <= types
+    assert eng.flow.overdue_everywhere().count() > 0
+    # every case starts with its signed registration step
+    assert Step.select().where(Step.action == "register").count() == Case.select().count()
