@@ -50,6 +50,7 @@ def create_app(config=None):
         SCHEMA_DIR=os.environ.get("JIUZHU_SCHEMA_DIR") or None,
         MIGRATE_ON_START=_cli_command() in (None, "run"),
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE") == "1",
+        ATTACHMENT_DIR=os.environ.get("ATTACHMENT_DIR") or None,
     )
     app.config.update(config)
     if not app.config.get("SECRET_KEY"):

@@ -23,7 +23,12 @@ def editable_fields(spec, exclude=()):
 def build_form(spec, ctx, base=AdminBaseForm, exclude=(), with_pk=False):
     attrs = {}
     for f in editable_fields(spec, exclude):
-        attrs[f.name] = types.get(f.type).form_field(f, ctx)
+        field = types.get(f.type).form_field(f, ctx)
+        if f.default is not None and hasattr(field, "kwargs"):
+            # a new record's form starts from the declared default (a choice preselected, a 0 filled in)
+            ftype = types.get(f.type)
+            field.kwargs["default"] = f.default if f.type in ("choice", "checklist") else ftype.coerce(f.default, f)
+        attrs[f.name] = field
     if with_pk:
         # inline rows need their id; no validators, so new rows (empty id) pass (flask-admin#1718)
         attrs["id"] = wtforms.HiddenField()

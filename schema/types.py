@@ -462,8 +462,18 @@ class Checklist(Choice):
         return lambda value: ("string", self.display(value, spec, ctx)) if value else BLANK
 
 
+class CheckboxList(wtforms.widgets.ListWidget):
+    """Checkboxes in a row: the admin's forms give every field `form-control`, a fixed-height box
+    the list would overflow."""
+
+    def __call__(self, field, **kwargs):
+        classes = [c for c in str(kwargs.pop("class", "") or kwargs.pop("class_", "")).split() if c != "form-control"]
+        kwargs["class"] = " ".join(classes + ["jz-checklist", "list-unstyled", "mb-0"])
+        return super().__call__(field, **kwargs)
+
+
 class CheckboxListField(wtforms.SelectMultipleField):
-    widget = wtforms.widgets.ListWidget(prefix_label=False)
+    widget = CheckboxList(prefix_label=False)
     option_widget = wtforms.widgets.CheckboxInput()
 
     def process_data(self, value):
