@@ -45,9 +45,10 @@ def build(engine, households, cases, today):
     first = H.select(H.id).where(H.code == "B0000000").scalar()
     out = []
     for i in range(cases):
+        h = rng.randrange(households)
         open_ = rng.random() < 0.3
         due = today + dt.timedelta(days=rng.randint(-20, 40)) if open_ and rng.random() < 0.9 else None
-        out.append({"case_no": f"BENCH-{i:07d}", "household": first + rng.randrange(households),
+        out.append({"case_no": f"BENCH-{i:07d}", "household": first + h, "village": villages[h % len(villages)],
                     "assistance_type": rng.choice(["11", "12", "21", "32"]), "applicant_name": f"申请人{i}",
                     "applicant_id_number": f"{370405000000000000 + i:018d}", "apply_date": today - dt.timedelta(days=rng.randint(0, 700)),
                     "channel": "window", "state": rng.choice(OPEN) if open_ else rng.choice(["approved", "denied"]),

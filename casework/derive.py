@@ -109,6 +109,36 @@ def self_care(record, spec, models=None):
     setattr(record, spec.name, "full" if unmet == 0 else "partial" if unmet <= limit else "none")
 
 
+@rule("copy")
+def copy(record, spec, models=None):
+    """The value at a reference path, kept on the record itself: a case keeps its household's village
+    so that its row scope and its lists are one indexed lookup instead of a chain of subqueries."""
+    names = parse(spec.derive)[1].split(".")
+    value, entity = record.__data__.get(names[0]), record._spec
+    for ref, part in zip(names, names[1:]):
+        if value is None:
+            break
+        target = entity.field(ref).to or "area"
+        model = models[target]
+        value = model.select(getattr(model, part)).where(model.id == value).scalar()
+        entity = models.registry.entities[target]
+    setattr(record, spec.name, value)
+
+
+def backfill(models):
+    """Fill `copy(...)` fields left empty (rows that existed before the field was added)."""
+    for entity in models.registry.entities.values():
+        for f in entity.fields:
+            if not f.derive or parse(f.derive)[0] != "copy":
+                continue
+            model = models[entity.name]
+            column = getattr(model, f.name)
+            for record in model.select().where(column.is_null()):
+                copy(record, f, models)
+                if getattr(record, f.name) is not None:
+                    model.update({column: getattr(record, f.name)}).where(model.id == record.id).execute()
+
+
 # -- aggregate rules: fn(count, total) -> value, from the live children of one parent
 
 @rule("count")

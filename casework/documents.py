@@ -13,7 +13,7 @@ def filler(engine, record, user, unmask):
     entity = record._spec.name
     steps = flow.steps(record)
     Area = models["area"]
-    village_id = resolver.value(entity, record.__data__, "household.village")[1] if record._spec.has_field("household") else None
+    village_id = record.__data__.get("village")
     village = Area.get_or_none(id=village_id) if village_id else None
     township = Area.get_or_none(id=village.__data__["parent"]) if village and village.__data__.get("parent") else None
     today = flow.clock()

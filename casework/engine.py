@@ -34,4 +34,5 @@ class Engine:
             os.makedirs(os.path.dirname(os.path.abspath(url[len("sqlite:///"):])), exist_ok=True)
         result = schema.apply(self.models)
         self.system.create()
+        derive.backfill(self.models)
         return result

@@ -333,10 +333,9 @@ class Flow:
         return self.models[self._entity_of_steps()]
 
     def _with_places(self, query):
-        Case, Household, Area = self.case_model(), self.models["household"], self.models["area"]
+        Case, Area = self.case_model(), self.models["area"]
         Village, Township = Area.alias(), Area.alias()
-        return (query.join(Household, on=(Case.household == Household.id))
-                .join(Village, on=(Household.village == Village.id))
+        return (query.join(Village, on=(Case.village == Village.id))
                 .join(Township, on=(Village.parent == Township.id))), Village, Township
 
     def by_township(self, query):
@@ -377,10 +376,14 @@ class Flow:
                 if record._spec.has_field("case_no") and not record.case_no:
                     record.case_no = flow._number(record)
             else:
+                moving = getattr(record, "_moved_by_flow", False)
+                if not moving and old.get(wf.state_field) in wf.closing_states():
+                    label = flow.state_label(wf, old.get(wf.state_field))
+                    raise RecordInvalid({wf.state_field: f"事项已办结（{label}），不能再修改；如需变更，请重新受理一件申请"})
                 before_wf = flow.registry.workflow_for(wf.entity, old.get(wf.type_field))
                 if before_wf is not wf:
                     raise RecordInvalid({wf.type_field: "已受理的事项不能改为另一流程的救助类别；请撤回后重新受理"})
-                if not getattr(record, "_moved_by_flow", False):
+                if not moving:
                     setattr(record, wf.state_field, old.get(wf.state_field))    # only transitions move it
 
         def after(record, action, old):
@@ -407,9 +410,9 @@ class Flow:
 
     def _number(self, record):
         """<township code>-<year>-<serial>: the township's count of cases that year, plus one."""
-        Case, Area, Household = type(record), self.models["area"], self.models["household"]
+        Case, Area = type(record), self.models["area"]
         year = (record.apply_date or dt.date.today()).year
-        village = Household.select(Household.village).where(Household.id == record.__data__.get("household")).scalar()
+        village = record.__data__.get("village")
         township = Area.select(Area.parent).where(Area.id == village).scalar() if village else None
         code = Area.select(Area.code).where(Area.id == township).scalar() if township else None
         prefix = f"{code or '000000000'}-{year}-"

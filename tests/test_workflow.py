@@ -319,3 +319,11 @@ def test_national_profile_switches_by_settings_alone(world):
     assert deadline(world, case, "全流程办结").due == D(2026, 11, 12)     # 30 working days
     world.engine.settings.apply_profile("taierzhuang", by="admin")
     assert world.engine.settings.get("notice_days") == 3
+
+
+def test_a_decided_case_is_not_edited_any_more(world):
+    case = world.do(world.case("12"), "start_investigation", "town")
+    case = world.do(case, "fail_verification", "town", verification_record="有车", denial_reason="有营运车辆")
+    case.applicant_name = "改名"
+    with pytest.raises(RecordInvalid, match="不能再修改"):
+        case.save()
