@@ -7,7 +7,6 @@ so that overdue and due-soon lists are one indexed query.
 """
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass
 
 import peewee as pw

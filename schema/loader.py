@@ -62,18 +62,23 @@ def load(root, derivations=()):
         _check_fields(entity, registry, set(derivations))
     for entity in entities.values():
         _check_structure(entity, registry)
-    registry.workflows = workflows.load_workflows(root, registry, _read, _yaml_files)
-    registry.profiles = workflows.load_profiles(root, registry, _read, _yaml_files)
+    registry.workflows = workflows.load_workflows(_documents(root, "workflows"), registry)
+    registry.profiles = workflows.load_profiles(_documents(root, "profiles"), registry)
     registry.notices = notices.load_notices(root, registry, _read, _resolve)
     return registry
 
 
-def _load_options(root):
-    folder = os.path.join(root, "options")
-    out = {}
+def _documents(root, sub):
+    """(relative path, mapping) for each YAML file of a sub-folder, in name order."""
+    folder = os.path.join(root, sub)
     for fname in _yaml_files(folder):
-        rel = os.path.join(os.path.basename(root.rstrip("/")), "options", fname)
-        data = _read(os.path.join(folder, fname), rel)
+        rel = os.path.join(os.path.basename(root.rstrip("/")), sub, fname)
+        yield rel, _read(os.path.join(folder, fname), rel)
+
+
+def _load_options(root):
+    out = {}
+    for rel, data in _documents(root, "options"):
         name = data.get("name")
         if not isinstance(name, str) or not NAME.match(name):
             raise SchemaError(rel, "选项表缺少合法的 name（小写英文、数字、下划线）")

@@ -5,8 +5,6 @@ transition or deadline of the same name replaces the inherited one (`drop:` remo
 Everything is checked against the entity it runs on: states in the state field's option list,
 fields, roles, settings, type codes; an error names the file and the key.
 """
-import os
-
 from . import conditions, types
 from .specs import Deadline, Profile, SchemaError, Transition, Workflow
 
@@ -17,12 +15,10 @@ TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "fields", "requires",
 DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit"}
 
 
-def load_workflows(root, registry, read, yaml_files):
-    folder = os.path.join(root, "workflows")
+def load_workflows(documents, registry):
+    """documents: (relative path, mapping) per file of the workflows folder."""
     raw = {}
-    for fname in yaml_files(folder):
-        rel = os.path.join(os.path.basename(root.rstrip("/")), "workflows", fname)
-        data = read(os.path.join(folder, fname), rel)
+    for rel, data in documents:
         name = data.get("name")
         if not isinstance(name, str) or not name:
             raise SchemaError(rel, "流程缺少 name")
@@ -176,12 +172,9 @@ def _transition(t, i, wf_name, rel, entity, registry, field, state):
         check_message=t.get("check_message"))
 
 
-def load_profiles(root, registry, read, yaml_files):
-    folder = os.path.join(root, "profiles")
+def load_profiles(documents, registry):
     out = {}
-    for fname in yaml_files(folder):
-        rel = os.path.join(os.path.basename(root.rstrip("/")), "profiles", fname)
-        data = read(os.path.join(folder, fname), rel)
+    for rel, data in documents:
         name, values = data.get("name"), data.get("values")
         if not name or not isinstance(values, dict):
             raise SchemaError(rel, "设置方案应有 name、label 和 values（设置项: 值）")

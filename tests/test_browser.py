@@ -52,6 +52,15 @@ class Server:
         self.thread.join(timeout=5)
 
 
+def new_page(browser, errors, **context_options):
+    """A Chinese-locale page whose script errors are collected in `errors`."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, **context_options)
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return page
+
+
 def _flashes(page):
     return [t.strip() for t in page.locator(".alert").all_inner_texts()]
 
@@ -72,12 +81,8 @@ def test_household_create_search_details_export(demo_file, tmp_path):
         with Server(app) as srv, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             try:
-                context = browser.new_context(accept_downloads=True, locale="zh-CN",
-                                              viewport={"width": 1280, "height": 900})
-                context.set_default_timeout(TIMEOUT)
-                page = context.new_page()
                 errors, lookups = [], []
-                page.on("pageerror", lambda e: errors.append(str(e)))
+                page = new_page(browser, errors, accept_downloads=True)
                 page.on("response", lambda r: "/ajax/lookup/" in r.url and lookups.append(
                     f"{r.status} {r.url.split('/admin/', 1)[-1]}"))
                 base = srv.base

@@ -5,7 +5,7 @@ import logging
 import shutil
 
 from tests.conftest import PASSWORD, make_app
-from tests.test_browser import ARGS, CHROMIUM, TIMEOUT, Server, _flashes, _playwright
+from tests.test_browser import ARGS, CHROMIUM, Server, _flashes, _playwright, new_page
 
 
 def _login(page, base, username):
@@ -48,11 +48,8 @@ def test_township_takes_a_dibao_case_to_approval(demo_file, tmp_path):
         with Server(app) as srv, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             try:
-                context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-                context.set_default_timeout(TIMEOUT)
-                page = context.new_page()
                 errors = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
+                page = new_page(browser, errors)
                 base = srv.base
                 _login(page, base, "town1")
 

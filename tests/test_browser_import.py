@@ -7,58 +7,19 @@ downloaded); skipped otherwise. Server and launch helpers as in tests/test_brows
 """
 import datetime as dt
 import logging
-import os
 import shutil
-import threading
 import time
 
-import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
 from casework import idnumber
 from reports.template import write_template
 from tests.conftest import PASSWORD, make_app
+from tests.test_browser import ARGS, CHROMIUM, Server, _playwright, new_page
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT = 15_000          # ms, for every wait
 CODE = "PWI-0001"
 SHEETS = ("家庭户", "家庭成员")
-
-
-def _playwright():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} 不存在（apt-get install chromium）")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("未安装 playwright Python 包")
-    return sync_playwright
-
-
-class Server:
-    """The app on 127.0.0.1 with a free port, served by werkzeug in a daemon thread."""
-
-    def __init__(self, app):
-        from werkzeug.serving import make_server
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-def _flashes(page):
-    return [t.strip() for t in page.locator(".alert").all_inner_texts()]
 
 
 def template_headers(registry, tmp_path):
@@ -113,11 +74,8 @@ def test_upload_check_commit_and_refuse_a_bad_id(demo_file, tmp_path):
         with Server(app) as srv, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             try:
-                context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-                context.set_default_timeout(TIMEOUT)
-                page = context.new_page()
                 errors = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
+                page = new_page(browser, errors)
                 base = srv.base
 
                 # -- log in as the village assistant of 中心社区

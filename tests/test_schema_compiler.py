@@ -128,3 +128,43 @@ def _form_of(h, **extra):
             "account_name": h.account_name or "", "bank_account": h.bank_account or ""}
     data.update(extra)
     return data
+
+
+@pytest.mark.parametrize("file,old,new,message", [
+    ("workflows/dibao.yaml", "    to: investigating\n", "    to: nowhere\n", "dibao.yaml.*状态 nowhere 不在选项表 case_state"),
+    ("workflows/dibao.yaml", "roles: [township_staff, county_admin]\n    checked",
+     "roles: [mayor]\n    checked", "dibao.yaml.*不存在的角色 mayor"),
+    ("workflows/dibao.yaml", "days: investigation_days}", "days: no_such_setting}", "dibao.yaml.*no_such_setting"),
+    ("workflows/tekun.yaml", 'types: ["21", "22"]', 'types: ["12"]', "类别 12 已由流程 dibao 办理"),
+    ("workflows/tekun.yaml", "extends: dibao", "extends: lowincome", "继承的流程 lowincome 不存在"),
+    ("workflows/dibao.yaml", "check: {field: verification_result, eq: pass}",
+     "check: {field: verification_result, eq: maybe}", "dibao.yaml.*maybe 不在选项表 verification_result"),
+    ("workflows/dibao.yaml", "requires: [proposed_amount]", "requires: [proposed_amount, salary]",
+     "dibao.yaml.*不存在的字段 salary"),
+    ("workflows/temporary.yaml", 'le: "setting:temp_aid_township_limit"', 'le: "setting:limit"',
+     "temporary.yaml.*不存在的设置 limit"),
+    ("profiles/national.yaml", "notice_days: 7", "notice_dayz: 7", "national.yaml.*notice_dayz 不是设置项"),
+    ("notices.yaml", "{path: applicant_name, label: 申请人}", "{path: household.bank_account, label: 账号}\n      - {path: household.head_name}",
+     None),
+])
+def test_workflow_and_profile_errors_name_the_file(tmp_path, file, old, new, message):
+    root = copy_schema(tmp_path)
+    edit(root / file, old, new)
+    if message is None:                       # masked types may be published
+        load_dir(root)
+        return
+    with pytest.raises(SchemaError, match=message):
+        load_dir(root)
+
+
+def test_notice_refuses_a_sensitive_field(tmp_path):
+    root = copy_schema(tmp_path)
+    edit(root / "member.yaml", "{name: monthly_income, type: money, label: 月收入,",
+         "{name: monthly_income, type: money, label: 月收入, sensitive: true,")
+    edit(root / "notices.yaml", "entity: case", "entity: member")
+    edit(root / "notices.yaml", "village: village", "village: household.village")
+    edit(root / "notices.yaml", "start: notice_start\n    end: notice_end",
+         "start: birth_date\n    end: birth_date")
+    edit(root / "notices.yaml", "      - {path: applicant_name, label: 申请人}\n", "      - {path: monthly_income}\n")
+    with pytest.raises(SchemaError, match="notices.yaml.*不能公开敏感字段 monthly_income"):
+        load_dir(root)
