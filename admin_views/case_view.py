@@ -40,11 +40,13 @@ class CaseModelView(SchemaModelView):
         user = auth.current()
         bound = g.get("flow_form")
         out = []
-        for t, reason in self.flow.offered(record, user):
+        offered = self.flow.offered(record, user)
+        computed = self.breakdown(record) if offered else None
+        for t, reason in offered:
             if bound and bound[0] == t.name:
                 form = bound[1]
             else:
-                form = self._form_class(t)(obj=_FormData(record, t))
+                form = self._form_class(t)(obj=_FormData(record, t, self.workflow_of(record), computed))
             out.append((t, reason, form))
         return out
 
@@ -78,6 +80,11 @@ class CaseModelView(SchemaModelView):
                          "role": role.label if role else "", "changes": changes,
                          "attachment": s.attachment.split("/", 1)[1] if s.attachment else None})
         return rows
+
+    def breakdown(self, record):
+        if "breakdown" not in g:
+            g.breakdown = self.flow.breakdown(record)
+        return g.breakdown
 
     def deadlines(self, record):
         return self.flow.deadlines(record)
@@ -197,9 +204,13 @@ class CaseModelView(SchemaModelView):
 
 
 class _FormData:
-    """The record's current values as a form's initial data."""
+    """The record's current values as a form's initial data; an empty amount the workflow lists in
+    `prefill` starts from the amount already proposed, else from the calculator's result."""
 
-    def __init__(self, record, t):
+    def __init__(self, record, t, wf, computed):
         for name in t.fields:
             value = getattr(record, name)
+            if value is None and wf and name in wf.prefill:
+                value = record.proposed_amount if record.proposed_amount is not None else (
+                    computed.amount if computed else None)
             setattr(self, name, value)

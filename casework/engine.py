@@ -3,14 +3,14 @@ import os
 
 import schema
 
-from . import derive, scope, system, workflow
+from . import benefits, derive, scope, system, workflow
 
 SCHEMA_DIR = schema.HERE
 
 
 class Engine:
     def __init__(self, database_url, schema_dir=SCHEMA_DIR):
-        self.registry = schema.load(schema_dir, derive.names())
+        self.registry = schema.load(schema_dir, derive.names(), benefits.names())
         self.db = schema.make_database(database_url)
         self.models = schema.ModelSet(self.registry, self.db)
         derive.install(self.models)

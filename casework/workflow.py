@@ -14,7 +14,7 @@ import peewee as pw
 from schema import RecordInvalid, conditions, types
 from schema.resolve import DisplayContext
 
-from . import scope, system, workdays
+from . import benefits, scope, system, workdays
 
 STEP = "case_step"
 
@@ -87,6 +87,12 @@ class Flow:
         if key not in memo:
             memo[key] = self.settings.get(key)
         return memo[key]
+
+    def breakdown(self, record, month=None):
+        """The benefit the case's calculator gives now (None when its type declares none)."""
+        wf = self.workflow(record)
+        name = wf.calculators.get(getattr(record, wf.type_field)) if wf else None
+        return benefits.compute(self.engine, record, name, month) if name else None
 
     def state_label(self, wf, code):
         spec = self.registry.entities[wf.entity].field(wf.state_field)

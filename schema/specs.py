@@ -186,6 +186,8 @@ class Workflow:
     transitions: list
     deadlines: list = dc_field(default_factory=list)
     create_requires: list = dc_field(default_factory=list)
+    calculators: dict = dc_field(default_factory=dict)    # type code → calculator name
+    prefill: list = dc_field(default_factory=list)        # money fields a form starts with the computed sum
     file: str = ""
 
     def transition(self, name):

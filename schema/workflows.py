@@ -9,14 +9,15 @@ from . import conditions, types
 from .specs import Deadline, Profile, SchemaError, Transition, Workflow
 
 WORKFLOW_KEYS = {"name", "label", "entity", "type_field", "state_field", "types", "start", "transitions",
-                 "deadlines", "create_requires", "extends", "drop"}
+                 "deadlines", "create_requires", "extends", "drop", "calculator", "prefill"}
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "fields", "requires", "checked", "when",
                    "when_message", "check", "check_message", "sets", "opinion", "style"}
 DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit"}
 
 
-def load_workflows(documents, registry):
-    """documents: (relative path, mapping) per file of the workflows folder."""
+def load_workflows(documents, registry, calculators=None):
+    """documents: (relative path, mapping) per file of the workflows folder; calculators: the known
+    calculator names (None: not checked)."""
     raw = {}
     for rel, data in documents:
         name = data.get("name")
@@ -30,7 +31,7 @@ def load_workflows(documents, registry):
         raw[name] = (data, rel)
     out, claimed = {}, {}
     for name in raw:
-        wf = _workflow(name, raw, registry, [])
+        wf = _workflow(name, raw, registry, [], calculators)
         for code in wf.types:
             if (wf.entity, code) in claimed:
                 raise SchemaError(wf.file, f"救助类别 {code} 已由流程 {claimed[(wf.entity, code)]} 办理，"
@@ -59,7 +60,7 @@ def _merged(name, raw, stack):
     return merged, rel
 
 
-def _workflow(name, raw, registry, stack):
+def _workflow(name, raw, registry, stack, calculators=None):
     data, rel = _merged(name, raw, stack)
     entity_name = data.get("entity")
     if entity_name not in registry.entities:
@@ -114,7 +115,16 @@ def _workflow(name, raw, registry, stack):
         deadlines.append(Deadline(name=d["name"], label=str(d["label"]), start=start,
                                   until=[state(s, f"期限 {d['name']} 的 until") for s in d["until"]],
                                   days=d["days"], unit=unit))
+    calc = data.get("calculator") or {}
+    calc = {code: calc for code in types_} if isinstance(calc, str) else {str(k): v for k, v in calc.items()}
+    for code, calc_name in calc.items():
+        if code not in types_:
+            raise SchemaError(rel, f"流程 {name} 的 calculator 中的类别 {code} 不在 types 中")
+        if calculators is not None and calc_name not in calculators:
+            raise SchemaError(rel, f"流程 {name} 的测算方法 {calc_name} 不存在，可用：{', '.join(sorted(calculators))}")
+    prefill = [field(f, "prefill", ("money",)).name for f in data.get("prefill") or []]
     return Workflow(name=name, label=str(data.get("label") or name), entity=entity_name,
+                    calculators=calc, prefill=prefill,
                     type_field=type_field.name, state_field=state_field.name, types=types_,
                     start=state(data.get("start"), "start"), transitions=transitions, deadlines=deadlines,
                     create_requires=[field(f, "create_requires").name for f in data.get("create_requires") or []],

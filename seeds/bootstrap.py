@@ -75,7 +75,7 @@ def minimal(engine, county_code, county_name, admin_password):
 
 @_as_system
 def demo(engine):
-    created = {"area": 0, "user": 0, "household": 0, "member": 0, "case": 0}
+    created = {"area": 0, "user": 0, "household": 0, "member": 0, "standard": 0, "case": 0}
     with engine.db.atomic():
         county, new = _area(engine, COUNTY[0], COUNTY[1], "county", population=COUNTY[2])
         created["area"] += new
@@ -94,6 +94,8 @@ def demo(engine):
         h, m = _households(engine, villages)
         created["household"] += h
         created["member"] += m
+        if "standard" in engine.models.models:
+            created["standard"] = _standards(engine, county)
         if "case" in engine.models.models:
             Household = engine.models["household"]
             by_town = [list(Household.select().where(Household.village.in_([v.id for v in villages if v.parent_id == t.id]))
@@ -101,11 +103,32 @@ def demo(engine):
             created["case"] += demo_cases(engine, by_town)
     lines = ["演示数据：" + "，".join(f"新建{label} {created[k]} 条" for k, label in
                                    [("area", "区划"), ("user", "用户"), ("household", "家庭户"), ("member", "成员"),
-                                    ("case", "救助事项")])]
+                                    ("standard", "保障标准"), ("case", "救助事项")])]
     lines.append(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
     for username, full_name, role, area_code in USERS:
         lines.append(f"  {username:<9} {engine.registry.roles[role].label}  {full_name}")
     return "\n".join(lines)
+
+
+# Sample standards (元/人·月), marked as samples: plausible for Shandong 2025–26, not an official figure.
+STANDARDS = [
+    ("2025-07", "dibao", "1", None, 880), ("2025-07", "dibao", "2", None, 700),
+    ("2025-07", "tekun_basic", "1", None, 1150), ("2025-07", "tekun_basic", "2", None, 910),
+    ("2026-01", "dibao", "1", None, 920), ("2026-01", "dibao", "2", None, 740),
+    ("2026-01", "tekun_basic", "1", None, 1200), ("2026-01", "tekun_basic", "2", None, 965),
+    ("2025-07", "care", None, "full", 150), ("2025-07", "care", None, "partial", 450),
+    ("2025-07", "care", None, "none", 900),
+]
+
+
+def _standards(engine, county):
+    Standard = engine.models["standard"]
+    if Standard.select().exists():
+        return 0
+    for month, kind, hukou, level, amount in STANDARDS:
+        Standard.create(area=county, kind=kind, hukou_type=hukou, care_level=level, effective_month=month,
+                        amount=amount, sample=True, note="示例数据（非正式文件）")
+    return len(STANDARDS)
 
 
 def _households(engine, villages):

@@ -79,7 +79,10 @@ def demo_cases(engine, households_by_town, today=None):
     try:
         for n, (type_code, actions, days_ago) in enumerate(PLANS * 2):
             town = n % 2
-            household = rng.choice(households_by_town[town])
+            pool = households_by_town[town]
+            if type_code in ("11", "12", "13", "21", "22"):      # 低保 and 特困 go to households below the standard
+                pool = [h for h in pool if (h.income_per_capita or 0) < 500] or pool
+            household = rng.choice(pool)
             gaps = [engine.settings.get("notice_days") + 1 if a == "approve" and type_code not in ("31", "32")
                     else rng.choice([1, 1, 2, 3]) for a in actions]
             idle = days_ago + (n // len(PLANS)) * 2
@@ -113,6 +116,11 @@ def demo_cases(engine, households_by_town, today=None):
                         actor = assistant if who is None else users[ACTORS["town"][town]]
                     else:
                         actor = users[ACTORS[who][town]]
+                    if action in ("finish_investigation", "propose", "approve", "approve_after_evaluation") \
+                            and type_code in ("11", "12", "13", "21", "22"):
+                        computed = flow.breakdown(Case.get_by_id(record.id))
+                        if computed and computed.amount:
+                            amount = computed.amount
                     flow.perform(record.id, action, actor, _form(action, rng, day, amount),
                                  opinion="同意" if action not in ("deny", "fail_verification", "withdraw")
                                  else "不符合条件" if action != "withdraw" else "申请人自愿撤回")

@@ -3,6 +3,7 @@ area, stale page, missing fields), the page offers exactly the allowed buttons, 
 import datetime as dt
 import io
 import re
+from decimal import Decimal
 
 from .conftest import engine_of
 
@@ -300,3 +301,28 @@ def test_command_line(app, browser_for):
     assert r.exit_code == 0 and engine_of(app).settings.get("total_days") == 30
     r = runner.invoke(args=["settings", "profile", "nowhere"])
     assert r.exit_code != 0 and "没有设置方案" in r.output
+
+
+def test_case_page_shows_the_computed_amount_and_prefills_the_proposal(app, browser_for):
+    eng = engine_of(app)
+    town = browser_for("town1")
+    H, A = eng.models["household"], eng.models["area"]
+    h = H.select().where(H.village == A.get(code="370405001001").id, H.income_per_capita < 300,
+                         H.member_count >= 2).order_by(H.id).first()
+    new_case(town, h)
+    case = latest_case(app)
+    User = eng.models["user"]
+    eng.flow.perform(case.id, "start_investigation", User.get(username="town1"), {})
+    eng.flow.perform(case.id, "record_home_visit", User.get(username="village1"), {
+        "home_visit_date": dt.date.today().isoformat(), "investigator_1": "张明", "investigator_2": "李红",
+        "home_visit_record": "入户"})
+    eng.flow.perform(case.id, "finish_investigation", User.get(username="town1"),
+                     {"verification_record": "无异常", "verification_result": "pass"})
+    computed = eng.flow.breakdown(latest_case(app))
+    html = page(town, case.id)
+    assert "救助金额测算" in html and "示例数据" in html
+    # urban standard 920 (sample); (920 − per-capita income) × members
+    expected = (Decimal(920) - h.income_per_capita) * h.member_count
+    assert computed.amount == expected.quantize(Decimal("1"))
+    form = re.search(r'<input[^>]*id="propose-proposed_amount"[^>]*>', html).group(0)
+    assert f'value="{computed.amount}"' in form
