@@ -17,6 +17,7 @@ from .import_view import ImportView
 from .case_view import CaseModelView
 from .deadlines_view import DeadlinesView
 from .notice_view import NoticeView
+from .payment_view import PaymentView
 from .model_view import SchemaModelView
 
 csrf = CSRFProtect()
@@ -76,6 +77,8 @@ def init_app(app, engine):
     for notice in engine.registry.notices.values():
         admin.add_view(NoticeView(engine, notice, name=notice.label, endpoint=f"notice_{notice.name}",
                                   url=f"/admin/notices/{notice.name}", category="救助事项"))
+    if "payment" in engine.registry.entities:
+        admin.add_view(PaymentView(engine, name="按月发放", endpoint="payments", category="资金"))
     admin.add_view(ImportView(engine, name="Excel 导入", endpoint="imports"))
     admin.add_view(AuditLogView(engine, name="修改记录", endpoint="audit", category="归档与审计"))
     admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))

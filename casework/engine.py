@@ -3,14 +3,14 @@ import os
 
 import schema
 
-from . import benefits, derive, scope, system, workflow
+from . import benefits, care, derive, scope, system, workflow
 
 SCHEMA_DIR = schema.HERE
 
 
 class Engine:
     def __init__(self, database_url, schema_dir=SCHEMA_DIR):
-        self.registry = schema.load(schema_dir, derive.names(), benefits.names())
+        self.registry = schema.load(schema_dir, derive.names(), benefits.names(), care.names())
         self.db = schema.make_database(database_url)
         self.models = schema.ModelSet(self.registry, self.db)
         derive.install(self.models)
@@ -21,6 +21,7 @@ class Engine:
         self.models.settings = self.settings     # rules that read a policy number (derive.self_care)
         self.flow = workflow.Flow(self)
         self.flow.install()
+        care.install(self.models)
         self.settings.on_change = [self.flow.refresh_all]
         self.database_url = database_url
 

@@ -14,7 +14,7 @@ import peewee as pw
 from schema import RecordInvalid, conditions, types
 from schema.resolve import DisplayContext
 
-from . import benefits, scope, system, workdays
+from . import benefits, care, scope, system, workdays
 
 STEP = "case_step"
 
@@ -168,6 +168,9 @@ class Flow:
                 record.save()
             finally:
                 record._moved_by_flow = False
+            if target != state:
+                for name in wf.effects.get(target, []):
+                    care.EFFECTS[name](self, record, user, today)
         return step
 
     def _locked(self, record_id, user):

@@ -42,9 +42,10 @@ def _yaml_files(folder):
     return sorted(f for f in os.listdir(folder) if f.endswith((".yaml", ".yml")))
 
 
-def load(root, derivations=(), calculators=None):
+def load(root, derivations=(), calculators=None, effects=None):
     """Compile the schema folder `root` into a Registry. `derivations` are the known derive rules,
-    `calculators` the known benefit calculators (None: not checked)."""
+    `calculators` the known benefit calculators and `effects` the known workflow effects (None: not
+    checked)."""
     options = _load_options(root)
     entities = {}
     for fname in _yaml_files(root):
@@ -63,7 +64,7 @@ def load(root, derivations=(), calculators=None):
         _check_fields(entity, registry, set(derivations))
     for entity in entities.values():
         _check_structure(entity, registry)
-    registry.workflows = workflows.load_workflows(_documents(root, "workflows"), registry, calculators)
+    registry.workflows = workflows.load_workflows(_documents(root, "workflows"), registry, calculators, effects)
     registry.profiles = workflows.load_profiles(_documents(root, "profiles"), registry)
     registry.notices = notices.load_notices(root, registry, _read, _resolve)
     return registry

@@ -188,6 +188,7 @@ class Workflow:
     create_requires: list = dc_field(default_factory=list)
     calculators: dict = dc_field(default_factory=dict)    # type code → calculator name
     prefill: list = dc_field(default_factory=list)        # money fields a form starts with the computed sum
+    effects: dict = dc_field(default_factory=dict)        # state → [effect names] run on entering it
     file: str = ""
 
     def transition(self, name):

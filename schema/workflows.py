@@ -9,13 +9,14 @@ from . import conditions, types
 from .specs import Deadline, Profile, SchemaError, Transition, Workflow
 
 WORKFLOW_KEYS = {"name", "label", "entity", "type_field", "state_field", "types", "start", "transitions",
-                 "deadlines", "create_requires", "extends", "drop", "calculator", "prefill"}
+                 "deadlines", "create_requires", "extends", "drop", "calculator", "prefill",
+                 "effects"}
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "fields", "requires", "checked", "when",
                    "when_message", "check", "check_message", "sets", "opinion", "style"}
 DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit"}
 
 
-def load_workflows(documents, registry, calculators=None):
+def load_workflows(documents, registry, calculators=None, effects=None):
     """documents: (relative path, mapping) per file of the workflows folder; calculators: the known
     calculator names (None: not checked)."""
     raw = {}
@@ -31,7 +32,7 @@ def load_workflows(documents, registry, calculators=None):
         raw[name] = (data, rel)
     out, claimed = {}, {}
     for name in raw:
-        wf = _workflow(name, raw, registry, [], calculators)
+        wf = _workflow(name, raw, registry, [], calculators, effects)
         for code in wf.types:
             if (wf.entity, code) in claimed:
                 raise SchemaError(wf.file, f"救助类别 {code} 已由流程 {claimed[(wf.entity, code)]} 办理，"
@@ -60,7 +61,7 @@ def _merged(name, raw, stack):
     return merged, rel
 
 
-def _workflow(name, raw, registry, stack, calculators=None):
+def _workflow(name, raw, registry, stack, calculators=None, known_effects=None):
     data, rel = _merged(name, raw, stack)
     entity_name = data.get("entity")
     if entity_name not in registry.entities:
@@ -123,8 +124,15 @@ def _workflow(name, raw, registry, stack, calculators=None):
         if calculators is not None and calc_name not in calculators:
             raise SchemaError(rel, f"流程 {name} 的测算方法 {calc_name} 不存在，可用：{', '.join(sorted(calculators))}")
     prefill = [field(f, "prefill", ("money",)).name for f in data.get("prefill") or []]
+    effects = {}
+    for code, names in (data.get("effects") or {}).items():
+        names = [names] if isinstance(names, str) else list(names or [])
+        for effect_name in names:
+            if known_effects is not None and effect_name not in known_effects:
+                raise SchemaError(rel, f"流程 {name} 的效果 {effect_name} 不存在，可用：{', '.join(sorted(known_effects))}")
+        effects[state(code, "effects")] = names
     return Workflow(name=name, label=str(data.get("label") or name), entity=entity_name,
-                    calculators=calc, prefill=prefill,
+                    calculators=calc, prefill=prefill, effects=effects,
                     type_field=type_field.name, state_field=state_field.name, types=types_,
                     start=state(data.get("start"), "start"), transitions=transitions, deadlines=deadlines,
                     create_requires=[field(f, "create_requires").name for f in data.get("create_requires") or []],

@@ -326,3 +326,33 @@ def test_case_page_shows_the_computed_amount_and_prefills_the_proposal(app, brow
     assert computed.amount == expected.quantize(Decimal("1"))
     form = re.search(r'<input[^>]*id="propose-proposed_amount"[^>]*>', html).group(0)
     assert f'value="{computed.amount}"' in form
+
+
+def test_payment_screen(app, browser_for):
+    eng = engine_of(app)
+    Care, Payment, Area = eng.models["care"], eng.models["payment"], eng.models["area"]
+    assert Care.select().count() > 0                           # demo approvals put households in care
+    town = Area.get(code="370405001")
+    month = max(c.start_month for c in Care.select().where(Care.village.in_(
+        Area.select(Area.id).where(Area.parent == town.id))))
+    b = browser_for("town1")
+    r = b.post("/admin/payments/run", {"township": town.id, "month": month})
+    html = b.get(r.headers["Location"]).get_data(as_text=True)
+    assert "新生成" in html and "未重复生成" in html
+    made = Payment.select().where(Payment.month == month).count()
+    assert made > 0
+    r = b.post("/admin/payments/run", {"township": town.id, "month": month})
+    assert "新生成 0 笔" in b.get(r.headers["Location"]).get_data(as_text=True)
+    assert Payment.select().where(Payment.month == month).count() == made
+    r = b.get(f"/admin/payments/bank.xlsx?township={town.id}&month={month}")
+    assert r.status_code == 200 and r.data[:2] == b"PK"
+    village = browser_for("village1")
+    assert 'id="run-payments"' not in village.get(f"/admin/payments/?township={town.id}&month={month}").get_data(as_text=True)
+    r = village.post("/admin/payments/close", {"township": town.id, "month": month})
+    assert "不能生成发放台账或关账" in village.get(r.headers["Location"]).get_data(as_text=True)
+    other = browser_for("town2")
+    r = other.post("/admin/payments/run", {"township": town.id, "month": month})
+    assert "不在您的管辖区划内" in other.get(r.headers["Location"]).get_data(as_text=True)
+    # nobody edits ledger lines through a form
+    line = Payment.select().first()
+    assert browser_for("admin").get(f"/admin/payment/edit/?id={line.id}").status_code == 403

@@ -1,0 +1,93 @@
+"""The monthly payment screen: a township and a month; generate the ledger, export the bank's list,
+close the month. The rules are casework.payments'; this renders and passes the form on."""
+import datetime as dt
+import io
+
+from flask import flash, redirect, request, send_file, url_for
+from flask_admin import BaseView, expose
+
+from casework import payments, scope
+from reports.bank import write_payment_list
+
+from . import auth
+
+
+class PaymentView(auth.Guarded, BaseView):
+    def __init__(self, engine, **kw):
+        self.engine = engine
+        super().__init__(**kw)
+
+    def is_accessible(self):
+        user = auth.current()
+        return bool(user and scope.can(self.engine.models, user, "payment", "view"))
+
+    def may_run(self):
+        return scope.can(self.engine.models, auth.current(), "payment_month", "edit")
+
+    def _townships(self):
+        Area = self.engine.models["area"]
+        return list(scope.scoped(self.engine.models, "area", auth.current())
+                    .where(Area.level == "township").order_by(Area.code))
+
+    def _args(self, source):
+        townships = self._townships()
+        try:
+            township_id = int(source.get("township") or 0)
+        except ValueError:
+            township_id = 0
+        if not township_id and townships:
+            township_id = townships[0].id
+        month = (source.get("month") or dt.date.today().strftime("%Y-%m")).strip()
+        return townships, township_id, month
+
+    @expose("/")
+    def index(self):
+        townships, township_id, month = self._args(request.args)
+        labels = self.engine.registry.options
+        rows = []
+        if payments.MONTH.match(month) and township_id:
+            rows = [(labels["assistance_type"].label_of(t), labels["payment_status"].label_of(s), n, total or 0)
+                    for t, s, n, total in payments.summary(self.engine, auth.current(), township_id, month)]
+        Period = self.engine.models["payment_month"]
+        state = Period.get_or_none(Period.township == township_id, Period.month == month)
+        return self.render("jiuzhu/payments.html", townships=townships, township_id=township_id, month=month,
+                           rows=rows, period=state, may_run=self.may_run(),
+                           month_ok=bool(payments.MONTH.match(month)))
+
+    def _act(self, fn, done):
+        if not self.may_run():
+            flash("您的角色不能生成发放台账或关账。", "error")
+            return redirect(url_for(".index"))
+        _townships, township_id, month = self._args(request.form)
+        try:
+            result = fn(self.engine, auth.current(), township_id, month)
+            flash(done(result), "success")
+        except payments.PaymentRefused as e:
+            flash(f"未能办理：{e}", "error")
+        return redirect(url_for(".index", township=township_id, month=month))
+
+    @expose("/run", methods=("POST",))
+    def run(self):
+        return self._act(payments.run, lambda r: (
+            f"{r.township} {r.month}：新生成 {r.created} 笔，合计 {r.total:,.2f} 元，其中暂缓 {r.held} 笔（无银行卡）；"
+            f"此前已生成 {r.existing} 笔，未重复生成。"))
+
+    @expose("/close", methods=("POST",))
+    def close(self):
+        return self._act(payments.close, lambda r: f"{r.month} 已关账：此后该月的发放台账不能再改。")
+
+    @expose("/bank.xlsx")
+    def bank(self):
+        townships, township_id, month = self._args(request.args)
+        township = next((t for t in townships if t.id == township_id), None)
+        if township is None or not payments.MONTH.match(month) or not self.may_run():
+            flash("请选择管辖范围内的乡镇和正确的发放年月。", "error")
+            return redirect(url_for(".index"))
+        buffer = io.BytesIO()
+        labels = self.engine.registry.options["assistance_type"]
+        count, total = write_payment_list(buffer, f"{township.name}社会救助资金发放清单", month,
+                                          payments.bank_lines(self.engine, auth.current(), township_id, month),
+                                          labels.label_of)
+        buffer.seek(0)
+        return send_file(buffer, as_attachment=True, download_name=f"{township.name}{month}发放清单.xlsx",
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -1,0 +1,147 @@
+"""In care and the roster (花名册): who receives what from which month.
+
+An approved case puts the household in care from the next month (a workflow effect). Amounts change
+only through `care_change` rows (新增, 注销, 调增, 调减), each with its effective month and reason;
+the amount for a month is the one of the latest change in force that month, so history stays exact.
+A change that takes effect in a month the township has closed is refused.
+"""
+from decimal import Decimal
+
+from schema import RecordInvalid
+
+EFFECTS = {}
+
+
+def effect(name):
+    def wrap(fn):
+        EFFECTS[name] = fn
+        return fn
+    return wrap
+
+
+def names():
+    return set(EFFECTS)
+
+
+def next_month(month):
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year + mon // 12}-{mon % 12 + 1:02d}"
+
+
+def previous_month(month):
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year - (mon == 1)}-{(mon - 2) % 12 + 1:02d}"
+
+
+def township_of(models, village_id):
+    Area = models["area"]
+    return Area.select(Area.parent).where(Area.id == village_id).scalar()
+
+
+def month_closed(models, township_id, month):
+    Period = models["payment_month"]
+    return Period.select().where(Period.township == township_id, Period.month == month,
+                                 Period.status == "closed").exists()
+
+
+@effect("start_care")
+def start_care(flow, record, user, today):
+    """Approved: in care from the month after the decision, at the decided amount."""
+    models = flow.models
+    Care, Change = models["care"], models["care_change"]
+    household = record.__data__["household"]
+    active = Care.select().where(Care.household == household, Care.assistance_type == record.assistance_type,
+                                 Care.status == "in_care").first()
+    if active is not None:
+        from .workflow import Refused
+        raise Refused("该户已在保（同一救助类别），不能再次纳入；金额变化请在“花名册变更”中调增或调减")
+    start = next_month((record.decision_date or today).strftime("%Y-%m"))
+    persons = 1 if record.assistance_type in ("13", "21", "22") else (
+        models["household"].select(models["household"].member_count).where(
+            models["household"].id == household).scalar() or 1)
+    care = Care(household=household, assistance_type=record.assistance_type, case=record.id, persons=persons,
+                monthly_amount=record.decided_amount, start_month=start, status="in_care")
+    care.save()
+    change = Change(care=care.id, kind="add", effective_month=start, new_amount=record.decided_amount,
+                    reason=f"经审批纳入（{record.case_no}）", case=record.id)
+    change._by_system = True
+    change.save()
+
+
+def amounts_in(models, care_ids, month):
+    """{care id: the monthly amount in force in `month`} from the changes (cancelled ones: absent)."""
+    Change = models["care_change"]
+    out = {}
+    query = (Change.select(Change.care, Change.kind, Change.new_amount)
+             .where(Change.care.in_(care_ids), Change.effective_month <= month)
+             .order_by(Change.effective_month, Change.id).tuples())
+    for care_id, kind, amount in query:
+        if kind == "cancel":
+            out.pop(care_id, None)
+        else:
+            out[care_id] = amount
+    return out
+
+
+def install(models):
+    """Apply each roster change to its care row; refuse changes that break the rules."""
+    if "care_change" not in models.registry.entities:
+        return
+
+    def before(record, old):
+        name = record._spec.name
+        if name == "payment" and old is not None:
+            township = township_of(models, old.get("village"))
+            if month_closed(models, township, old.get("month")):
+                raise RecordInvalid({"month": f"{old.get('month')} 已关账，发放台账不能再改；更正请在以后月份补发或扣减"})
+        if name != "care_change":
+            return
+        if old is not None:
+            raise RecordInvalid({"kind": "花名册变更保存后不能修改；如有错误，请再登记一条相反的变更"})
+        _check_change(models, record)
+
+    def after(record, action, old):
+        if record._spec.name == "care_change" and action == "create":
+            _apply_change(models, record)
+
+    models.hooks.before.append(before)
+    models.hooks.after.append(after)
+
+
+def _check_change(models, change):
+    Care = models["care"]
+    care = Care.get_or_none(id=change.__data__.get("care"))
+    if care is None:
+        raise RecordInvalid({"care": "找不到该在保对象"})
+    month = change.effective_month
+    if month_closed(models, township_of(models, care.__data__["village"]), month):
+        raise RecordInvalid({"effective_month": f"{month} 已关账，变更只能从以后的月份生效"})
+    change.old_amount = care.monthly_amount
+    kind, new = change.kind, change.new_amount
+    if kind == "add" and not getattr(change, "_by_system", False):
+        raise RecordInvalid({"kind": "新增只能经审批事项批准后由系统登记"})
+    if care.status != "in_care" and kind != "add":
+        raise RecordInvalid({"care": "该对象已注销"})
+    if month < care.start_month:
+        raise RecordInvalid({"effective_month": f"生效月份不能早于起始月份 {care.start_month}"})
+    if kind in ("raise", "lower"):
+        if new is None:
+            raise RecordInvalid({"new_amount": "调增、调减须填写新月救助金额"})
+        if kind == "raise" and Decimal(new) <= Decimal(care.monthly_amount):
+            raise RecordInvalid({"new_amount": f"调增后的金额应高于原金额 {care.monthly_amount:.2f} 元"})
+        if kind == "lower" and (Decimal(new) >= Decimal(care.monthly_amount) or Decimal(new) <= 0):
+            raise RecordInvalid({"new_amount": f"调减后的金额应低于原金额 {care.monthly_amount:.2f} 元且大于0；"
+                                               f"停发请选择“注销”"})
+    if kind == "cancel":
+        change.new_amount = None
+
+
+def _apply_change(models, change):
+    Care = models["care"]
+    care = Care.get_by_id(change.__data__["care"])
+    if change.kind == "cancel":
+        care.end_month = previous_month(change.effective_month)
+        care.status = "ended"
+    elif change.kind in ("raise", "lower"):
+        care.monthly_amount = change.new_amount
+    care.save()

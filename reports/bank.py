@@ -1,0 +1,35 @@
+"""The bank's payment list (发放清单): a batch header, then one line per payee. ID and card numbers are
+text cells; amounts are numbers with two decimals; the line number (流水号) lets the bank's return file
+be matched back to the ledger line."""
+from decimal import Decimal
+
+from .workbook import SheetWriter
+
+COLUMNS = ["流水号", "户主姓名", "身份证号", "开户名", "开户行", "卡号", "金额（元）", "项目名称"]
+
+
+def write_payment_list(target, title, month, lines, project_label):
+    """lines: dicts from casework.payments.bank_lines; project_label(code) → 项目名称."""
+    lines = list(lines)
+    total = sum((Decimal(line["amount"]) for line in lines), Decimal("0.00"))
+    projects = sorted({project_label(line["assistance_type"]) for line in lines})
+    writer = SheetWriter(target, "发放清单")
+    sheet, fmt = writer.sheet, writer.fmt
+    sheet.write_string(0, 0, title, fmt["header"])
+    for row, (label, value) in enumerate([("项目", "、".join(projects) or "（无）"), ("发放年月", month),
+                                          ("笔数", len(lines)), ("合计（元）", total)], start=1):
+        sheet.write_string(row, 0, label)
+        if isinstance(value, str):
+            sheet.write_string(row, 1, value)
+        else:
+            sheet.write_number(row, 1, float(value), fmt["money"] if isinstance(value, Decimal) else fmt["int"])
+    writer.row = 6
+    writer.header(COLUMNS, widths={2: 22, 4: 24, 5: 24})
+    for line in lines:
+        writer.cells([("number", line["id"]), ("string", line["head_name"]), ("string", line["head_id_number"]),
+                      ("string", line["account_name"] or ""), ("string", line["bank_name"] or ""),
+                      ("string", line["bank_account"] or ""), ("number", float(line["amount"])),
+                      ("string", project_label(line["assistance_type"]))],
+                     formats=[None, None, None, None, None, None, "money", None])
+    writer.close()
+    return len(lines), total

@@ -1,0 +1,158 @@
+"""In care, the roster changes and the monthly payment run: an approval puts the household in care
+from the next month; the run is idempotent, uses the amount in force each month, holds households
+without a card; a closed month is never written again; the bank's list; row scope."""
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+
+from casework import payments, system
+from schema import RecordInvalid
+
+from .test_workflow import World
+
+D = dt.date
+
+
+@pytest.fixture
+def world(engine):
+    return World(engine)
+
+
+def approved(world, household=0, amount="620"):
+    case = world.investigate(world.case("12", household=household), D(2026, 9, 28), D(2026, 9, 29))
+    case = world.do(case, "propose", "town", on=D(2026, 9, 30), proposed_amount=amount)
+    return world.do(case, "approve", "leader", on=D(2026, 10, 8), decided_amount=amount)
+
+
+def with_card(world, household=0):
+    h = world.households[household]
+    h.account_name, h.bank_name, h.bank_account = h.head_name, "台儿庄农商银行", "6228480012345678901"
+    token = system.actor.set((None, "测试", None))
+    h.save()
+    system.actor.reset(token)
+
+
+def run(world, month, user="town", township=0):
+    return payments.run(world.engine, world.users[user], world.towns[township].id, month)
+
+
+def change(world, care, kind, month, amount=None, reason="收入变化"):
+    Change = world.engine.models["care_change"]
+    token = system.actor.set((world.users["town"].id, "town", None))
+    try:
+        Change(care=care.id, kind=kind, effective_month=month, new_amount=amount, reason=reason).save()
+    finally:
+        system.actor.reset(token)
+
+
+def lines(world, month):
+    Payment = world.engine.models["payment"]
+    return list(Payment.select().where(Payment.month == month).order_by(Payment.id))
+
+
+def test_approval_puts_the_household_in_care_from_the_next_month(world):
+    case = approved(world)
+    Care, Change = world.engine.models["care"], world.engine.models["care_change"]
+    care = Care.get(Care.case == case.id)
+    assert (care.start_month, care.monthly_amount, care.status, care.assistance_type) == \
+        ("2026-11", Decimal("620.00"), "in_care", "12")
+    assert [c.kind for c in Change.select().where(Change.care == care.id)] == ["add"]
+    assert care.head_name == world.households[0].head_name
+
+
+def test_run_is_idempotent_and_holds_households_without_a_card(world):
+    approved(world)
+    assert run(world, "2026-10").created == 0                   # not yet in care
+    result = run(world, "2026-11")
+    assert (result.created, result.held) == (1, 1)
+    assert lines(world, "2026-11")[0].status == "held" and "无有效银行卡" in lines(world, "2026-11")[0].note
+    again = run(world, "2026-11")
+    assert (again.created, again.existing) == (0, 1) and len(lines(world, "2026-11")) == 1
+    with_card(world)
+    line = run(world, "2026-12")
+    assert line.created == 1 and lines(world, "2026-12")[0].status == "pending"
+    assert lines(world, "2026-12")[0].bank_account == "6228480012345678901"
+
+
+def test_each_month_pays_the_amount_in_force_that_month(world):
+    with_card(world)
+    case = approved(world)
+    care = world.engine.models["care"].get(case=case.id)
+    change(world, care, "raise", "2027-01", "700")
+    change(world, care, "cancel", "2027-03", reason="家庭收入超过标准")
+    for month in ("2026-11", "2026-12", "2027-01", "2027-02", "2027-03"):
+        run(world, month)
+    amounts = {m: [str(p.amount) for p in lines(world, m)] for m in ("2026-12", "2027-01", "2027-02", "2027-03")}
+    assert amounts == {"2026-12": ["620.00"], "2027-01": ["700.00"], "2027-02": ["700.00"], "2027-03": []}
+    care = world.engine.models["care"].get_by_id(care.id)
+    assert (care.status, care.end_month, care.monthly_amount) == ("ended", "2027-02", Decimal("700.00"))
+
+
+def test_roster_changes_are_checked(world):
+    case = approved(world)
+    care = world.engine.models["care"].get(case=case.id)
+    with pytest.raises(RecordInvalid, match="应高于原金额"):
+        change(world, care, "raise", "2026-12", "600")
+    with pytest.raises(RecordInvalid, match="停发请选择“注销”"):
+        change(world, care, "lower", "2026-12", "0")
+    with pytest.raises(RecordInvalid, match="不能早于起始月份"):
+        change(world, care, "lower", "2026-10", "500")
+    with pytest.raises(RecordInvalid, match="新增只能经审批事项"):
+        change(world, care, "add", "2026-12", "500")
+    Change = world.engine.models["care_change"]
+    first = Change.select().where(Change.care == care.id).first()
+    first.reason = "改"
+    with pytest.raises(RecordInvalid, match="不能修改"):
+        first.save()
+
+
+def test_a_closed_month_is_never_written_again(world):
+    with_card(world)
+    case = approved(world)
+    run(world, "2026-11")
+    with pytest.raises(payments.PaymentRefused, match="1 笔待发"):
+        payments.close(world.engine, world.users["town"], world.towns[0].id, "2026-11")
+    line = lines(world, "2026-11")[0]
+    line.status, line.paid_on = "paid", D(2026, 11, 10)
+    line.save()
+    payments.close(world.engine, world.users["town"], world.towns[0].id, "2026-11")
+    line.amount = Decimal("1")
+    with pytest.raises(RecordInvalid, match="已关账"):
+        line.save()
+    with pytest.raises(payments.PaymentRefused, match="已关账"):
+        run(world, "2026-11")
+    care = world.engine.models["care"].get(case=case.id)
+    with pytest.raises(RecordInvalid, match="已关账"):
+        change(world, care, "lower", "2026-11", "500")
+    assert lines(world, "2026-11")[0].amount == Decimal("620.00")
+
+
+def test_row_scope_and_bad_input(world):
+    approved(world)
+    with pytest.raises(payments.PaymentRefused, match="不在您的管辖区划内"):
+        run(world, "2026-11", user="other_town", township=0)
+    with pytest.raises(payments.PaymentRefused, match="2026-05"):
+        run(world, "2026-13")
+    assert run(world, "2026-11", user="admin").created == 1
+
+
+def test_bank_payment_list(world):
+    from python_calamine import CalamineWorkbook
+    from reports.bank import write_payment_list
+    with_card(world)
+    approved(world)
+    run(world, "2026-11")
+    buffer = io.BytesIO()
+    labels = world.engine.registry.options["assistance_type"]
+    count, total = write_payment_list(buffer, "镇0社会救助资金发放清单", "2026-11",
+                                      payments.bank_lines(world.engine, world.users["town"], world.towns[0].id, "2026-11"),
+                                      labels.label_of)
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(buffer.getvalue())).get_sheet_by_index(0).to_python()
+    assert sheet[1][:2] == ["项目", "农村最低生活保障"] and sheet[2][:2] == ["发放年月", "2026-11"]
+    assert sheet[3][:2] == ["笔数", 1] and sheet[4][:2] == ["合计（元）", 620]
+    assert sheet[6][:8] == ["流水号", "户主姓名", "身份证号", "开户名", "开户行", "卡号", "金额（元）", "项目名称"]
+    h = world.households[0]
+    assert sheet[7][1:] == [h.head_name, h.head_id_number, h.head_name, "台儿庄农商银行", "6228480012345678901",
+                            620, "农村最低生活保障"]
