@@ -110,6 +110,87 @@ def _register_cli(app, engine):
         """录入节假日或修改期限设置后，重算所有未办结事项的期限。"""
         click.echo(f"已重算，{engine.flow.refresh_all()} 件事项的期限有变化。")
 
+    @app.cli.group("payments")
+    def payments_group():
+        """按月发放：生成发放台账、导出发放清单、导入银行回盘、关账。"""
+
+    def _payment_args(township_code, username):
+        Area, User = engine.models["area"], engine.models["user"]
+        township = Area.get_or_none(Area.code == township_code, Area.level == "township")
+        if township is None:
+            raise click.ClickException(f"没有乡镇（街道）代码 {township_code}")
+        user = User.get_or_none(User.username == username)
+        if user is None:
+            raise click.ClickException(f"没有用户 {username}")
+        return township, user
+
+    payment_options = [click.option("--township", "township_code", required=True, help="乡镇（街道）区划代码"),
+                       click.option("--month", required=True, help="发放年月，如 2026-05"),
+                       click.option("--user", "username", default="admin", show_default=True,
+                                    help="以哪个用户的身份和管辖范围办理")]
+
+    def with_payment_options(fn):
+        for option in reversed(payment_options):
+            fn = option(fn)
+        return fn
+
+    @payments_group.command("run")
+    @with_payment_options
+    def payments_run(township_code, month, username):
+        """生成某乡镇某月的发放台账（可重复执行，不会重复生成）。"""
+        from casework import payments
+        township, user = _payment_args(township_code, username)
+        try:
+            r = payments.run(engine, user, township.id, month)
+        except payments.PaymentRefused as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(f"{r.township} {r.month}：新生成 {r.created} 笔，合计 {r.total:.2f} 元，暂缓 {r.held} 笔；此前已有 {r.existing} 笔。")
+
+    @payments_group.command("bank-list")
+    @with_payment_options
+    @click.option("--out", required=True, type=click.Path(dir_okay=False), help="写入的 .xlsx 文件")
+    def payments_bank_list(township_code, month, username, out):
+        """导出给银行的发放清单（待发的笔）。"""
+        from casework import payments
+        from reports.bank import write_payment_list
+        township, user = _payment_args(township_code, username)
+        lines = list(payments.bank_lines(engine, user, township.id, month))
+        count, total = write_payment_list(out, f"{township.name}社会救助资金发放清单", month, lines,
+                                          engine.registry.options["assistance_type"].label_of)
+        payments.mark_sent(engine, [line["id"] for line in lines], engine.flow.clock())
+        click.echo(f"已写入 {out}：{count} 笔，合计 {total:.2f} 元。")
+
+    @payments_group.command("bank-return")
+    @with_payment_options
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def payments_bank_return(township_code, month, username, path):
+        """导入银行回盘；有任何问题都不作标记，逐行打印问题，退出码非0。"""
+        from casework import bank_return, payments
+        township, user = _payment_args(township_code, username)
+        with open(path, "rb") as fh:
+            data = fh.read()
+        try:
+            outcome = bank_return.apply(engine, user, township.id, month, data, os.path.basename(path))
+        except payments.PaymentRefused as e:
+            raise click.ClickException(str(e)) from None
+        for p in outcome.problems:
+            click.echo(f"第{p.row}行 {p.column}：{p.message}（值：{p.value}）" if p.row else p.message)
+        if outcome.problems:
+            raise click.ClickException(f"发现 {len(outcome.problems)} 处问题，未作任何标记。")
+        click.echo(f"已导入：成功 {outcome.paid} 笔，失败 {outcome.failed} 笔。")
+
+    @payments_group.command("close")
+    @with_payment_options
+    def payments_close(township_code, month, username):
+        """关账：此后该乡镇该月的发放台账不能再改。"""
+        from casework import payments
+        township, user = _payment_args(township_code, username)
+        try:
+            payments.close(engine, user, township.id, month)
+        except payments.PaymentRefused as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(f"{township.name} {month} 已关账。")
+
     @app.cli.group("calendar")
     def calendar_group():
         """工作日历。"""

@@ -6,7 +6,7 @@ import io
 from flask import flash, redirect, request, send_file, url_for
 from flask_admin import BaseView, expose
 
-from casework import payments, scope
+from casework import bank_return, payments, scope
 from reports.bank import write_payment_list
 
 from . import auth
@@ -42,7 +42,11 @@ class PaymentView(auth.Guarded, BaseView):
 
     @expose("/")
     def index(self):
-        townships, township_id, month = self._args(request.args)
+        _townships, township_id, month = self._args(request.args)
+        return self.index_with(township_id, month, [])
+
+    def index_with(self, township_id, month, problems):
+        townships = self._townships()
         labels = self.engine.registry.options
         rows = []
         if payments.MONTH.match(month) and township_id:
@@ -50,8 +54,11 @@ class PaymentView(auth.Guarded, BaseView):
                     for t, s, n, total in payments.summary(self.engine, auth.current(), township_id, month)]
         Period = self.engine.models["payment_month"]
         state = Period.get_or_none(Period.township == township_id, Period.month == month)
+        late = payments.unconfirmed(self.engine, auth.current(), township_id, month, self.engine.flow.clock()) \
+            if rows else 0
         return self.render("jiuzhu/payments.html", townships=townships, township_id=township_id, month=month,
-                           rows=rows, period=state, may_run=self.may_run(),
+                           rows=rows, period=state, may_run=self.may_run(), problems=problems, late=late,
+                           confirm_days=self.engine.settings.get("bank_confirm_days"),
                            month_ok=bool(payments.MONTH.match(month)))
 
     def _act(self, fn, done):
@@ -76,6 +83,27 @@ class PaymentView(auth.Guarded, BaseView):
     def close(self):
         return self._act(payments.close, lambda r: f"{r.month} 已关账：此后该月的发放台账不能再改。")
 
+    @expose("/return", methods=("POST",))
+    def bank_return(self):
+        townships, township_id, month = self._args(request.form)
+        if not self.may_run():
+            flash("您的角色不能导入银行回盘。", "error")
+            return redirect(url_for(".index"))
+        upload = request.files.get("file")
+        if not upload or not upload.filename:
+            flash("请选择银行回盘文件。", "error")
+            return redirect(url_for(".index", township=township_id, month=month))
+        try:
+            outcome = bank_return.apply(self.engine, auth.current(), township_id, month, upload.read(), upload.filename)
+        except payments.PaymentRefused as e:
+            flash(f"未能导入：{e}", "error")
+            return redirect(url_for(".index", township=township_id, month=month))
+        if outcome.problems:
+            flash(f"银行回盘有 {len(outcome.problems)} 处问题，未作任何标记。请改正后重新导入。", "error")
+            return self.index_with(township_id, month, outcome.problems)
+        flash(f"已导入银行回盘：成功 {outcome.paid} 笔，失败 {outcome.failed} 笔。", "success")
+        return redirect(url_for(".index", township=township_id, month=month))
+
     @expose("/bank.xlsx")
     def bank(self):
         townships, township_id, month = self._args(request.args)
@@ -85,9 +113,9 @@ class PaymentView(auth.Guarded, BaseView):
             return redirect(url_for(".index"))
         buffer = io.BytesIO()
         labels = self.engine.registry.options["assistance_type"]
-        count, total = write_payment_list(buffer, f"{township.name}社会救助资金发放清单", month,
-                                          payments.bank_lines(self.engine, auth.current(), township_id, month),
-                                          labels.label_of)
+        lines = list(payments.bank_lines(self.engine, auth.current(), township_id, month))
+        write_payment_list(buffer, f"{township.name}社会救助资金发放清单", month, lines, labels.label_of)
+        payments.mark_sent(self.engine, [line["id"] for line in lines], self.engine.flow.clock())
         buffer.seek(0)
         return send_file(buffer, as_attachment=True, download_name=f"{township.name}{month}发放清单.xlsx",
                          mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

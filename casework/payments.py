@@ -148,6 +148,36 @@ def bank_lines(engine, user, township_id, month):
             .order_by(Payment.village, Payment.household, Payment.id).dicts())
 
 
+def mark_sent(engine, ids, day):
+    """Lines handed to the bank today (the first export counts: a re-export does not restart the clock)."""
+    Payment = engine.models["payment"]
+    for start in range(0, len(ids), 5000):
+        (Payment.update(sent_on=day).where(Payment.id.in_(ids[start:start + 5000]), Payment.sent_on.is_null(),
+                                           Payment.status == "pending").execute())
+
+
+def unconfirmed(engine, user, township_id, month, today):
+    """Lines sent to the bank more than `bank_confirm_days` working days ago and still not confirmed."""
+    from .workdays import CalendarUnknown
+    models = engine.models
+    Payment, Area = models["payment"], models["area"]
+    villages = Area.select(Area.id).where(Area.parent == township_id)
+    cal, days = engine.flow.calendar(), engine.settings.get("bank_confirm_days")
+    late = 0
+    sent = (scope.scoped(models, "payment", user)
+            .where(Payment.month == month, Payment.village.in_(villages), Payment.status == "pending",
+                   Payment.sent_on.is_null(False))
+            .select(Payment.sent_on, pw.fn.COUNT(Payment.id)).group_by(Payment.sent_on).tuples())
+    for sent_on, n in sent:
+        try:
+            due = cal.add_working_days(sent_on, days)
+        except CalendarUnknown:
+            due = sent_on + dt.timedelta(days=days + 2)
+        if due < today:
+            late += n
+    return late
+
+
 def _audit(engine, entity, record_id, action, changes):
     who = system.actor.get() or (None, None, None)
     engine.system.AuditLog.create(at=dt.datetime.now().replace(microsecond=0), user_id=who[0], username=who[1],

@@ -356,3 +356,25 @@ def test_payment_screen(app, browser_for):
     # nobody edits ledger lines through a form
     line = Payment.select().first()
     assert browser_for("admin").get(f"/admin/payment/edit/?id={line.id}").status_code == 403
+
+
+def test_payment_command_line(app, tmp_path):
+    eng = engine_of(app)
+    Care, Area = eng.models["care"], eng.models["area"]
+    town = Area.get(code="370405001")
+    month = max(c.start_month for c in Care.select().where(Care.village.in_(
+        Area.select(Area.id).where(Area.parent == town.id))))
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["payments", "run", "--township", "370405001", "--month", month])
+    assert r.exit_code == 0 and "新生成" in r.output, r.output
+    out = tmp_path / "list.xlsx"
+    r = runner.invoke(args=["payments", "bank-list", "--township", "370405001", "--month", month, "--out", str(out)])
+    assert r.exit_code == 0 and out.exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("流水号,卡号,金额（元）,处理结果\n1,2,3,成功\n", encoding="utf-8")
+    r = runner.invoke(args=["payments", "bank-return", "--township", "370405001", "--month", month, str(bad)])
+    assert r.exit_code != 0 and "未作任何标记" in r.output
+    r = runner.invoke(args=["payments", "close", "--township", "370405001", "--month", month])
+    assert r.exit_code != 0 and "待发" in r.output
+    r = runner.invoke(args=["payments", "run", "--township", "999", "--month", month])
+    assert r.exit_code != 0 and "没有乡镇" in r.output

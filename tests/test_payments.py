@@ -156,3 +156,90 @@ def test_bank_payment_list(world):
     h = world.households[0]
     assert sheet[7][1:] == [h.head_name, h.head_id_number, h.head_name, "台儿庄农商银行", "6228480012345678901",
                             620, "农村最低生活保障"]
+
+
+def _returned(world, edit):
+    """The exported payment list with 处理结果 filled in by `edit(rows)`, as the bank sends it back."""
+    import xlsxwriter
+    from python_calamine import CalamineWorkbook
+    from reports.bank import write_payment_list
+    buffer = io.BytesIO()
+    write_payment_list(buffer, "清单", "2026-11", payments.bank_lines(
+        world.engine, world.users["town"], world.towns[0].id, "2026-11"),
+        world.engine.registry.options["assistance_type"].label_of)
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(buffer.getvalue())).get_sheet_by_index(0).to_python()
+    rows[6] = rows[6] + ["处理结果", "失败原因", "入账日期"]
+    edit(rows)
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet()
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, (int, float)):
+                sheet.write_number(r, c, value)
+            elif value not in (None, ""):
+                sheet.write_string(r, c, str(value))
+    book.close()
+    return out.getvalue()
+
+
+def two_lines(world):
+    with_card(world, 0)
+    with_card(world, 1)
+    world.households[1].village = world.villages[0]
+    token = system.actor.set((None, "测试", None))
+    world.households[1].save()
+    system.actor.reset(token)
+    approved(world, 0)
+    approved(world, 1, amount="480")
+    run(world, "2026-11")
+    return lines(world, "2026-11")
+
+
+def test_bank_return_marks_paid_and_failed(world):
+    from casework import bank_return
+    made = two_lines(world)
+    assert [p.status for p in made] == ["pending", "pending"]
+
+    def fill(rows):
+        rows[7] += ["成功", "", "2026-11-10"]
+        rows[8] += ["失败", "账户已销户", ""]
+    outcome = bank_return.apply(world.engine, world.users["town"], world.towns[0].id, "2026-11",
+                                _returned(world, fill), "回盘.xlsx")
+    assert outcome.ok and (outcome.paid, outcome.failed) == (1, 1)
+    after = lines(world, "2026-11")
+    assert (after[0].status, after[0].paid_on) == ("paid", D(2026, 11, 10))
+    assert after[1].status == "failed" and "账户已销户" in after[1].note
+
+
+def test_a_bad_bank_return_changes_nothing(world):
+    from casework import bank_return
+    two_lines(world)
+
+    def fill(rows):
+        rows[7] += ["成功"]
+        rows[8][6] = 999                           # a wrong amount
+        rows[8] += ["成功"]
+        rows.append(list(rows[7]))                 # a duplicate line
+        rows.append([99999, "某", "", "", "", "1", 10, "", "成功"])   # a line that matches nothing
+    outcome = bank_return.apply(world.engine, world.users["town"], world.towns[0].id, "2026-11",
+                                _returned(world, fill), "回盘.xlsx")
+    messages = [(p.row, p.message) for p in outcome.problems]
+    assert (9, "金额与发放清单不一致（应为 480.00）") in messages
+    assert (10, "流水号重复出现") in messages
+    assert any(row == 11 and "没有这笔待发的发放记录" in m for row, m in messages)
+    assert [p.status for p in lines(world, "2026-11")] == ["pending", "pending"]
+    outcome = bank_return.apply(world.engine, world.users["town"], world.towns[0].id, "2026-11", b"not a workbook",
+                                "x.xlsx")
+    assert outcome.problems and [p.status for p in lines(world, "2026-11")] == ["pending", "pending"]
+
+
+def test_lines_not_confirmed_within_the_bank_days_are_flagged(world):
+    two_lines(world)
+    ids = [p.id for p in lines(world, "2026-11")]
+    payments.mark_sent(world.engine, ids, D(2026, 11, 2))          # a Monday
+    late = lambda today: payments.unconfirmed(world.engine, world.users["town"], world.towns[0].id, "2026-11", today)
+    assert late(D(2026, 11, 5)) == 0                                # 3 working days: due 5 November
+    assert late(D(2026, 11, 6)) == 2
+    payments.mark_sent(world.engine, ids, D(2026, 11, 4))           # a re-export keeps the first date
+    assert late(D(2026, 11, 6)) == 2

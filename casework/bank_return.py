@@ -1,0 +1,119 @@
+"""The bank's return file (回盘): each line of the payment list marked paid (成功) or failed (失败).
+
+The file is the payment list the bank received with three columns filled in: 处理结果 (成功/失败),
+失败原因 and 入账日期. Every line is checked first — the 流水号 must name a pending line of this
+township-month within the user's scope, once, with the same card number and amount — and nothing
+changes until the whole file is clean; then all lines are marked in one transaction.
+"""
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from . import payments, scope, tabular
+from .imports import Problem
+
+NEEDED = ["流水号", "卡号", "金额（元）", "处理结果"]
+OK, FAILED = {"成功", "已入账", "入账成功", "success"}, {"失败", "退回", "入账失败", "failed"}
+
+
+@dataclass
+class ReturnOutcome:
+    problems: list = field(default_factory=list)
+    paid: int = 0
+    failed: int = 0
+
+    @property
+    def ok(self):
+        return not self.problems
+
+
+def apply(engine, user, township_id, month, data, filename, today=None):
+    models = engine.models
+    outcome = ReturnOutcome()
+    township = payments._check(models, user, township_id, month)
+    try:
+        sheets = tabular.read(data, filename, engine.settings.get("import_max_mb") * 1024 * 1024)
+    except tabular.FileRejected as e:
+        outcome.problems.append(Problem("", 0, "", "", str(e)))
+        return outcome
+    sheet = sheets[0]
+    header_row = next((i for i, row in enumerate(sheet.rows[:20]) if "流水号" in [str(c).strip() for c in row]), None)
+    if header_row is None:
+        outcome.problems.append(Problem(sheet.name, 0, "", "", "找不到表头“流水号”：请使用本系统导出的发放清单，填好“处理结果”后导入"))
+        return outcome
+    header = [str(c).strip() for c in sheet.rows[header_row]]
+    missing = [h for h in NEEDED if h not in header]
+    if missing:
+        outcome.problems.append(Problem(sheet.name, header_row + 1, "", "", "缺少列：" + "、".join(missing)))
+        return outcome
+    col = {h: header.index(h) for h in header}
+    Payment, Area = models["payment"], models["area"]
+    villages = Area.select(Area.id).where(Area.parent == township.id)
+    pending = {p.id: p for p in scope.scoped(models, "payment", user).where(
+        Payment.month == month, Payment.village.in_(villages), Payment.status == "pending")}
+    seen, marks = set(), []
+    for offset, row in enumerate(sheet.rows[header_row + 1:], start=header_row + 2):
+        cells = list(row) + [""] * (len(header) - len(row))
+        if not any(str(c).strip() for c in cells):
+            continue
+
+        def bad(column, message, value=None):
+            outcome.problems.append(Problem(sheet.name, offset, column, value if value is not None else cells[col[column]]
+                                            if column in col else "", message))
+        try:
+            line_id = int(float(str(cells[col["流水号"]]).strip()))
+        except ValueError:
+            bad("流水号", "流水号应为数字")
+            continue
+        if line_id in seen:
+            bad("流水号", "流水号重复出现")
+            continue
+        seen.add(line_id)
+        line = pending.get(line_id)
+        if line is None:
+            bad("流水号", f"没有这笔待发的发放记录（{township.name} {month}）：可能不属于本乡镇本月，或已标记过")
+            continue
+        if str(cells[col["卡号"]]).strip() != (line.bank_account or ""):
+            bad("卡号", "卡号与发放清单不一致")
+            continue
+        try:
+            amount = Decimal(str(cells[col["金额（元）"]]).replace(",", "").strip())
+        except InvalidOperation:
+            bad("金额（元）", "金额不是数字")
+            continue
+        if amount != line.amount:
+            bad("金额（元）", f"金额与发放清单不一致（应为 {line.amount:.2f}）")
+            continue
+        result = str(cells[col["处理结果"]]).strip()
+        if result not in OK | FAILED:
+            bad("处理结果", "处理结果应填“成功”或“失败”")
+            continue
+        paid_on = today or dt.date.today()
+        if "入账日期" in col and str(cells[col["入账日期"]]).strip():
+            raw = cells[col["入账日期"]]
+            paid_on = raw if isinstance(raw, dt.date) else _date(str(raw).strip())
+            if paid_on is None:
+                bad("入账日期", "入账日期应写作 2026-05-10")
+                continue
+        reason = str(cells[col["失败原因"]]).strip() if "失败原因" in col else ""
+        marks.append((line, result in OK, paid_on, reason))
+    if not marks and not outcome.problems:
+        outcome.problems.append(Problem(sheet.name, 0, "", "", "文件中没有回盘数据行"))
+    if outcome.problems:
+        return outcome
+    with models.db.atomic():
+        for line, paid, paid_on, reason in marks:
+            line.status = "paid" if paid else "failed"
+            line.paid_on = paid_on if paid else None
+            line.note = None if paid else f"银行退回：{reason or '未注明原因'}"
+            line.save()
+            outcome.paid += paid
+            outcome.failed += not paid
+    return outcome
+
+
+def _date(text):
+    try:
+        return dt.date.fromisoformat(text.replace("/", "-")[:10])
+    except ValueError:
+        return None
