@@ -1,7 +1,6 @@
 """The case page: its deadlines, the buttons of the transitions the user may take now, and the
 timeline of signed steps. Every rule is the engine's (casework.workflow); this only renders and
 passes the form on."""
-import io
 import json
 import os
 import uuid
@@ -11,9 +10,8 @@ from flask import abort, current_app, flash, g, redirect, request, send_file, ur
 from flask_admin.base import expose
 import wtforms
 
-from casework import documents, scope
+from casework import scope
 from casework.workflow import Refused
-from reports import document
 from schema import RecordInvalid, types
 
 from . import auth
@@ -95,29 +93,6 @@ class CaseModelView(SchemaModelView):
 
     def last_step(self, record):
         return self.flow._last_step_id(record) or ""
-
-    # -- documents: printable page and .docx, filled from the case
-    def documents_for(self, record):
-        specs = self.engine.__dict__.get("documents") or {}
-        state = getattr(record, "state", None)
-        return [d for d in specs.values() if d.entity == self.spec.name and (not d.states or state in d.states)]
-
-    @expose("/document/")
-    def document_view(self):
-        record = self.get_one(request.args.get("id"))
-        spec = next((d for d in self.documents_for(record) if d.name == request.args.get("name")), None)
-        if spec is None:
-            abort(404)
-        value, items = documents.filler(self.engine, record, auth.current(), self.can("unmask"))
-        blocks = document.fill(spec, value, items)
-        if request.args.get("format") == "docx":
-            buffer = io.BytesIO()
-            document.to_docx(blocks, buffer)
-            buffer.seek(0)
-            return send_file(buffer, as_attachment=True, download_name=f"{spec.label}-{record.case_no}.docx",
-                             mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
-        return self.render("jiuzhu/document.html", spec=spec, blocks=blocks, record=record,
-                           return_url=url_for(".details_view", id=record.id))
 
     # -- taking a transition
     @expose("/transition/", methods=("POST",))

@@ -3,9 +3,10 @@
 Row scope goes through `casework.scope` on every path: list and count (get_query), details, edit,
 delete and list editing (get_one), mass actions (ids re-filtered), lookups (ScopedLoader), export.
 """
+import io
 import time
 
-from flask import abort, flash, g, request, url_for
+from flask import abort, flash, g, request, send_file, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.model.ajax import AjaxModelLoader, DEFAULT_PAGE_SIZE
@@ -15,7 +16,8 @@ from flask_admin.base import expose
 from markupsafe import Markup
 import peewee as pw
 
-from casework import scope
+from casework import documents, scope
+from reports import document
 from schema import RecordInvalid, types
 from schema.resolve import DisplayContext, Resolver
 
@@ -474,6 +476,29 @@ class SchemaModelView(auth.Guarded, ModelView):
         if not self.can_export or export_type != "xlsx":
             abort(404)
         return export.list_export(self)
+
+    # -- documents: printable page and .docx, filled from the record
+    def documents_for(self, record):
+        specs = self.engine.__dict__.get("documents") or {}
+        state = record.__data__.get("state")
+        return [d for d in specs.values() if d.entity == self.spec.name and (not d.states or state in d.states)]
+
+    @expose("/document/")
+    def document_view(self):
+        record = self.get_one(request.args.get("id"))
+        spec = next((d for d in self.documents_for(record) if d.name == request.args.get("name")), None)
+        if spec is None:
+            abort(404)
+        value, items = documents.filler(self.engine, record, auth.current(), self.can("unmask"))
+        blocks = document.fill(spec, value, items)
+        if request.args.get("format") == "docx":
+            buffer = io.BytesIO()
+            document.to_docx(blocks, buffer)
+            buffer.seek(0)
+            return send_file(buffer, as_attachment=True, download_name=f"{spec.label}-{record._pk}.docx",
+                             mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        return self.render("jiuzhu/document.html", spec=spec, blocks=blocks, record=record,
+                           return_url=url_for(".details_view", id=record.id))
 
     @expose("/history/")
     def history_view(self):

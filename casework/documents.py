@@ -1,4 +1,4 @@
-"""The values a document template is filled with, for one case and the user printing it."""
+"""The values a document template is filled with, for one record and the user printing it."""
 import datetime as dt
 
 from schema import types
@@ -11,7 +11,7 @@ def filler(engine, record, user, unmask):
     resolver = Resolver(models)
     ctx = DisplayContext(registry, resolver)
     entity = record._spec.name
-    steps = flow.steps(record)
+    steps = flow.steps(record) if entity in flow.entities() else []
     Area = models["area"]
     village_id = record.__data__.get("village")
     village = Area.get_or_none(id=village_id) if village_id else None
@@ -42,7 +42,7 @@ def filler(engine, record, user, unmask):
         return types.get(spec.type).display(raw, spec, ctx, masked=spec.sensitive and not unmask)
 
     def items(name):
-        if name != "missing_materials":
+        if name != "missing_materials" or entity not in flow.entities():
             return []
         wf = flow.workflow(record)
         have = set(types.get("checklist").codes(record.materials))

@@ -3,7 +3,7 @@ import os
 
 import schema
 
-from . import benefits, care, derive, scope, system, workflow
+from . import benefits, care, cards, derive, scope, system, workflow
 
 SCHEMA_DIR = schema.HERE
 
@@ -22,6 +22,7 @@ class Engine:
         self.flow = workflow.Flow(self)
         self.flow.install()
         care.install(self.models)
+        cards.install(self.models)
         self.settings.on_change = [self.flow.refresh_all]
         self.database_url = database_url
 

@@ -378,3 +378,24 @@ def test_payment_command_line(app, tmp_path):
     assert r.exit_code != 0 and "待发" in r.output
     r = runner.invoke(args=["payments", "run", "--township", "999", "--month", month])
     assert r.exit_code != 0 and "没有乡镇" in r.output
+
+
+def test_roster_change_notice(app, browser_for):
+    eng = engine_of(app)
+    Care, Change = eng.models["care"], eng.models["care_change"]
+    care = Care.select().join(eng.models["area"], on=(Care.village == eng.models["area"].id)).where(
+        eng.models["area"].code.startswith("370405001")).first()
+    town = browser_for("town1")
+    r = town.post("/admin/care_change/new/", {"care": care.id, "kind": "lower", "effective_month": "2027-06",
+                                               "new_amount": "100", "reason": "家庭成员就业，收入增加"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:1500]
+    change = Change.select().order_by(Change.id.desc()).first()
+    assert (change.kind, str(change.old_amount), str(change.new_amount)) == ("lower", str(care.monthly_amount), "100.00")
+    html = town.get(f"/admin/care_change/details/?id={change.id}").get_data(as_text=True)
+    assert "救助金调整（停发）告知书" in html
+    doc = town.get(f"/admin/care_change/document/?id={change.id}&name=care_change_notice").get_data(as_text=True)
+    assert care.head_name in doc and "2027-06" in doc and "调减" in doc and "家庭成员就业" in doc
+    r = town.post("/admin/care_change/new/", {"care": care.id, "kind": "raise", "effective_month": "2027-07",
+                                               "new_amount": "50", "reason": "x"})
+    assert "应高于原金额" in r.get_data(as_text=True)
+    assert browser_for("village1").get("/admin/care_change/new/").status_code == 403

@@ -243,3 +243,28 @@ def test_lines_not_confirmed_within_the_bank_days_are_flagged(world):
     assert late(D(2026, 11, 6)) == 2
     payments.mark_sent(world.engine, ids, D(2026, 11, 4))           # a re-export keeps the first date
     assert late(D(2026, 11, 6)) == 2
+
+
+def test_one_active_bank_card_per_household(world):
+    Card, H = world.engine.models["bank_card"], world.engine.models["household"]
+    token = system.actor.set((None, "测试", None))
+    try:
+        h = world.households[0]
+        first = Card.create(household=h, account_name=h.head_name, bank_name="农商银行", account="6228480000000000001")
+        assert H.get_by_id(h.id).bank_account == "6228480000000000001"
+        with pytest.raises(RecordInvalid, match="一户一卡"):
+            Card.create(household=h, account_name=h.head_name, bank_name="邮储银行", account="6221880000000000002")
+        first.status = "closed"
+        with pytest.raises(RecordInvalid, match="注销日期和注销原因"):
+            first.save()
+        first.closed_on, first.close_reason = D(2026, 11, 1), "卡片丢失"
+        first.save()
+        assert H.get_by_id(h.id).bank_account is None
+        Card.create(household=h, account_name=h.head_name, bank_name="邮储银行", account="6221880000000000002")
+        assert H.get_by_id(h.id).bank_account == "6221880000000000002"
+        first.status = "active"
+        with pytest.raises(RecordInvalid, match="不能恢复使用"):
+            first.save()
+        assert Card.select().where(Card.household == h.id).count() == 2          # history kept
+    finally:
+        system.actor.reset(token)
