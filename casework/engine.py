@@ -3,7 +3,7 @@ import os
 
 import schema
 
-from . import benefits, care, cards, derive, scope, system, workflow
+from . import benefits, care, cards, certificates, derive, reserve, scope, system, workflow
 
 SCHEMA_DIR = schema.HERE
 
@@ -23,6 +23,8 @@ class Engine:
         self.flow.install()
         care.install(self.models)
         cards.install(self.models)
+        certificates.install(self.models)
+        reserve.install(self.models)
         self.settings.on_change = [self.flow.refresh_all]
         self.database_url = database_url
 

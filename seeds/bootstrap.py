@@ -26,6 +26,7 @@ USERS = [
     ("village1", "中心社区协理员", "village_assistant", "370405001001"),
 ]
 HOUSEHOLDS = 500
+RESERVE_ADVANCE = 50000          # 元: the advance DOMAIN.md names for a township's temporary-aid reserve
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
 GIVEN = "秀英桂兰玉凤淑珍建国志强伟军红梅海燕明华立新德胜永福春生秋菊文静小龙子涵浩然欣怡"
 
@@ -96,6 +97,11 @@ def demo(engine):
         created["member"] += m
         if "standard" in engine.models.models:
             created["standard"] = _standards(engine, county)
+        if "reserve_entry" in engine.models.models and not engine.models["reserve_entry"].select().exists():
+            for town in Area.select().where(Area.level == "township"):
+                engine.models["reserve_entry"].create(township=town, kind="allocation", amount=RESERVE_ADVANCE,
+                                                      entry_date=dt.date(dt.date.today().year, 1, 5),
+                                                      note="县财政拨入临时救助备用金（演示）")
         if "case" in engine.models.models:
             Household = engine.models["household"]
             by_town = [list(Household.select().where(Household.village.in_([v.id for v in villages if v.parent_id == t.id]))

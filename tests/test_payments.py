@@ -268,3 +268,57 @@ def test_one_active_bank_card_per_household(world):
         assert Card.select().where(Card.household == h.id).count() == 2          # history kept
     finally:
         system.actor.reset(token)
+
+
+def test_certificates_issued_replaced_and_revoked(world):
+    case = approved(world)
+    Cert, Care = world.engine.models["certificate"], world.engine.models["care"]
+    care = Care.get(case=case.id)
+    first = Cert.get(Cert.care == care.id)
+    assert (first.number, first.kind, first.status) == ("3704050011" + "00001", "1", "valid")
+    assert first.holder == world.households[0].head_name
+    token = system.actor.set((None, "测试", None))
+    try:
+        with pytest.raises(RecordInvalid, match="补换证须写明原因"):
+            Cert(care=care.id, kind="1").save()
+        second = Cert(care=care.id, kind="1", replace_reason="证件污损")
+        second.save()
+        assert second.number == "370405001100002"
+        first = Cert.get_by_id(first.id)
+        assert first.status == "revoked" and "证件污损" in first.revoke_reason and "370405001100002" in first.revoke_reason
+        first.number = "X"
+        with pytest.raises(RecordInvalid, match="不能修改"):
+            first.save()
+    finally:
+        system.actor.reset(token)
+    change(world, care, "cancel", "2027-01", reason="死亡")
+    assert Cert.get_by_id(second.id).status == "revoked"
+
+
+def test_reserve_fund_pays_temporary_aid_and_never_goes_negative(world):
+    from casework import reserve
+    Entry = world.engine.models["reserve_entry"]
+    town = world.towns[0]
+    assert reserve.balance(world.engine.models, town.id) == Decimal("50000.00")
+    case = world.investigate(world.case("32", materials="id_card,hardship_statement,verification_auth,pledge"),
+                             D(2026, 9, 28), D(2026, 9, 29), proposed_amount="2500")
+    world.do(case, "approve", "leader", decided_amount="2500")
+    assert reserve.balance(world.engine.models, town.id) == Decimal("47500.00")
+    entry = Entry.get(Entry.case == case.id)
+    assert (entry.kind, entry.amount, entry.balance) == ("payment", Decimal("2500.00"), Decimal("47500.00"))
+    token = system.actor.set((None, "测试", None))
+    try:
+        with pytest.raises(RecordInvalid, match="备用金余额不足"):
+            Entry.create(township=town, kind="refund", amount=60000, entry_date=D(2026, 10, 1))
+    finally:
+        system.actor.reset(token)
+    # a township whose reserve is spent cannot approve more from it: the approval is refused as a whole
+    token = system.actor.set((None, "测试", None))
+    Entry.create(township=town, kind="refund", amount=47000, entry_date=D(2026, 10, 2))
+    system.actor.reset(token)
+    big = world.investigate(world.case("32", materials="id_card,hardship_statement,verification_auth,pledge"),
+                            D(2026, 9, 28), D(2026, 9, 29), proposed_amount="800")
+    with pytest.raises(Exception, match="备用金余额不足"):
+        world.do(big, "approve", "leader", decided_amount="800")
+    assert world.engine.models["case"].get_by_id(big.id).state == "reviewing"
+    assert reserve.balance(world.engine.models, town.id) == Decimal("500.00")

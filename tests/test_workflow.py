@@ -39,6 +39,9 @@ class World:
                                      ("village", "village_assistant", self.villages[0])]:
             self.users[username] = User.create(username=username, full_name=f"{username}姓名", role=role,
                                                area=area, password="secret-pass", active=True)
+        for town in self.towns:                    # the county's advance for temporary aid
+            engine.models["reserve_entry"].create(township=town, kind="allocation", amount=50000,
+                                                  entry_date=D(2026, 1, 5), note="县财政拨入备用金")
         system.actor.reset(token)
 
     def case(self, type_code="12", household=0, **kw):

@@ -1,0 +1,76 @@
+"""Certificates (最低生活保障证, 特困人员救助供养证): issued when a case is approved, numbered in one
+series per township and kind, replaced (the old one revoked with the reason), revoked on exit."""
+import datetime as dt
+
+from schema import RecordInvalid
+
+from .care import effect, township_of
+
+KIND_OF_TYPE = {"11": "1", "12": "1", "13": "1", "21": "2", "22": "2"}
+
+
+def _number(models, village_id, kind):
+    Area, Certificate = models["area"], models["certificate"]
+    township = Area.get_or_none(id=township_of(models, village_id))
+    prefix = f"{township.code if township else '000000000'}{kind}"
+    last = Certificate.select(Certificate.number).where(Certificate.number.startswith(prefix)).order_by(
+        Certificate.number.desc()).scalar()
+    serial = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
+    return f"{prefix}{serial:05d}"
+
+
+@effect("issue_certificate")
+def issue_certificate(flow, record, user, today):
+    models = flow.models
+    kind = KIND_OF_TYPE.get(record.assistance_type)
+    Care = models["care"]
+    care = Care.select().where(Care.case == record.id).first()
+    if kind and care is not None:
+        models["certificate"](care=care.id, kind=kind, issued_on=today).save()
+
+
+def install(models):
+    if "certificate" not in models.registry.entities:
+        return
+    Certificate, Care = models["certificate"], models["care"]
+
+    def before(record, old):
+        if record._spec.name != "certificate":
+            return
+        if old is not None:
+            if getattr(record, "_revoking", False):
+                return
+            raise RecordInvalid({"number": "证件登记后不能修改；补换证请为该对象再登记一张，旧证自动作废"})
+        care = Care.get_or_none(id=record.__data__.get("care"))
+        if care is None or care.status != "in_care":
+            raise RecordInvalid({"care": "只能为在保对象发证"})
+        valid = Certificate.select().where(Certificate.care == care.id, Certificate.status == "valid")
+        if valid.exists() and not (record.replace_reason or "").strip():
+            raise RecordInvalid({"replace_reason": "该对象已有有效证件，补换证须写明原因"})
+        record.village = care.__data__["village"]
+        record.number = _number(models, care.__data__["village"], record.kind)
+        record.issued_on = record.issued_on or dt.date.today()
+        record.status = "valid"
+
+    def after(record, action, old):
+        name = record._spec.name
+        if name == "certificate" and action == "create":
+            reason = f"补换证（新证 {record.number}）：{record.replace_reason}" if record.replace_reason else None
+            if reason:
+                revoke(models, record.__data__["care"], reason, keep=record.id)
+        elif name == "care_change" and action == "create" and record.kind == "cancel":
+            revoke(models, record.__data__["care"], f"注销在保：{record.reason}")
+
+    models.hooks.before.append(before)
+    models.hooks.after.append(after)
+
+
+def revoke(models, care_id, reason, keep=None):
+    Certificate = models["certificate"]
+    query = Certificate.select().where(Certificate.care == care_id, Certificate.status == "valid")
+    if keep:
+        query = query.where(Certificate.id != keep)
+    for cert in query:
+        cert.status, cert.revoked_on, cert.revoke_reason = "revoked", dt.date.today(), reason[:100]
+        cert._revoking = True
+        cert.save()

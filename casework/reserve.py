@@ -1,0 +1,60 @@
+"""The township's reserve fund for temporary aid (临时救助备用金): allocations in, aid paid out; the
+balance never goes below zero. A temporary-aid case approved by the township pays from it."""
+from decimal import Decimal
+
+import peewee as pw
+
+from schema import RecordInvalid
+
+from .care import effect, township_of
+
+OUT = ("payment", "refund")
+
+
+def balance(models, township_id, exclude=None):
+    Entry = models["reserve_entry"]
+    query = Entry.select(Entry.kind, pw.fn.SUM(Entry.amount)).where(Entry.township == township_id)
+    if exclude:
+        query = query.where(Entry.id != exclude)
+    total = Decimal("0.00")
+    for kind, amount in query.group_by(Entry.kind).tuples():
+        total += -Decimal(amount or 0) if kind in OUT else Decimal(amount or 0)
+    return total
+
+
+@effect("pay_from_reserve")
+def pay_from_reserve(flow, record, user, today):
+    """Only what the township decides is paid from its reserve; a county-approved sum is the county's."""
+    models = flow.models
+    if user is None or flow.registry.roles[user.role].level == "county" or record.state != "approved":
+        return
+    township = township_of(models, record.__data__.get("village"))
+    entry = models["reserve_entry"](township=township, kind="payment", amount=record.decided_amount,
+                                    entry_date=today, case=record.id, note=f"临时救助 {record.case_no}")
+    try:
+        entry.save()
+    except RecordInvalid as e:
+        from .workflow import Refused
+        raise Refused(str(e)) from None
+
+
+def install(models):
+    if "reserve_entry" not in models.registry.entities:
+        return
+
+    def before(record, old):
+        if record._spec.name != "reserve_entry":
+            return
+        if old is not None:
+            raise RecordInvalid({"amount": "备用金收支登记后不能修改；如有错误请登记一笔相反的收支"})
+        amount = Decimal(record.amount or 0)
+        if amount <= 0:
+            raise RecordInvalid({"amount": "金额应大于0"})
+        current = balance(models, record.__data__.get("township"))
+        after = current - amount if record.kind in OUT else current + amount
+        if after < 0:
+            raise RecordInvalid({"amount": f"备用金余额不足：现有 {current:,.2f} 元，本笔 {amount:,.2f} 元。"
+                                           f"请先申请县财政拨入备用金"})
+        record.balance = after
+
+    models.hooks.before.append(before)
