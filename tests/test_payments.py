@@ -361,3 +361,22 @@ def _returned_month(world, month, edit):
                 sheet.write_string(r, c, str(value))
     book.close()
     return out.getvalue()
+
+
+def test_recomputation_goes_through_the_workflow_as_an_adjustment(world):
+    case = approved(world)                          # decided 620 in October, in care from November
+    care = world.engine.models["care"].get(case=case.id)
+    offered = [t.name for t, reason in world.flow.offered(case, world.users["town"])]
+    assert offered == ["recompute"]
+    with pytest.raises(Exception, match="相同"):
+        world.do(case, "recompute", "town", on=D(2026, 11, 20), decided_amount="620")
+    case = world.do(case, "recompute", "town", on=D(2026, 11, 20), decided_amount="540", opinion="家庭收入增加")
+    assert case.state == "approved" and str(case.decided_amount) == "540.00"
+    Change = world.engine.models["care_change"]
+    last = Change.select().where(Change.care == care.id).order_by(Change.id.desc()).first()
+    assert (last.kind, last.effective_month, str(last.new_amount)) == ("lower", "2026-12", "540.00")
+    assert world.steps(case)[-1] == ("recompute", "approved", "town姓名")
+    run(world, "2026-11")
+    run(world, "2026-12")
+    assert [str(p.amount) for p in lines(world, "2026-11")] == ["620.00"]
+    assert [str(p.amount) for p in lines(world, "2026-12")] == ["540.00"]
