@@ -157,7 +157,7 @@ def _register_cli(app, engine):
         lines = list(payments.bank_lines(engine, user, township.id, month))
         count, total = write_payment_list(out, f"{township.name}社会救助资金发放清单", month, lines,
                                           engine.registry.options["assistance_type"].label_of)
-        payments.mark_sent(engine, [line["id"] for line in lines], engine.flow.clock())
+        payments.mark_sent(engine, [i for line in lines for i in line["ids"]], engine.flow.clock())
         click.echo(f"已写入 {out}：{count} 笔，合计 {total:.2f} 元。")
 
     @payments_group.command("bank-return")

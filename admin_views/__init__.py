@@ -14,6 +14,7 @@ from schema import SchemaError
 from . import auth
 from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
+from .care_view import CareModelView
 from .case_view import CaseModelView
 from .deadlines_view import DeadlinesView
 from .notice_view import NoticeView
@@ -66,7 +67,8 @@ def init_app(app, engine):
         engine.documents, engine.document_error = {}, f"文书模板有误，暂不能打印文书：{e}"
         app.logger.error(engine.document_error)
     for spec in engine.registry.entities.values():
-        view_class = CaseModelView if spec.name in with_flow else SchemaModelView
+        view_class = CaseModelView if spec.name in with_flow else CareModelView if spec.name == "care" \
+            else SchemaModelView
         admin.add_view(view_class(engine, spec, name=spec.label, endpoint=spec.name, category=spec.menu))
         if spec.archive:
             archived = type(f"Archived{spec.name.title()}View", (SchemaModelView,), {"archived_mode": True})

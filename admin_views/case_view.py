@@ -185,7 +185,9 @@ class _FormData:
     def __init__(self, record, t, wf, computed):
         for name in t.fields:
             value = getattr(record, name)
-            if value is None and wf and name in wf.prefill:
+            if name in t.computed and computed and computed.amount is not None:
+                value = computed.amount
+            elif value is None and wf and name in wf.prefill:
                 value = record.proposed_amount if record.proposed_amount is not None else (
                     computed.amount if computed else None)
             setattr(self, name, value)

@@ -115,7 +115,7 @@ class PaymentView(auth.Guarded, BaseView):
         labels = self.engine.registry.options["assistance_type"]
         lines = list(payments.bank_lines(self.engine, auth.current(), township_id, month))
         write_payment_list(buffer, f"{township.name}社会救助资金发放清单", month, lines, labels.label_of)
-        payments.mark_sent(self.engine, [line["id"] for line in lines], self.engine.flow.clock())
+        payments.mark_sent(self.engine, [i for line in lines for i in line["ids"]], self.engine.flow.clock())
         buffer.seek(0)
         return send_file(buffer, as_attachment=True, download_name=f"{township.name}{month}发放清单.xlsx",
                          mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -87,13 +87,13 @@ def child(url, what, out):
         detail = f"{count:,} lines"
     else:                                   # plain XlsxWriter, the same cells from the same query
         import xlsxwriter
-        rows = list(payments.bank_lines(engine, admin, town.id, MONTH).tuples())
+        rows = list(payments.bank_lines(engine, admin, town.id, MONTH))
         fetched = time.perf_counter()
         book = xlsxwriter.Workbook(out, {"constant_memory": True})
         sheet = book.add_worksheet()
         for r, row in enumerate(rows, start=7):
-            pid, amount, kind, name, bank, account, head, idn = row
-            for c, v in enumerate([pid, head, idn, name or "", bank or "", account or "", float(amount), "农村低保"]):
+            for c, v in enumerate([row["id"], row["head_name"], row["head_id_number"], row["account_name"] or "",
+                                   row["bank_name"] or "", row["bank_account"] or "", float(row["amount"]), "农村低保"]):
                 (sheet.write_number if isinstance(v, (int, float)) else sheet.write_string)(r, c, v)
         book.close()
         detail = f"{len(rows):,} lines (query {fetched - start:.1f} s)"

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from . import payments, scope, tabular
+from . import payments, tabular
 from .imports import Problem
 
 NEEDED = ["流水号", "卡号", "金额（元）", "处理结果"]
@@ -47,10 +47,8 @@ def apply(engine, user, township_id, month, data, filename, today=None):
         outcome.problems.append(Problem(sheet.name, header_row + 1, "", "", "缺少列：" + "、".join(missing)))
         return outcome
     col = {h: header.index(h) for h in header}
-    Payment, Area = models["payment"], models["area"]
-    villages = Area.select(Area.id).where(Area.parent == township.id)
-    pending = {p.id: p for p in scope.scoped(models, "payment", user).where(
-        Payment.month == month, Payment.village.in_(villages), Payment.status == "pending")}
+    Payment = models["payment"]
+    pending = {g["id"]: g for g in payments.bank_lines(engine, user, township.id, month)}
     seen, marks = set(), []
     for offset, row in enumerate(sheet.rows[header_row + 1:], start=header_row + 2):
         cells = list(row) + [""] * (len(header) - len(row))
@@ -73,7 +71,7 @@ def apply(engine, user, township_id, month, data, filename, today=None):
         if line is None:
             bad("流水号", f"没有这笔待发的发放记录（{township.name} {month}）：可能不属于本乡镇本月，或已标记过")
             continue
-        if str(cells[col["卡号"]]).strip() != (line.bank_account or ""):
+        if str(cells[col["卡号"]]).strip() != (line["bank_account"] or ""):
             bad("卡号", "卡号与发放清单不一致")
             continue
         try:
@@ -81,8 +79,8 @@ def apply(engine, user, township_id, month, data, filename, today=None):
         except InvalidOperation:
             bad("金额（元）", "金额不是数字")
             continue
-        if amount != line.amount:
-            bad("金额（元）", f"金额与发放清单不一致（应为 {line.amount:.2f}）")
+        if amount != line["amount"]:
+            bad("金额（元）", f"金额与发放清单不一致（应为 {line['amount']:.2f}）")
             continue
         result = str(cells[col["处理结果"]]).strip()
         if result not in OK | FAILED:
@@ -102,11 +100,13 @@ def apply(engine, user, township_id, month, data, filename, today=None):
     if outcome.problems:
         return outcome
     with models.db.atomic():
-        for line, paid, paid_on, reason in marks:
-            line.status = "paid" if paid else "failed"
-            line.paid_on = paid_on if paid else None
-            line.note = None if paid else f"银行退回：{reason or '未注明原因'}"
-            line.save()
+        for group, paid, paid_on, reason in marks:
+            for ledger_line in Payment.select().where(Payment.id.in_(group["ids"])):
+                ledger_line.status = "paid" if paid else "failed"
+                ledger_line.paid_on = paid_on if paid else None
+                if not paid:
+                    ledger_line.note = f"银行退回：{reason or '未注明原因'}"
+                ledger_line.save()
             outcome.paid += paid
             outcome.failed += not paid
     return outcome

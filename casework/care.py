@@ -68,6 +68,25 @@ def start_care(flow, record, user, today):
     change.save()
 
 
+@effect("adjust_care")
+def adjust_care(flow, record, user, today):
+    """A decided case re-assessed: the new amount goes on the roster as 调增 or 调减 from next month."""
+    from .workflow import Refused
+    models = flow.models
+    Care, Change = models["care"], models["care_change"]
+    active = Care.select().where(Care.case == record.id, Care.status == "in_care").first()
+    if active is None:
+        raise Refused("该事项没有在保的花名册记录，无法调整金额")
+    new, old = Decimal(record.decided_amount or 0), Decimal(active.monthly_amount)
+    if new == old:
+        raise Refused(f"调整后的金额与现在的月救助金额 {old:.2f} 元相同")
+    if new <= 0:
+        raise Refused("金额为0时请办理停发（在花名册变更中注销），不是调整")
+    month = next_month(today.strftime("%Y-%m"))
+    Change(care=active.id, kind="raise" if new > old else "lower", effective_month=month, new_amount=new,
+           reason=f"重新测算（{record.case_no}）", case=record.id).save()
+
+
 def amounts_in(models, care_ids, month):
     """{care id: the monthly amount in force in `month`} from the changes (cancelled ones: absent)."""
     Change = models["care_change"]

@@ -136,16 +136,73 @@ def summary(engine, user, township_id, month):
 
 
 def bank_lines(engine, user, township_id, month):
-    """The lines of the bank's payment list: pending payments of a township-month, by village and head."""
+    """The lines of the bank's payment list: one per household and item, the month's pending ledger
+    lines (the monthly sum, a 补发, a 扣减) added up; 流水号 is the first line's id and `ids` all of them.
+    A household whose deductions exceed what it is due this month is left out (`negative` lists them)."""
     models = engine.models
     Payment, Area, Household = models["payment"], models["area"], models["household"]
     villages = Area.select(Area.id).where(Area.parent == township_id)
-    return (scope.scoped(models, "payment", user)
-            .where(Payment.month == month, Payment.village.in_(villages), Payment.status == "pending")
-            .join(Household, on=(Payment.household == Household.id))
-            .select(Payment.id, Payment.amount, Payment.assistance_type, Payment.account_name, Payment.bank_name,
-                    Payment.bank_account, Household.head_name, Household.head_id_number)
-            .order_by(Payment.village, Payment.household, Payment.id).dicts())
+    query = (scope.scoped(models, "payment", user)
+             .where(Payment.month == month, Payment.village.in_(villages), Payment.status == "pending")
+             .join(Household, on=(Payment.household == Household.id))
+             .select(Payment.id, Payment.household, Payment.amount, Payment.assistance_type, Payment.account_name,
+                     Payment.bank_name, Payment.bank_account, Household.head_name, Household.head_id_number)
+             .order_by(Payment.village, Payment.household, Payment.assistance_type, Payment.id).dicts())
+    group = None
+    for row in query.iterator():
+        key = (row["household"], row["assistance_type"])
+        if group is not None and group["key"] != key:
+            if group["amount"] > 0:
+                yield group
+        if group is None or group["key"] != key:
+            group = dict(row, key=key, ids=[row["id"]])
+            continue
+        group["ids"].append(row["id"])
+        group["amount"] += row["amount"]
+    if group is not None and group["amount"] > 0:
+        yield group
+
+
+def adjust(engine, user, care_id, month, kind, amount, reason):
+    """A correction paid with a later month: 补发 (back pay) or 扣减 (a deduction from what is due that
+    month). Closed months are never touched: the correction goes into an open one."""
+    from decimal import Decimal, InvalidOperation
+    models = engine.models
+    Care, Payment, Household = models["care"], models["payment"], models["household"]
+    if kind not in ("back", "deduct"):
+        raise PaymentRefused("类别只能是补发或扣减")
+    if not MONTH.match(month or ""):
+        raise PaymentRefused(f"发放年月应写作 2026-05，收到“{month}”")
+    try:
+        amount = Decimal(str(amount)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise PaymentRefused("金额应为数字") from None
+    if amount <= 0:
+        raise PaymentRefused("金额应大于0")
+    if not (reason or "").strip():
+        raise PaymentRefused("请写明补发或扣减的理由")
+    target = scope.scoped(models, "care", user).where(Care.id == care_id).first()
+    if target is None:
+        raise PaymentRefused("找不到该在保对象，或它不在您的管辖区划内")
+    if care.month_closed(models, care.township_of(models, target.__data__["village"]), month):
+        raise PaymentRefused(f"{month} 已关账；更正请放在以后未关账的月份")
+    with models.db.atomic():
+        lines = Payment.select().where(Payment.household == target.__data__["household"], Payment.month == month,
+                                       Payment.assistance_type == target.assistance_type)
+        due = sum((p.amount for p in lines if p.status in ("pending", "held")), Decimal("0.00"))
+        if kind == "deduct" and due < amount:
+            raise PaymentRefused(f"{month} 该户本项目应发 {due:.2f} 元，不足扣减 {amount:.2f} 元："
+                                 f"请先生成该月发放台账，或分几个月扣减")
+        household = Household.get_by_id(target.__data__["household"])
+        held = not household.bank_account
+        line = Payment(household=household.id, village=target.__data__["village"], care=target.id,
+                       assistance_type=target.assistance_type, month=month, kind=kind,
+                       amount=amount if kind == "back" else -amount,
+                       status="held" if held else "pending", account_name=household.account_name,
+                       bank_name=household.bank_name, bank_account=household.bank_account,
+                       note=("补发：" if kind == "back" else "扣减：") + reason.strip()[:180])
+        line.save()
+    return line
 
 
 def mark_sent(engine, ids, day):

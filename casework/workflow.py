@@ -168,9 +168,8 @@ class Flow:
                 record.save()
             finally:
                 record._moved_by_flow = False
-            if target != state:
-                for name in wf.effects.get(target, []):
-                    care.EFFECTS[name](self, record, user, today)
+            for name in (wf.effects.get(target, []) if target != state else []) + t.effects:
+                care.EFFECTS[name](self, record, user, today)
         return step
 
     def _locked(self, record_id, user):

@@ -9,7 +9,8 @@ COLUMNS = ["流水号", "户主姓名", "身份证号", "开户名", "开户行"
 
 
 def write_payment_list(target, title, month, lines, project_label):
-    """lines: dicts from casework.payments.bank_lines; project_label(code) → 项目名称."""
+    """lines: dicts from casework.payments.bank_lines (one per payee and item, amounts already added
+    up); project_label(code) → 项目名称."""
     lines = list(lines)
     total = sum((Decimal(line["amount"]) for line in lines), Decimal("0.00"))
     projects = sorted({project_label(line["assistance_type"]) for line in lines})

@@ -162,6 +162,8 @@ class Transition:
     sets: dict = dc_field(default_factory=dict)        # field → "today" | {period: setting} | literal
     opinion: str = "optional"      # required / optional
     style: str = "primary"
+    effects: list = dc_field(default_factory=list)     # run after the step, in the same transaction
+    computed: list = dc_field(default_factory=list)    # fields its form starts from the calculator's result
 
 
 @dataclass
@@ -199,7 +201,7 @@ class Workflow:
 
     def closing_states(self):
         """States no transition leaves: the case is decided (or referred and closed)."""
-        leaving = {s for t in self.transitions for s in t.sources}
+        leaving = {s for t in self.transitions for s in t.sources if t.target not in ("", s)}
         return {t.target for t in self.transitions if t.target} - leaving
 
 

@@ -12,7 +12,7 @@ WORKFLOW_KEYS = {"name", "label", "entity", "type_field", "state_field", "types"
                  "deadlines", "create_requires", "extends", "drop", "calculator", "prefill",
                  "effects"}
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "fields", "requires", "checked", "when",
-                   "when_message", "check", "check_message", "sets", "opinion", "style"}
+                   "when_message", "check", "check_message", "sets", "opinion", "style", "effects", "computed"}
 DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit"}
 
 
@@ -95,7 +95,7 @@ def _workflow(name, raw, registry, stack, calculators=None, known_effects=None):
             raise SchemaError(rel, f"流程 {name} 的类别 {code} 不在选项表 {type_codes.name} 中")
     transitions, seen = [], set()
     for i, t in enumerate(data.get("transitions") or [], 1):
-        transitions.append(_transition(t, i, name, rel, entity, registry, field, state))
+        transitions.append(_transition(t, i, name, rel, entity, registry, field, state, known_effects))
         if transitions[-1].name in seen:
             raise SchemaError(rel, f"流程 {name} 的操作 {transitions[-1].name} 重复")
         seen.add(transitions[-1].name)
@@ -139,7 +139,7 @@ def _workflow(name, raw, registry, stack, calculators=None, known_effects=None):
                     file=rel)
 
 
-def _transition(t, i, wf_name, rel, entity, registry, field, state):
+def _transition(t, i, wf_name, rel, entity, registry, field, state, known_effects=None):
     if not isinstance(t, dict) or not t.get("name") or not t.get("label"):
         raise SchemaError(rel, f"流程 {wf_name} 的第{i}个操作应有 name 和 label")
     where = f"操作 {t['name']}"
@@ -175,6 +175,10 @@ def _transition(t, i, wf_name, rel, entity, registry, field, state):
         elif value != "today":
             value = conditions._literal(value, f, registry, rel, where)
         sets[fname] = value
+    effects = [t["effects"]] if isinstance(t.get("effects"), str) else list(t.get("effects") or [])
+    for effect_name in effects:
+        if known_effects is not None and effect_name not in known_effects:
+            raise SchemaError(rel, f"流程 {wf_name} 的{where}：效果 {effect_name} 不存在，可用：{', '.join(sorted(known_effects))}")
     opinion = t.get("opinion", "optional")
     if opinion not in ("optional", "required"):
         raise SchemaError(rel, f"流程 {wf_name} 的{where}：opinion 只能是 optional 或 required")
@@ -183,7 +187,8 @@ def _transition(t, i, wf_name, rel, entity, registry, field, state):
         target="" if t["to"] == "same" else state(t["to"], where), roles=roles,
         fields=[field(f, f"{where} 的 fields").name for f in t.get("fields") or []],
         requires=[field(f, f"{where} 的 requires").name for f in t.get("requires") or []],
-        checked=checked, sets=sets, opinion=opinion, style=t.get("style", "primary"),
+        checked=checked, sets=sets, opinion=opinion, style=t.get("style", "primary"), effects=effects,
+        computed=[field(f, f"{where} 的 computed", ("money",)).name for f in t.get("computed") or []],
         when=conditions.build(t.get("when"), entity, registry, rel, where),
         when_message=t.get("when_message"),
         check=conditions.build(t.get("check"), entity, registry, rel, where),

@@ -5,6 +5,7 @@ import random
 from casework import idnumber, system
 
 from .demo_cases import demo_cases
+from .demo_payments import demo_payments
 
 DEMO_PASSWORD = "jiuzhu-demo"
 
@@ -76,7 +77,7 @@ def minimal(engine, county_code, county_name, admin_password):
 
 @_as_system
 def demo(engine):
-    created = {"area": 0, "user": 0, "household": 0, "member": 0, "standard": 0, "case": 0}
+    created = {"area": 0, "user": 0, "household": 0, "member": 0, "standard": 0, "case": 0, "payment": 0}
     with engine.db.atomic():
         county, new = _area(engine, COUNTY[0], COUNTY[1], "county", population=COUNTY[2])
         created["area"] += new
@@ -107,9 +108,11 @@ def demo(engine):
             by_town = [list(Household.select().where(Household.village.in_([v.id for v in villages if v.parent_id == t.id]))
                             .order_by(Household.id)) for t in Area.select().where(Area.level == "township").order_by(Area.code)]
             created["case"] += demo_cases(engine, by_town)
+        if "payment" in engine.models.models:
+            created["payment"] = demo_payments(engine)
     lines = ["演示数据：" + "，".join(f"新建{label} {created[k]} 条" for k, label in
                                    [("area", "区划"), ("user", "用户"), ("household", "家庭户"), ("member", "成员"),
-                                    ("standard", "保障标准"), ("case", "救助事项")])]
+                                    ("standard", "保障标准"), ("case", "救助事项"), ("payment", "发放记录")])]
     lines.append(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
     for username, full_name, role, area_code in USERS:
         lines.append(f"  {username:<9} {engine.registry.roles[role].label}  {full_name}")

@@ -399,3 +399,36 @@ def test_roster_change_notice(app, browser_for):
                                                "new_amount": "50", "reason": "x"})
     assert "应高于原金额" in r.get_data(as_text=True)
     assert browser_for("village1").get("/admin/care_change/new/").status_code == 403
+
+
+def test_back_pay_form_on_the_care_page(app, browser_for):
+    eng = engine_of(app)
+    Care, Payment, Area = eng.models["care"], eng.models["payment"], eng.models["area"]
+    care = Care.select().where(Care.village.in_(Area.select(Area.id).where(
+        Area.code.startswith("370405001")))).first()
+    town = browser_for("town1")
+    month = "2027-02"
+    assert "补发或扣减" in town.get(f"/admin/care/details/?id={care.id}").get_data(as_text=True)
+    r = town.post(f"/admin/care/adjust/?id={care.id}", {"month": month, "kind": "back", "amount": "50",
+                                                          "reason": "10月少发"})
+    assert "已登记补发 50.00 元" in town.get(r.headers["Location"]).get_data(as_text=True)
+    assert Payment.select().where(Payment.care == care.id, Payment.kind == "back").count() == 1
+    r = town.post(f"/admin/care/adjust/?id={care.id}", {"month": month, "kind": "deduct", "amount": "abc",
+                                                          "reason": "x"})
+    assert "金额应为数字" in town.get(r.headers["Location"]).get_data(as_text=True)
+    village = browser_for("village1")
+    assert "补发或扣减" not in village.get(f"/admin/care/details/?id={care.id}").get_data(as_text=True)
+    assert browser_for("town2").post(f"/admin/care/adjust/?id={care.id}", {"month": month}).status_code == 404
+
+
+def test_certificate_print_page(app, browser_for):
+    eng = engine_of(app)
+    Cert, Area = eng.models["certificate"], eng.models["area"]
+    cert = Cert.select().where(Cert.village.in_(Area.select(Area.id).where(
+        Area.code.startswith("370405001")))).first()
+    town = browser_for("town1")
+    html = town.get(f"/admin/certificate/document/?id={cert.id}&name=certificate").get_data(as_text=True)
+    assert cert.number in html and cert.holder in html and "运河街道" in html and "最低生活保障证" in html
+    r = town.get(f"/admin/certificate/document/?id={cert.id}&name=certificate&format=docx")
+    assert r.status_code == 200 and cert.number in docx_text(r.data)
+    assert browser_for("town2").get(f"/admin/certificate/document/?id={cert.id}&name=certificate").status_code == 404

@@ -160,27 +160,7 @@ def test_bank_payment_list(world):
 
 def _returned(world, edit):
     """The exported payment list with 处理结果 filled in by `edit(rows)`, as the bank sends it back."""
-    import xlsxwriter
-    from python_calamine import CalamineWorkbook
-    from reports.bank import write_payment_list
-    buffer = io.BytesIO()
-    write_payment_list(buffer, "清单", "2026-11", payments.bank_lines(
-        world.engine, world.users["town"], world.towns[0].id, "2026-11"),
-        world.engine.registry.options["assistance_type"].label_of)
-    rows = CalamineWorkbook.from_filelike(io.BytesIO(buffer.getvalue())).get_sheet_by_index(0).to_python()
-    rows[6] = rows[6] + ["处理结果", "失败原因", "入账日期"]
-    edit(rows)
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True})
-    sheet = book.add_worksheet()
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if isinstance(value, (int, float)):
-                sheet.write_number(r, c, value)
-            elif value not in (None, ""):
-                sheet.write_string(r, c, str(value))
-    book.close()
-    return out.getvalue()
+    return _returned_month(world, "2026-11", edit)
 
 
 def two_lines(world):
@@ -322,3 +302,81 @@ def test_reserve_fund_pays_temporary_aid_and_never_goes_negative(world):
         world.do(big, "approve", "leader", decided_amount="800")
     assert world.engine.models["case"].get_by_id(big.id).state == "reviewing"
     assert reserve.balance(world.engine.models, town.id) == Decimal("500.00")
+
+
+def test_back_pay_and_deductions_go_into_an_open_month(world):
+    from casework import bank_return
+    with_card(world)
+    case = approved(world)
+    care = world.engine.models["care"].get(case=case.id)
+    town = world.users["town"]
+    run(world, "2026-11")
+    line = lines(world, "2026-11")[0]
+    line.status = "paid"
+    line.save()
+    payments.close(world.engine, town, world.towns[0].id, "2026-11")
+    with pytest.raises(payments.PaymentRefused, match="已关账"):
+        payments.adjust(world.engine, town, care.id, "2026-11", "back", "100", "少发")
+    run(world, "2026-12")
+    payments.adjust(world.engine, town, care.id, "2026-12", "back", "100", "11月少发100元")
+    payments.adjust(world.engine, town, care.id, "2026-12", "deduct", "20", "多发")
+    with pytest.raises(payments.PaymentRefused, match="不足扣减"):
+        payments.adjust(world.engine, town, care.id, "2026-12", "deduct", "1000", "多发")
+    with pytest.raises(payments.PaymentRefused, match="理由"):
+        payments.adjust(world.engine, town, care.id, "2026-12", "back", "5", " ")
+    with pytest.raises(payments.PaymentRefused, match="不在您的管辖区划内"):
+        payments.adjust(world.engine, world.users["other_town"], care.id, "2026-12", "back", "5", "x")
+    assert sorted((p.kind, str(p.amount)) for p in lines(world, "2026-12")) == \
+        [("back", "100.00"), ("deduct", "-20.00"), ("regular", "620.00")]
+    groups = list(payments.bank_lines(world.engine, town, world.towns[0].id, "2026-12"))
+    assert len(groups) == 1 and groups[0]["amount"] == Decimal("700.00") and len(groups[0]["ids"]) == 3
+
+    def fill(rows):
+        rows[7] += ["成功", "", "2026-12-08"]
+    data = _returned_month(world, "2026-12", fill)
+    outcome = bank_return.apply(world.engine, town, world.towns[0].id, "2026-12", data, "回盘.xlsx")
+    assert outcome.ok and outcome.paid == 1
+    assert {p.status for p in lines(world, "2026-12")} == {"paid"}
+
+
+def _returned_month(world, month, edit):
+    import xlsxwriter
+    from python_calamine import CalamineWorkbook
+    from reports.bank import write_payment_list
+    buffer = io.BytesIO()
+    write_payment_list(buffer, "清单", month, payments.bank_lines(
+        world.engine, world.users["town"], world.towns[0].id, month),
+        world.engine.registry.options["assistance_type"].label_of)
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(buffer.getvalue())).get_sheet_by_index(0).to_python()
+    rows[6] = rows[6] + ["处理结果", "失败原因", "入账日期"]
+    edit(rows)
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet()
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, (int, float)):
+                sheet.write_number(r, c, value)
+            elif value not in (None, ""):
+                sheet.write_string(r, c, str(value))
+    book.close()
+    return out.getvalue()
+
+
+def test_recomputation_goes_through_the_workflow_as_an_adjustment(world):
+    case = approved(world)                          # decided 620 in October, in care from November
+    care = world.engine.models["care"].get(case=case.id)
+    offered = [t.name for t, reason in world.flow.offered(case, world.users["town"])]
+    assert offered == ["recompute"]
+    with pytest.raises(Exception, match="相同"):
+        world.do(case, "recompute", "town", on=D(2026, 11, 20), decided_amount="620")
+    case = world.do(case, "recompute", "town", on=D(2026, 11, 20), decided_amount="540", opinion="家庭收入增加")
+    assert case.state == "approved" and str(case.decided_amount) == "540.00"
+    Change = world.engine.models["care_change"]
+    last = Change.select().where(Change.care == care.id).order_by(Change.id.desc()).first()
+    assert (last.kind, last.effective_month, str(last.new_amount)) == ("lower", "2026-12", "540.00")
+    assert world.steps(case)[-1] == ("recompute", "approved", "town姓名")
+    run(world, "2026-11")
+    run(world, "2026-12")
+    assert [str(p.amount) for p in lines(world, "2026-11")] == ["620.00"]
+    assert [str(p.amount) for p in lines(world, "2026-12")] == ["540.00"]

@@ -1,0 +1,36 @@
+"""The care record's page adds the correction form: 补发 or 扣减 in an open month (casework.payments)."""
+import datetime as dt
+
+from flask import flash, redirect, request, url_for
+from flask_admin.base import expose
+
+from casework import payments, scope
+
+from . import auth
+from .model_view import SchemaModelView
+
+
+class CareModelView(SchemaModelView):
+    details_template = "jiuzhu/care_details.html"
+
+    def may_adjust(self):
+        return scope.can(self.models, auth.current(), "payment_month", "edit")
+
+    def default_month(self):
+        return dt.date.today().strftime("%Y-%m")
+
+    @expose("/adjust/", methods=("POST",))
+    def adjust_view(self):
+        record = self.get_one(request.args.get("id"))           # outside the user's area: 404
+        if not self.may_adjust():
+            flash("您的角色不能登记补发或扣减。", "error")
+        else:
+            form = request.form
+            try:
+                line = payments.adjust(self.engine, auth.current(), record.id, form.get("month", "").strip(),
+                                       form.get("kind"), form.get("amount", "").strip(), form.get("reason", ""))
+                flash(f"已登记{'补发' if line.kind == 'back' else '扣减'} {abs(line.amount):.2f} 元，"
+                      f"随 {line.month} 发放。", "success")
+            except payments.PaymentRefused as e:
+                flash(f"未能登记：{e}", "error")
+        return redirect(url_for(".details_view", id=record.id))
