@@ -19,6 +19,7 @@ from .case_view import CaseModelView
 from .deadlines_view import DeadlinesView
 from .notice_view import NoticeView
 from .payment_view import PaymentView
+from .roster_view import RosterView
 from .model_view import SchemaModelView
 
 csrf = CSRFProtect()
@@ -81,6 +82,7 @@ def init_app(app, engine):
                                   url=f"/admin/notices/{notice.name}", category="救助事项"))
     if "payment" in engine.registry.entities:
         admin.add_view(PaymentView(engine, name="按月发放", endpoint="payments", category="资金"))
+        admin.add_view(RosterView(engine, name="村级花名册", endpoint="roster", category="资金"))
     admin.add_view(ImportView(engine, name="Excel 导入", endpoint="imports"))
     admin.add_view(AuditLogView(engine, name="修改记录", endpoint="audit", category="归档与审计"))
     admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))

@@ -163,16 +163,20 @@ class SchemaModelView(auth.Guarded, ModelView):
         return fmt
 
     def children(self, record):
-        """Inline children shown on the details page: [(spec, labels, [(id, cells)])]."""
+        """Inline and related children shown on the details page: [(spec, labels, [(id, cells)])],
+        each within the user's scope and permissions, newest first for related lists."""
         out = []
         user = auth.current()
-        for child_name in self.spec.inline:
+        for child_name in self.spec.inline + self.spec.related:
+            if not scope.can(self.models, user, child_name, "view"):
+                continue
             spec = self.models.registry.entities[child_name]
             model = self.models[child_name]
             back = [f for f in spec.fields if f.type == "ref" and f.to == self.spec.name][0]
             cols = [c for c in spec.list_columns() if c != back.name and "." not in c][:8]
+            newest = child_name in self.spec.related
             rows = list(scope.scoped(self.models, child_name, user).where(getattr(model, back.name) == record.id)
-                        .order_by(model.id).limit(200))
+                        .order_by(model.id.desc() if newest else model.id).limit(200))
             ctx = self.ctx()
             ctx.resolver.prefetch(child_name, [r.__data__ for r in rows], cols)
             table = []

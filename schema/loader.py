@@ -12,7 +12,7 @@ from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaErro
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
-               "order", "inline", "menu", "table"}
+               "order", "inline", "related", "menu", "table"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
               "unique_message"}
@@ -149,7 +149,7 @@ def _entity(data, rel):
             in_list=raw.get("in_list", True) is not False, unique_message=raw.get("unique_message"),
             entity=name))
     lists = {}
-    for key in ("list", "filters", "search", "order", "inline", "editable"):
+    for key in ("list", "filters", "search", "order", "inline", "related", "editable"):
         value = data.get(key) or []
         if not isinstance(value, list):
             raise SchemaError(rel, f"{key} 应为列表", name)
@@ -215,11 +215,12 @@ def _check_structure(entity, registry):
     for col in entity.editable:
         if "." in col or entity.field(col).type in ("ref", "area", "password") or entity.field(col).derive:
             raise SchemaError(rel, f"editable 中的 {col} 不能在列表中直接修改", name, col)
-    for child in entity.inline:
-        if child not in registry.entities:
-            raise SchemaError(rel, f"inline 中的实体 {child} 不存在", name)
-        if not any(f.type == "ref" and f.to == name for f in registry.entities[child].fields):
-            raise SchemaError(rel, f"inline 实体 {child} 没有指向 {name} 的 ref 字段", name)
+    for key in ("inline", "related"):
+        for child in getattr(entity, key):
+            if child not in registry.entities:
+                raise SchemaError(rel, f"{key} 中的实体 {child} 不存在", name)
+            if not any(f.type == "ref" and f.to == name for f in registry.entities[child].fields):
+                raise SchemaError(rel, f"{key} 实体 {child} 没有指向 {name} 的 ref 字段", name)
     if entity.scope is None:
         raise SchemaError(rel, "缺少 scope（行所属区划的字段；区划本身写 self）", name)
     if entity.scope != "self":

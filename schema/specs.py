@@ -86,6 +86,7 @@ class Entity:
     search: list = dc_field(default_factory=list)
     order: list = dc_field(default_factory=list)
     inline: list = dc_field(default_factory=list)
+    related: list = dc_field(default_factory=list)    # child entities listed (read-only) on the details page
     editable: list = dc_field(default_factory=list)
     menu: str | None = None       # menu category label
     table: str | None = None
