@@ -309,6 +309,12 @@ class SchemaModelView(auth.Guarded, ModelView):
             return scope.NOTHING
         if within_area:
             return pw.reduce(pw.operator.or_, conditions)
+        if len(conditions) == 1:
+            # one field can match (an ID number matches no name): its own index answers directly,
+            # where `id IN (lookup)` made PostgreSQL join back 12,000 rows to count a prefix's matches
+            if self.spec.archive:
+                return conditions[0] & (self.model.archived == self.archived_mode)
+            return conditions[0]
         lookups = []
         for cond in conditions:
             lookup = self.model.select(self.model.id).where(cond)
