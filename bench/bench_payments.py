@@ -11,7 +11,6 @@ Target from issue 4: the run under 30 s, the export near plain XlsxWriter speed 
 import argparse
 import datetime as dt
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -98,7 +97,9 @@ def child(url, what, out):
         book.close()
         detail = f"{len(rows):,} lines (query {fetched - start:.1f} s)"
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak across exec into ru_maxrss
+    with open("/proc/self/status") as fh:
+        peak = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024
     print(f"{elapsed:.2f}|{peak:.0f}|{detail}")
 
 

@@ -17,6 +17,7 @@ from schema.models import insert_rows
 from . import care, scope, system
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+CHUNK = 5000
 
 
 class PaymentRefused(Exception):
@@ -60,45 +61,48 @@ def run(engine, user, township_id, month):
         row = period(models, township, month)
         if row.status == "closed":
             raise PaymentRefused(f"{township.name} {month} 已关账，不能再生成发放台账")
-        villages = Area.select(Area.id).where(Area.parent == township.id)
+        villages = [v for (v,) in Area.select(Area.id).where(Area.parent == township.id).tuples()]
         in_force = (Care.select(Care.id, Care.household, Care.village, Care.assistance_type)
                     .where(Care.village.in_(villages), Care.start_month <= month,
-                           Care.end_month.is_null() | (Care.end_month >= month)).tuples())
-        cares = list(in_force)
-        done = {c for (c,) in Payment.select(Payment.care).where(
-            Payment.month == month, Payment.kind == "regular", Payment.village.in_(villages)).tuples()}
-        result = RunResult(township.name, month, existing=len(done))
-        todo = [c for c in cares if c[0] not in done]
-        amounts = {}
-        for start in range(0, len(todo), 5000):
-            amounts.update(care.amounts_in(models, [c[0] for c in todo[start:start + 5000]], month))
-        bank = {}
-        household_ids = list({c[1] for c in todo})
-        for start in range(0, len(household_ids), 5000):
-            for hid, name, bank_name, account in (Household.select(Household.id, Household.account_name,
-                                                                   Household.bank_name, Household.bank_account)
-                                                  .where(Household.id.in_(household_ids[start:start + 5000])).tuples()):
-                bank[hid] = (name, bank_name, account)
+                           Care.end_month.is_null() | (Care.end_month >= month)).order_by(Care.id))
+        result = RunResult(township.name, month)
         now = dt.datetime.now().replace(microsecond=0)
-        rows, total = [], 0
-        for care_id, household, village, kind in todo:
-            amount = amounts.get(care_id)
-            if amount is None:
-                continue                       # cancelled before this month took effect
-            name, bank_name, account = bank.get(household, (None, None, None))
-            held = not account
-            rows.append({"household": household, "village": village, "care": care_id, "assistance_type": kind,
-                         "month": month, "kind": "regular", "amount": amount,
-                         "status": "held" if held else "pending", "account_name": name, "bank_name": bank_name,
-                         "bank_account": account, "note": "无有效银行卡，暂缓发放" if held else None,
-                         "created_at": now, "updated_at": now})
-            result.held += held
-            total += amount
-        for start in range(0, len(rows), 5000):
-            insert_rows(Payment, rows[start:start + 5000], list(rows[0]) if rows else [])
-        result.created, result.total = len(rows), total
+        created, total, last = 0, 0, 0
+        while True:
+            # a chunk at a time, so that memory stays flat however many households are in care
+            chunk = list(in_force.where(Care.id > last).limit(CHUNK).tuples())
+            if not chunk:
+                break
+            last = chunk[-1][0]
+            ids = [c[0] for c in chunk]
+            done = {c for (c,) in Payment.select(Payment.care).where(
+                Payment.care.in_(ids), Payment.month == month, Payment.kind == "regular").tuples()}
+            result.existing += len(done)
+            todo = [c for c in chunk if c[0] not in done]
+            amounts = care.amounts_in(models, [c[0] for c in todo], month) if todo else {}
+            bank = {hid: rest for hid, *rest in Household.select(
+                Household.id, Household.account_name, Household.bank_name, Household.bank_account).where(
+                Household.id.in_(list({c[1] for c in todo}) or [0])).tuples()}
+            rows = []
+            for care_id, household, village, kind in todo:
+                amount = amounts.get(care_id)
+                if amount is None:
+                    continue                       # cancelled before this month took effect
+                name, bank_name, account = bank.get(household, (None, None, None))
+                held = not account
+                rows.append({"household": household, "village": village, "care": care_id,
+                             "assistance_type": kind, "month": month, "kind": "regular", "amount": amount,
+                             "status": "held" if held else "pending", "account_name": name,
+                             "bank_name": bank_name, "bank_account": account,
+                             "note": "无有效银行卡，暂缓发放" if held else None, "created_at": now, "updated_at": now})
+                result.held += held
+                total += amount
+            if rows:
+                insert_rows(Payment, rows, list(rows[0]))
+            created += len(rows)
+        result.created, result.total = created, total
         _audit(engine, "payment_month", row.id, "update",
-               {"发放台账": [None, f"{township.name} {month} 生成 {len(rows)} 笔，合计 {total:.2f} 元，暂缓 {result.held} 笔"]})
+               {"发放台账": [None, f"{township.name} {month} 生成 {created} 笔，合计 {total:.2f} 元，暂缓 {result.held} 笔"]})
     return result
 
 
