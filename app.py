@@ -152,12 +152,8 @@ def _register_cli(app, engine):
     def payments_bank_list(township_code, month, username, out):
         """导出给银行的发放清单（待发的笔）。"""
         from casework import payments
-        from reports.bank import write_payment_list
         township, user = _payment_args(township_code, username)
-        lines = list(payments.bank_lines(engine, user, township.id, month))
-        count, total = write_payment_list(out, f"{township.name}社会救助资金发放清单", month, lines,
-                                          engine.registry.options["assistance_type"].label_of)
-        payments.mark_sent(engine, [i for line in lines for i in line["ids"]], engine.flow.clock())
+        count, total = payments.export_bank_list(engine, user, township, month, out, engine.flow.clock())
         click.echo(f"已写入 {out}：{count} 笔，合计 {total:.2f} 元。")
 
     @payments_group.command("bank-return")

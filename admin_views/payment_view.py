@@ -7,7 +7,6 @@ from flask import flash, redirect, request, send_file, url_for
 from flask_admin import BaseView, expose
 
 from casework import bank_return, payments, scope
-from reports.bank import write_payment_list
 
 from . import auth
 
@@ -112,10 +111,7 @@ class PaymentView(auth.Guarded, BaseView):
             flash("请选择管辖范围内的乡镇和正确的发放年月。", "error")
             return redirect(url_for(".index"))
         buffer = io.BytesIO()
-        labels = self.engine.registry.options["assistance_type"]
-        lines = list(payments.bank_lines(self.engine, auth.current(), township_id, month))
-        write_payment_list(buffer, f"{township.name}社会救助资金发放清单", month, lines, labels.label_of)
-        payments.mark_sent(self.engine, [i for line in lines for i in line["ids"]], self.engine.flow.clock())
+        payments.export_bank_list(self.engine, auth.current(), township, month, buffer, self.engine.flow.clock())
         buffer.seek(0)
         return send_file(buffer, as_attachment=True, download_name=f"{township.name}{month}发放清单.xlsx",
                          mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -71,7 +71,6 @@ def child(url, what, out):
     """One measured step in its own process, so that its peak RSS is its own."""
     from casework.engine import Engine
     from casework import payments
-    from reports.bank import write_payment_list
     engine = Engine(url)
     Area, User = engine.models["area"], engine.models["user"]
     town, admin = Area.get(Area.code == "370405101"), User.get(User.username == "admin")
@@ -80,9 +79,7 @@ def child(url, what, out):
         r = payments.run(engine, admin, town.id, MONTH)
         detail = f"created {r.created:,}, held {r.held:,}, existing {r.existing:,}, total {r.total:,.2f}"
     elif what == "app-export":
-        lines = payments.bank_lines(engine, admin, town.id, MONTH)
-        count, total = write_payment_list(out, "清单", MONTH, lines,
-                                          engine.registry.options["assistance_type"].label_of)
+        count, total = payments.export_bank_list(engine, admin, town, MONTH, out, dt.date.today())
         detail = f"{count:,} lines"
     else:                                   # plain XlsxWriter, the same cells from the same query
         import xlsxwriter

@@ -9,10 +9,11 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 import peewee as pw
 
-from schema.models import insert_rows
+from schema.models import insert_rows, stream_dicts
 
 from . import care, scope, system
 
@@ -67,13 +68,10 @@ def run(engine, user, township_id, month):
                            Care.end_month.is_null() | (Care.end_month >= month)).order_by(Care.id))
         result = RunResult(township.name, month)
         now = dt.datetime.now().replace(microsecond=0)
-        created, total, last = 0, 0, 0
-        while True:
-            # a chunk at a time, so that memory stays flat however many households are in care
-            chunk = list(in_force.where(Care.id > last).limit(CHUNK).tuples())
-            if not chunk:
-                break
-            last = chunk[-1][0]
+        created, total = 0, 0
+        # a chunk at a time from one streamed query, so that memory stays flat however many are in care
+        for chunk in _chunks(stream_dicts(in_force), CHUNK):
+            chunk = [(c["id"], c["household"], c["village"], c["assistance_type"]) for c in chunk]
             ids = [c[0] for c in chunk]
             done = {c for (c,) in Payment.select(Payment.care).where(
                 Payment.care.in_(ids), Payment.month == month, Payment.kind == "regular").tuples()}
@@ -104,6 +102,17 @@ def run(engine, user, township_id, month):
         _audit(engine, "payment_month", row.id, "update",
                {"发放台账": [None, f"{township.name} {month} 生成 {created} 笔，合计 {total:.2f} 元，暂缓 {result.held} 笔"]})
     return result
+
+
+def _chunks(iterable, size):
+    batch = []
+    for item in iterable:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def close(engine, user, township_id, month):
@@ -151,9 +160,9 @@ def bank_lines(engine, user, township_id, month):
              .join(Household, on=(Payment.household == Household.id))
              .select(Payment.id, Payment.household, Payment.amount, Payment.assistance_type, Payment.account_name,
                      Payment.bank_name, Payment.bank_account, Household.head_name, Household.head_id_number)
-             .order_by(Payment.village, Payment.household, Payment.assistance_type, Payment.id).dicts())
+             .order_by(Payment.village, Payment.household, Payment.assistance_type, Payment.id))
     group = None
-    for row in query.iterator():
+    for row in stream_dicts(query):
         key = (row["household"], row["assistance_type"])
         if group is not None and group["key"] != key:
             if group["amount"] > 0:
@@ -167,10 +176,27 @@ def bank_lines(engine, user, township_id, month):
         yield group
 
 
+def bank_totals(engine, user, township_id, month):
+    """(payees, total, assistance types) of the bank list, counted in the database so that the list
+    itself can be streamed after its header."""
+    models = engine.models
+    Payment, Area = models["payment"], models["area"]
+    villages = Area.select(Area.id).where(Area.parent == township_id)
+    summed = pw.fn.SUM(Payment.amount)
+    groups = (scope.scoped(models, "payment", user)
+              .where(Payment.month == month, Payment.village.in_(villages), Payment.status == "pending")
+              .select(Payment.assistance_type, summed.alias("amount"))
+              .group_by(Payment.household, Payment.assistance_type).having(summed > 0))
+    count, total, types = 0, Decimal("0.00"), set()
+    for kind, amount in groups.tuples().iterator():
+        count, total = count + 1, total + Decimal(str(amount))
+        types.add(kind)
+    return count, total, sorted(types)
+
+
 def adjust(engine, user, care_id, month, kind, amount, reason):
     """A correction paid with a later month: 补发 (back pay) or 扣减 (a deduction from what is due that
     month). Closed months are never touched: the correction goes into an open one."""
-    from decimal import Decimal, InvalidOperation
     models = engine.models
     Care, Payment, Household = models["care"], models["payment"], models["household"]
     if kind not in ("back", "deduct"):
@@ -207,6 +233,22 @@ def adjust(engine, user, care_id, month, kind, amount, reason):
                        note=("补发：" if kind == "back" else "扣减：") + reason.strip()[:180])
         line.save()
     return line
+
+
+def export_bank_list(engine, user, township, month, target, day):
+    """Write the bank's list for a township-month and record the day its lines went to the bank."""
+    from reports.bank import write_payment_list
+    sent = []
+
+    def lines():
+        for line in bank_lines(engine, user, township.id, month):
+            sent.extend(line["ids"])
+            yield line
+    count, total = write_payment_list(target, f"{township.name}社会救助资金发放清单", month, lines(),
+                                      engine.registry.options["assistance_type"].label_of,
+                                      totals=bank_totals(engine, user, township.id, month))
+    mark_sent(engine, sent, day)
+    return count, total
 
 
 def mark_sent(engine, ids, day):

@@ -5,20 +5,25 @@ from decimal import Decimal
 
 from .workbook import SheetWriter
 
+MONEY_COLUMN = [None, None, None, None, None, None, "money", None]
 COLUMNS = ["流水号", "户主姓名", "身份证号", "开户名", "开户行", "卡号", "金额（元）", "项目名称"]
 
 
-def write_payment_list(target, title, month, lines, project_label):
+def write_payment_list(target, title, month, lines, project_label, totals=None):
     """lines: dicts from casework.payments.bank_lines (one per payee and item, amounts already added
-    up); project_label(code) → 项目名称."""
-    lines = list(lines)
-    total = sum((Decimal(line["amount"]) for line in lines), Decimal("0.00"))
-    projects = sorted({project_label(line["assistance_type"]) for line in lines})
+    up); project_label(code) → 项目名称; totals: (count, total, type codes) when known beforehand
+    (casework.payments.bank_totals), so that the lines stream under the header instead of being held."""
+    if totals is None:
+        lines = list(lines)
+        totals = (len(lines), sum((Decimal(line["amount"]) for line in lines), Decimal("0.00")),
+                  {line["assistance_type"] for line in lines})
+    count, total, kinds = totals
+    projects = sorted({project_label(k) for k in kinds})
     writer = SheetWriter(target, "发放清单")
     sheet, fmt = writer.sheet, writer.fmt
     sheet.write_string(0, 0, title, fmt["header"])
     for row, (label, value) in enumerate([("项目", "、".join(projects) or "（无）"), ("发放年月", month),
-                                          ("笔数", len(lines)), ("合计（元）", total)], start=1):
+                                          ("笔数", count), ("合计（元）", total)], start=1):
         sheet.write_string(row, 0, label)
         if isinstance(value, str):
             sheet.write_string(row, 1, value)
@@ -26,11 +31,13 @@ def write_payment_list(target, title, month, lines, project_label):
             sheet.write_number(row, 1, float(value), fmt["money"] if isinstance(value, Decimal) else fmt["int"])
     writer.row = 6
     writer.header(COLUMNS, widths={2: 22, 4: 24, 5: 24})
+    written = 0
     for line in lines:
+        written += 1
         writer.cells([("number", line["id"]), ("string", line["head_name"]), ("string", line["head_id_number"]),
                       ("string", line["account_name"] or ""), ("string", line["bank_name"] or ""),
                       ("string", line["bank_account"] or ""), ("number", float(line["amount"])),
                       ("string", project_label(line["assistance_type"]))],
-                     formats=[None, None, None, None, None, None, "money", None])
+                     formats=MONEY_COLUMN)
     writer.close()
-    return len(lines), total
+    return written, total

@@ -432,3 +432,27 @@ def test_certificate_print_page(app, browser_for):
     r = town.get(f"/admin/certificate/document/?id={cert.id}&name=certificate&format=docx")
     assert r.status_code == 200 and cert.number in docx_text(r.data)
     assert browser_for("town2").get(f"/admin/certificate/document/?id={cert.id}&name=certificate").status_code == 404
+
+
+def test_money_records_stay_within_the_township(app, browser_for):
+    eng = engine_of(app)
+    Area = eng.models["area"]
+    mine = Area.select(Area.id).where(Area.code.startswith("370405001"), Area.level == "village")
+    other = browser_for("town2")
+    for entity in ("care", "payment", "certificate", "care_change", "bank_card"):
+        model = eng.models[entity]
+        row = model.select().where(model.village.in_(mine)).first()
+        assert row is not None, entity
+        assert other.get(f"/admin/{entity}/details/?id={row.id}").status_code == 404, entity
+        assert browser_for("town1").get(f"/admin/{entity}/details/?id={row.id}").status_code == 200, entity
+        listed = other.get(f"/admin/{entity}/").get_data(as_text=True)
+        assert f"/admin/{entity}/details/?id={row.id}&" not in listed, entity
+    Entry = eng.models["reserve_entry"]
+    entry = Entry.select().where(Entry.township == Area.get(code="370405001").id).first()
+    assert other.get(f"/admin/reserve_entry/details/?id={entry.id}").status_code == 404
+    assert browser_for("village1").get("/admin/reserve_entry/").status_code == 403
+    # the roster of another township's village
+    village = Area.get(code="370405001001")
+    assert other.get(f"/admin/roster/?village={village.id}&month=2026-10").status_code == 404
+    html = browser_for("village1").get(f"/admin/roster/?village={village.id}&month=2026-10").get_data(as_text=True)
+    assert "中心社区 社会救助对象花名册（2026-10）" in html
