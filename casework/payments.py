@@ -63,20 +63,21 @@ def run(engine, user, township_id, month):
         if row.status == "closed":
             raise PaymentRefused(f"{township.name} {month} 已关账，不能再生成发放台账")
         villages = [v for (v,) in Area.select(Area.id).where(Area.parent == township.id).tuples()]
+        paid_already = Payment.select(Payment.id).where(Payment.care == Care.id, Payment.month == month,
+                                                        Payment.kind == "regular")
         in_force = (Care.select(Care.id, Care.household, Care.village, Care.assistance_type)
                     .where(Care.village.in_(villages), Care.start_month <= month,
-                           Care.end_month.is_null() | (Care.end_month >= month)).order_by(Care.id))
-        result = RunResult(township.name, month)
+                           Care.end_month.is_null() | (Care.end_month >= month)))
+        result = RunResult(township.name, month, existing=Payment.select().where(
+            Payment.village.in_(villages), Payment.month == month, Payment.kind == "regular").count())
+        # only what is missing: the database skips care rows that already have this month's line
+        in_force = in_force.where(~pw.fn.EXISTS(paid_already)).order_by(Care.id)
         now = dt.datetime.now().replace(microsecond=0)
         created, total = 0, 0
         # a chunk at a time from one streamed query, so that memory stays flat however many are in care
         for chunk in _chunks(stream_dicts(in_force), CHUNK):
             chunk = [(c["id"], c["household"], c["village"], c["assistance_type"]) for c in chunk]
-            ids = [c[0] for c in chunk]
-            done = {c for (c,) in Payment.select(Payment.care).where(
-                Payment.care.in_(ids), Payment.month == month, Payment.kind == "regular").tuples()}
-            result.existing += len(done)
-            todo = [c for c in chunk if c[0] not in done]
+            todo = chunk
             amounts = care.amounts_in(models, [c[0] for c in todo], month) if todo else {}
             bank = {hid: rest for hid, *rest in Household.select(
                 Household.id, Household.account_name, Household.bank_name, Household.bank_account).where(

@@ -3,9 +3,8 @@ text cells; amounts are numbers with two decimals; the line number (流水号) l
 be matched back to the ledger line."""
 from decimal import Decimal
 
-from .workbook import SheetWriter
+from .workbook import FORMULA_START, SheetWriter
 
-MONEY_COLUMN = [None, None, None, None, None, None, "money", None]
 COLUMNS = ["流水号", "户主姓名", "身份证号", "开户名", "开户行", "卡号", "金额（元）", "项目名称"]
 
 
@@ -31,13 +30,18 @@ def write_payment_list(target, title, month, lines, project_label, totals=None):
             sheet.write_number(row, 1, float(value), fmt["money"] if isinstance(value, Decimal) else fmt["int"])
     writer.row = 6
     writer.header(COLUMNS, widths={2: 22, 4: 24, 5: 24})
-    written = 0
+    # hundreds of thousands of lines: cells go straight to the sheet (same cell types as SheetWriter.cells)
+    ws, quoted, money = sheet, fmt["quoted"], fmt["money"]
+    row = writer.row
     for line in lines:
-        written += 1
-        writer.cells([("number", line["id"]), ("string", line["head_name"]), ("string", line["head_id_number"]),
-                      ("string", line["account_name"] or ""), ("string", line["bank_name"] or ""),
-                      ("string", line["bank_account"] or ""), ("number", float(line["amount"])),
-                      ("string", project_label(line["assistance_type"]))],
-                     formats=MONEY_COLUMN)
+        ws.write_number(row, 0, line["id"])
+        for col, key in ((1, "head_name"), (2, "head_id_number"), (3, "account_name"), (4, "bank_name"),
+                         (5, "bank_account")):
+            text = line[key] or ""
+            ws.write_string(row, col, text, quoted if text.startswith(FORMULA_START) else None)
+        ws.write_number(row, 6, float(line["amount"]), money)
+        ws.write_string(row, 7, project_label(line["assistance_type"]))
+        row += 1
+    written = row - writer.row
     writer.close()
     return written, total

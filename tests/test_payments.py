@@ -380,3 +380,39 @@ def test_recomputation_goes_through_the_workflow_as_an_adjustment(world):
     run(world, "2026-12")
     assert [str(p.amount) for p in lines(world, "2026-11")] == ["620.00"]
     assert [str(p.amount) for p in lines(world, "2026-12")] == ["540.00"]
+
+
+def test_an_interrupted_run_leaves_nothing(world, monkeypatch):
+    two_lines_before = two_lines                     # two households in care, the run already done once
+    two_lines_before(world)
+    Payment = world.engine.models["payment"]
+    calls = []
+    real = payments.insert_rows
+
+    def dies_on_the_second_chunk(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("进程被终止")
+        return real(*args, **kw)
+    monkeypatch.setattr(payments, "CHUNK", 1)
+    monkeypatch.setattr(payments, "insert_rows", dies_on_the_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        run(world, "2026-12")
+    assert Payment.select().where(Payment.month == "2026-12").count() == 0
+    monkeypatch.setattr(payments, "insert_rows", real)
+    assert run(world, "2026-12").created == 2
+
+
+def test_bank_list_cells_never_become_formulas():
+    from python_calamine import CalamineWorkbook
+    from reports.bank import write_payment_list
+    buffer = io.BytesIO()
+    line = {"id": 7, "head_name": "=HYPERLINK(\"x\")", "head_id_number": "11010519491231002X", "account_name": "+1",
+            "bank_name": "@bank", "bank_account": "6228480012345678901", "amount": Decimal("12.50"),
+            "assistance_type": "12"}
+    write_payment_list(buffer, "清单", "2026-11", [line], lambda code: "农村低保")
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(buffer.getvalue())).get_sheet_by_index(0).to_python()
+    assert sheet[7] == [7, "=HYPERLINK(\"x\")", "11010519491231002X", "+1", "@bank", "6228480012345678901", 12.5, "农村低保"]
+    import zipfile
+    xml = zipfile.ZipFile(io.BytesIO(buffer.getvalue())).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml
