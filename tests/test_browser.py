@@ -136,8 +136,8 @@ def test_household_create_search_details_export(demo_file, tmp_path):
                 assert rows.count() == 2
                 page.screenshot(path=str(tmp_path / "household_form.png"), full_page=True)
 
-                page.locator("input[type=submit][value='保存']").click()
-                page.wait_for_load_state()
+                with page.expect_navigation():
+                    page.locator("input[type=submit][value='保存']").click()
                 assert "/new/" not in page.url, f"保存后仍停留在新建页：{_flashes(page)}"
                 flashes = _flashes(page)
                 assert not any("失败" in f or "错误" in f for f in flashes), flashes
