@@ -16,6 +16,16 @@ from reports.workbook import SheetWriter
 BATCH = 2000
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def download(buffer, name, mimetype=XLSX):
+    """A workbook or document written to a BytesIO, sent as a download with its Chinese file name."""
+    buffer.seek(0)
+    return send_file(buffer, as_attachment=True, download_name=name, mimetype=mimetype)
+
+
 def export_columns(spec):
     return [f for f in spec.shown_fields()]
 
@@ -75,7 +85,7 @@ def list_export(view):
         write_rows(path, view.models, view.spec, query, masked, view.spec.label)
         stamp = dt.datetime.now().strftime("%Y%m%d_%H%M")
         response = send_file(path, as_attachment=True, download_name=f"{view.spec.label}_{stamp}.xlsx",
-                             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                             mimetype=XLSX)
     except Exception:
         os.remove(path)
         raise

@@ -6,7 +6,7 @@ delete and list editing (get_one), mass actions (ids re-filtered), lookups (Scop
 import io
 import time
 
-from flask import abort, flash, g, request, send_file, url_for
+from flask import abort, flash, g, request, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.model.ajax import AjaxModelLoader, DEFAULT_PAGE_SIZE
@@ -504,9 +504,7 @@ class SchemaModelView(auth.Guarded, ModelView):
         if request.args.get("format") == "docx":
             buffer = io.BytesIO()
             document.to_docx(blocks, buffer)
-            buffer.seek(0)
-            return send_file(buffer, as_attachment=True, download_name=f"{spec.label}-{record._pk}.docx",
-                             mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+            return export.download(buffer, f"{spec.label}-{record._pk}.docx", export.DOCX)
         return self.render("jiuzhu/document.html", spec=spec, blocks=blocks, record=record,
                            return_url=url_for(".details_view", id=record.id))
 

@@ -2,13 +2,14 @@
 import datetime as dt
 import io
 
-from flask import abort, request, send_file
+from flask import abort, request
 from flask_admin import BaseView, expose
 
 from casework import notices, scope
 from reports.workbook import SheetWriter
 
 from . import auth
+from .export import download
 
 
 class NoticeView(auth.Guarded, BaseView):
@@ -60,8 +61,7 @@ class NoticeView(auth.Guarded, BaseView):
             abort(404)
         buffer = io.BytesIO()
         writer = SheetWriter(buffer, "公示")
-        writer.sheet.write_string(0, 0, f"{village.name}{self.notice.label}")
-        writer.row = 1
+        writer.title(f"{village.name}{self.notice.label}")
         headers = [label for _, label in self.notice.columns] + ["公示开始", "公示结束"]
         writer.header(headers)
         for row in rows:
@@ -69,6 +69,4 @@ class NoticeView(auth.Guarded, BaseView):
         writer.row += 1
         writer.sheet.write_string(writer.row, 0, self.notice.footer)
         writer.close()
-        buffer.seek(0)
-        return send_file(buffer, as_attachment=True, download_name=f"{village.name}公示{on.isoformat()}.xlsx",
-                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return download(buffer, f"{village.name}公示{on.isoformat()}.xlsx")

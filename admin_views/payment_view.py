@@ -3,12 +3,13 @@ close the month. The rules are casework.payments'; this renders and passes the f
 import datetime as dt
 import io
 
-from flask import flash, redirect, request, send_file, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 
 from casework import bank_return, payments, scope
 
 from . import auth
+from .export import download
 
 
 class PaymentView(auth.Guarded, BaseView):
@@ -112,6 +113,4 @@ class PaymentView(auth.Guarded, BaseView):
             return redirect(url_for(".index"))
         buffer = io.BytesIO()
         payments.export_bank_list(self.engine, auth.current(), township, month, buffer, self.engine.flow.clock())
-        buffer.seek(0)
-        return send_file(buffer, as_attachment=True, download_name=f"{township.name}{month}发放清单.xlsx",
-                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return download(buffer, f"{township.name}{month}发放清单.xlsx")

@@ -3,13 +3,14 @@ import datetime as dt
 import io
 from decimal import Decimal
 
-from flask import abort, request, send_file
+from flask import abort, request
 from flask_admin import BaseView, expose
 
 from casework import idnumber, notices, roster, scope
 from reports.workbook import SheetWriter
 
 from . import auth
+from .export import download
 
 
 class RosterView(auth.Guarded, BaseView):
@@ -70,8 +71,7 @@ class RosterView(auth.Guarded, BaseView):
             abort(404)
         buffer = io.BytesIO()
         writer = SheetWriter(buffer, "花名册")
-        writer.sheet.write_string(0, 0, f"{village.name} 社会救助对象花名册（{month}）")
-        writer.row = 1
+        writer.title(f"{village.name} 社会救助对象花名册（{month}）")
         writer.header(["序号", "户主姓名", "身份证号", "救助类别", "保障人数", "月救助金额（元）", "起始月份"], widths={2: 22})
         for n, l in enumerate(lines, 1):
             writer.cells([("number", n), ("string", l["head"]), ("string", l["id"]), ("string", l["type"]),
@@ -88,6 +88,4 @@ class RosterView(auth.Guarded, BaseView):
                           ("blank", None), ("number", float(c["new"])) if c["new"] is not None else ("blank", None),
                           ("blank", None)], formats=[None, None, None, None, None, "money", None])
         writer.close()
-        buffer.seek(0)
-        return send_file(buffer, as_attachment=True, download_name=f"{village.name}花名册{month}.xlsx",
-                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return download(buffer, f"{village.name}花名册{month}.xlsx")

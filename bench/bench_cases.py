@@ -13,18 +13,17 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import databases  # noqa: E402
 from casework.engine import Engine  # noqa: E402
 from schema.models import insert_rows  # noqa: E402
 from seeds import bootstrap  # noqa: E402
 
-PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 OPEN = ["accepted", "investigating", "reviewing", "publicity", "evaluation", "county_review"]
 
 
@@ -106,21 +105,9 @@ def main():
     parser.add_argument("--households", type=int, default=40_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args()
-    if args.backend in ("sqlite", "both"):
-        folder = tempfile.mkdtemp(prefix="bench-cases-")
-        run(f"sqlite:///{folder}/bench.db", args, "sqlite")
-    if args.backend in ("postgres", "both"):
-        import psycopg2
-        schema = "bench_" + uuid.uuid4().hex[:8]
-        conn = psycopg2.connect(PG.replace("postgresql://", "postgres://", 1))
-        conn.autocommit = True
-        conn.cursor().execute(f"CREATE SCHEMA {schema}")
-        try:
-            run(f"{PG}?options=-csearch_path%3D{schema}", args, "postgres")
-        finally:
-            conn.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
-            conn.close()
-
+    for label, database in databases.each(args.backend, "bench-cases"):
+        with database as url:
+            run(url, args, label)
 
 if __name__ == "__main__":
     main()

@@ -15,12 +15,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+import databases  # noqa: E402
+
 MONTH = "2026-11"
 
 
@@ -132,20 +133,9 @@ def main():
     args = ap.parse_args()
     if args.child:
         return child(args.url, args.child, args.out)
-    if args.backend in ("sqlite", "both"):
-        run(f"sqlite:///{tempfile.mkdtemp(prefix='bench-pay-')}/bench.db", args, "sqlite")
-    if args.backend in ("postgres", "both"):
-        import psycopg2
-        schema = "benchpay_" + uuid.uuid4().hex[:8]
-        conn = psycopg2.connect(PG.replace("postgresql://", "postgres://", 1))
-        conn.autocommit = True
-        conn.cursor().execute(f"CREATE SCHEMA {schema}")
-        try:
-            run(f"{PG}?options=-csearch_path%3D{schema}", args, "postgres")
-        finally:
-            conn.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
-            conn.close()
-
+    for label, database in databases.each(args.backend, "bench-pay"):
+        with database as url:
+            run(url, args, label)
 
 if __name__ == "__main__":
     main()

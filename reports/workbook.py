@@ -30,6 +30,11 @@ class SheetWriter:
         }
         self.row = 0
 
+    def title(self, text):
+        """A title line above the table (a notice's or a roster's name)."""
+        self.sheet.write_string(self.row, 0, text, self.fmt["header"])
+        self.row += 1
+
     def header(self, labels, widths=None):
         for col, label in enumerate(labels):
             self.sheet.write_string(self.row, col, label, self.fmt["header"])
