@@ -416,3 +416,16 @@ def test_bank_list_cells_never_become_formulas():
     import zipfile
     xml = zipfile.ZipFile(io.BytesIO(buffer.getvalue())).read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in xml
+
+
+def test_bulk_insert_keeps_every_character(world):
+    from schema.models import insert_rows
+    Payment = world.engine.models["payment"]
+    note = "制表符\t换行\n回车\r反斜杠\\N 空值"
+    row = {"household": world.households[0].id, "village": world.villages[0].id, "assistance_type": "12",
+           "month": "2026-11", "kind": "regular", "amount": Decimal("12.34"), "status": "pending", "note": note,
+           "paid_on": None, "created_at": dt.datetime(2026, 11, 1, 8, 30)}
+    insert_rows(Payment, [row], list(row))
+    back = Payment.get(Payment.note.is_null(False))
+    assert (back.note, back.amount, back.paid_on, back.created_at) == (note, Decimal("12.34"), None,
+                                                                      dt.datetime(2026, 11, 1, 8, 30))
