@@ -187,6 +187,55 @@ def _register_cli(app, engine):
             raise click.ClickException(str(e)) from None
         click.echo(f"{township.name} {month} 已关账。")
 
+    @app.cli.group("report")
+    def report_group():
+        """报表：列出、运行。"""
+
+    def _reports():
+        from reports import engine as report_engine
+        reports, errors = report_engine.load(engine.registry)
+        for error in errors:
+            click.echo(f"（报表文件有误，已跳过）{error}", err=True)
+        return report_engine, reports
+
+    @report_group.command("list")
+    def report_list():
+        """列出可用的报表和参数。"""
+        _engine, reports = _reports()
+        for name, report in reports.items():
+            params = "，".join(f"{p.name}（{p.label}{'，必填' if p.required else ''}）" for p in report.params)
+            click.echo(f"{name}\t{report.title}\t参数：{params or '无'}")
+
+    @report_group.command("run")
+    @click.argument("name")
+    @click.option("--param", "params", multiple=True, help="参数，写作 key=value，可重复")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False), help="写入的 .xlsx 文件")
+    @click.option("--user", "username", default="admin", show_default=True, help="以哪个用户的管辖范围统计")
+    def report_run(name, params, out, username):
+        """运行报表 NAME，写入 Excel。"""
+        report_engine, reports = _reports()
+        if name not in reports:
+            raise click.ClickException(f"没有报表 {name}，可用：{', '.join(reports) or '无'}")
+        raw = {}
+        for item in params:
+            if "=" not in item:
+                raise click.ClickException(f"参数应写作 key=value，收到“{item}”")
+            key, value = item.split("=", 1)
+            raw[key.strip()] = value.strip()
+        User = engine.models["user"]
+        user = User.get_or_none(User.username == username)
+        if user is None:
+            raise click.ClickException(f"没有用户 {username}")
+        report = reports[name]
+        try:
+            values, results = report_engine.run(engine, user, report, raw)
+        except report_engine.ReportError as e:
+            raise click.ClickException(str(e)) from None
+        report_engine.write(out, report, report_engine.describe(report, values, engine), results, user)
+        for result in results:
+            click.echo(f"{result.name}：{len(result.rows)} 行" + ("（无数据，只有表头）" if not result.rows else ""))
+        click.echo(f"已写入 {out}")
+
     @app.cli.group("calendar")
     def calendar_group():
         """工作日历。"""

@@ -1,0 +1,402 @@
+"""Declarative reports: `reports/*.yaml` → grouped, aggregated queries → rows → xlsx.
+
+A report has parameters, and sheets; a sheet reads one entity (`source`), keeps the rows its `filters`
+allow (and the user's row scope always), groups them by field paths (`group`, e.g. village.parent for
+the township of a payment's village) and computes `columns`: aggregates over a field path (count,
+count_distinct, sum, avg, min, max) or expressions over other columns (ratios, per-person averages).
+A totals row is computed by the database over the same rows, so distinct counts and averages are right.
+"""
+import ast
+import datetime as dt
+import operator
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import peewee as pw
+import yaml
+
+from casework import scope
+from schema import types
+from schema.resolve import DisplayContext, Resolver
+from schema.specs import SchemaError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+AGGREGATES = {"count", "count_distinct", "sum", "avg", "min", "max"}
+FORMATS = {"int", "yuan", "persons", "percent", "text"}
+PARAM_TYPES = {"month", "date", "area", "choice", "text"}
+OPS = {"eq", "ne", "in", "lt", "le", "gt", "ge", "empty"}
+
+
+class ReportError(Exception):
+    """Bad parameters or an unknown report; the message is shown to the user as is."""
+
+
+@dataclass
+class Param:
+    name: str
+    label: str
+    type: str
+    required: bool = False
+    default: object = None
+    level: str | None = None
+    options: str | None = None
+    max_length: int | None = None         # so a field type can coerce a parameter like a field
+
+
+@dataclass
+class Sheet:
+    name: str
+    source: str
+    group: list                 # [(path, label)]
+    columns: list               # dicts: name, label, agg/path or expr, format
+    filters: list = field(default_factory=list)
+    totals: bool = True
+
+
+@dataclass
+class Report:
+    name: str
+    title: str
+    params: list
+    sheets: list
+    header: list = field(default_factory=list)     # lines above the table: 填报单位, 报表期 …
+    footer: list = field(default_factory=list)     # lines below it: 制表人, 审核人, 填报日期
+    file: str = ""
+
+
+# -- loading: every key checked, every error names the file and the key ---------------------------
+
+def load(registry, folder=HERE):
+    """{name: Report} and [errors]: a broken file is reported and left out, the others load."""
+    out, errors = {}, []
+    for fname in sorted(f for f in os.listdir(folder) if f.endswith((".yaml", ".yml"))):
+        rel = os.path.join("reports", fname)
+        try:
+            with open(os.path.join(folder, fname), encoding="utf-8") as fh:
+                data = yaml.safe_load(fh)
+            report = _report(data, registry, rel)
+            out[report.name] = report
+        except SchemaError as e:
+            errors.append(str(e))
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            errors.append(f"文件 {rel}：无法读取：{e}")
+    return out, errors
+
+
+def _report(data, registry, rel):
+    if not isinstance(data, dict) or not data.get("name") or not data.get("title") or not data.get("sheets"):
+        raise SchemaError(rel, "报表应有 name、title 和 sheets")
+    params = []
+    for raw in data.get("params") or []:
+        if raw.get("type") not in PARAM_TYPES:
+            raise SchemaError(rel, f"参数 {raw.get('name')} 的 type 应为 {', '.join(sorted(PARAM_TYPES))}")
+        if raw["type"] == "choice" and raw.get("options") not in registry.options:
+            raise SchemaError(rel, f"参数 {raw.get('name')} 的 options 不是选项表")
+        params.append(Param(name=raw["name"], label=str(raw.get("label") or raw["name"]), type=raw["type"],
+                            required=bool(raw.get("required")), default=raw.get("default"),
+                            level=raw.get("level"), options=raw.get("options")))
+    names = {p.name for p in params}
+    sheets = [_sheet(raw, registry, rel, names) for raw in data["sheets"]]
+    return Report(name=data["name"], title=str(data["title"]), params=params, sheets=sheets,
+                  header=[str(x) for x in data.get("header") or []], footer=[str(x) for x in data.get("footer") or []],
+                  file=rel)
+
+
+def _sheet(raw, registry, rel, params):
+    source = raw.get("source")
+    if source not in registry.entities:
+        raise SchemaError(rel, f"sheets 中的 source {source} 不是实体")
+    entity = registry.entities[source]
+    group = []
+    for g in raw.get("group") or []:
+        g = {"path": g} if isinstance(g, str) else g
+        f = _field(registry, entity, g["path"], rel, "group")
+        group.append((g["path"], str(g.get("label") or f.label)))
+    columns, seen = [], set()
+    for c in raw.get("columns") or []:
+        name = c.get("name")
+        if not name or name in seen:
+            raise SchemaError(rel, f"columns 中的列 {name} 缺少 name 或重复", source)
+        seen.add(name)
+        if c.get("format", "int") not in FORMATS:
+            raise SchemaError(rel, f"列 {name} 的 format 应为 {', '.join(sorted(FORMATS))}", source)
+        if "expr" in c:
+            _check_expr(c["expr"], seen - {name}, rel, name)
+        elif c.get("agg") in AGGREGATES:
+            if c["agg"] != "count":
+                _field(registry, entity, c.get("path", ""), rel, f"列 {name}")
+        else:
+            raise SchemaError(rel, f"列 {name} 应有 agg（{', '.join(sorted(AGGREGATES))}）或 expr", source)
+        columns.append(dict(c, label=str(c.get("label") or name), format=c.get("format", "int")))
+    filters = []
+    for f in raw.get("filters") or []:
+        ops = set(f) - {"field"}
+        if len(ops) != 1 or not ops <= OPS:
+            raise SchemaError(rel, f"filters 中 {f} 应有 field 和一个比较（{', '.join(sorted(OPS))}）", source)
+        _field(registry, entity, f.get("field", ""), rel, "filters")
+        value = f[next(iter(ops))]
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and v.startswith("param:") and v[6:] not in params:
+                raise SchemaError(rel, f"filters 引用了未声明的参数 {v[6:]}", source)
+        filters.append(f)
+    return Sheet(name=str(raw.get("name") or entity.label), source=source, group=group, columns=columns,
+                 filters=filters, totals=raw.get("totals", True) is not False)
+
+
+def _field(registry, entity, path, rel, where):
+    current, f = entity, None
+    for part in str(path).split("."):
+        if not current.has_field(part):
+            raise SchemaError(rel, f"{where} 中的 {path} 不是字段", entity.name, path)
+        f = current.field(part)
+        if f.type in ("ref", "area"):
+            current = registry.entities[f.to or "area"]
+    return f
+
+
+BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def _check_expr(text, known, rel, name):
+    try:
+        tree = ast.parse(str(text), mode="eval")
+    except SyntaxError:
+        raise SchemaError(rel, f"列 {name} 的 expr 不是算式：{text}") from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in known:
+            raise SchemaError(rel, f"列 {name} 的 expr 引用了前面没有的列 {node.id}")
+        if not isinstance(node, (ast.Expression, ast.BinOp, ast.Name, ast.Constant, ast.Load, *BINARY)):
+            raise SchemaError(rel, f"列 {name} 的 expr 只能用列名、数字和 + - * /")
+
+
+def _eval(text, values):
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant):
+            return Decimal(str(node.value))
+        if isinstance(node, ast.Name):
+            v = values.get(node.id)
+            return None if v is None else Decimal(str(v))
+        left, right = ev(node.left), ev(node.right)
+        if left is None or right is None or (isinstance(node.op, ast.Div) and right == 0):
+            return None                      # a ratio over nothing is empty, not an error
+        return BINARY[type(node.op)](left, right)
+    return ev(ast.parse(str(text), mode="eval"))
+
+
+# -- running ----------------------------------------------------------------------------------------
+
+@dataclass
+class SheetResult:
+    name: str
+    headers: list
+    formats: list
+    rows: list
+    totals: list | None
+
+
+def parse_params(engine, report, raw, user):
+    """Typed parameter values; unknown names and bad values raise ReportError in Chinese."""
+    known = {p.name: p for p in report.params}
+    unknown = set(raw) - set(known)
+    if unknown:
+        raise ReportError(f"报表“{report.title}”没有参数 {', '.join(sorted(unknown))}；"
+                          f"可用：{', '.join(f'{p.name}（{p.label}）' for p in report.params) or '无'}")
+    out = {}
+    for p in report.params:
+        value = raw.get(p.name, p.default)
+        if value == "this_month":
+            value = engine.flow.clock().strftime("%Y-%m")
+        if value in (None, ""):
+            if p.required:
+                raise ReportError(f"请填写参数“{p.label}”")
+            out[p.name] = None
+            continue
+        try:
+            if p.type == "area":
+                Area = engine.models["area"]
+                row = scope.scoped(engine.models, "area", user).where(
+                    (Area.code == str(value)) | (Area.name == str(value)) |
+                    (Area.id == (int(value) if str(value).isdigit() and len(str(value)) < 6 else -1))).first()
+                if row is None or (p.level and row.level != p.level):
+                    raise ReportError(f"参数“{p.label}”：{value} 不是您管辖范围内的区划")
+                value = row.id
+            elif p.type == "choice":
+                code = engine.registry.options[p.options].code_of(value)
+                if code is None:
+                    raise ReportError(f"参数“{p.label}”：{value} 不在选项中")
+                value = code
+            else:
+                value = types.get(p.type).coerce(value, p)
+        except types.CellError as e:
+            raise ReportError(f"参数“{p.label}”：{e}") from None
+        out[p.name] = value
+    return out
+
+
+def describe(report, values, engine):
+    """报表期 and the other parameters in words, for the header line."""
+    parts = []
+    for p in report.params:
+        value = values.get(p.name)
+        if value is None:
+            continue
+        if p.type == "area":
+            value = engine.models["area"].get_by_id(value).name
+        elif p.type == "choice":
+            value = engine.registry.options[p.options].label_of(value)
+        parts.append(f"{p.label} {value}")
+    return "，".join(parts) or "全部"
+
+
+def run(engine, user, report, raw_params):
+    params = parse_params(engine, report, raw_params, user)
+    return params, [_run_sheet(engine, user, sheet, params) for sheet in report.sheets]
+
+
+class _Paths:
+    """Field paths → columns, joining each reference once (a LEFT OUTER join: empty links stay)."""
+
+    def __init__(self, models, source):
+        self.models, self.source = models, source
+        self.model = models[source]
+        self.joins = {}                    # prefix → alias
+        self.query_joins = []
+
+    def column(self, path):
+        model, entity = self.model, self.models.registry.entities[self.source]
+        parts = path.split(".")
+        prefix = ""
+        for part in parts[:-1]:
+            f = entity.field(part)
+            target = f.to or "area"
+            prefix = f"{prefix}.{part}" if prefix else part
+            if prefix not in self.joins:
+                alias = self.models[target].alias()
+                self.joins[prefix] = alias
+                self.query_joins.append((alias, getattr(model, part) == alias.id))
+            model, entity = self.joins[prefix], self.models.registry.entities[target]
+        return getattr(model, parts[-1])
+
+    def apply(self, query):
+        for alias, on in self.query_joins:
+            query = query.join_from(self.model, alias, pw.JOIN.LEFT_OUTER, on=on)
+        return query
+
+
+def _condition(column, op, value, params):
+    def resolve(v):
+        if isinstance(v, str) and v.startswith("param:"):
+            return params.get(v[6:])
+        return v
+    if op == "empty":
+        return column.is_null() if value else column.is_null(False)
+    value = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
+    if value is None or value == []:
+        return None                             # an empty parameter leaves the filter out
+    return {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+            "ge": operator.ge}[op](column, value) if op != "in" else column.in_(value)
+
+
+def _run_sheet(engine, user, sheet, params):
+    models = engine.models
+    paths = _Paths(models, sheet.source)
+    model = paths.model
+    where = [scope.condition(models, sheet.source, user)]
+    if models.registry.entities[sheet.source].archive:
+        where.append(model.archived == False)  # noqa: E712
+    for f in sheet.filters:
+        op = next(k for k in f if k != "field")
+        cond = _condition(paths.column(f["field"]), op, f[op], params)
+        if cond is not None:
+            where.append(cond)
+    group_cols = [paths.column(p) for p, _ in sheet.group]
+    agg_cols = []
+    for c in sheet.columns:
+        if "expr" in c:
+            continue
+        col = paths.column(c["path"]) if c["agg"] != "count" else model.id
+        fn = {"count": pw.fn.COUNT(col), "count_distinct": pw.fn.COUNT(col.distinct()), "sum": pw.fn.SUM(col),
+              "avg": pw.fn.AVG(col), "min": pw.fn.MIN(col), "max": pw.fn.MAX(col)}[c["agg"]]
+        agg_cols.append((c["name"], fn))
+
+    def query(with_groups):
+        cols = (group_cols if with_groups else []) + [fn.alias(name) for name, fn in agg_cols]
+        q = paths.apply(model.select(*cols)).where(*where)
+        if with_groups and group_cols:
+            q = q.group_by(*group_cols).order_by(*group_cols)
+        return list(q.tuples())
+
+    def finish(values):
+        out = dict(values)
+        for c in sheet.columns:
+            if "expr" in c:
+                value = _eval(c["expr"], out)
+                out[c["name"]] = value.quantize(Decimal("0.0001")) if value is not None else None
+        return [out[c["name"]] for c in sheet.columns]
+
+    rows = []
+    ctx = DisplayContext(engine.registry, Resolver(models))
+    group_specs = [_field(engine.registry, engine.registry.entities[sheet.source], p, "", "group")
+                   for p, _ in sheet.group]
+    for row in query(True):
+        keys, values = row[:len(group_cols)], row[len(group_cols):]
+        labels = [types.get(spec.type).display(k, spec, ctx) if k is not None else "（未填）"
+                  for spec, k in zip(group_specs, keys)]
+        rows.append(labels + finish(zip([n for n, _ in agg_cols], values)))
+    totals = None
+    if sheet.totals and group_cols:
+        (values,) = query(False) or [(None,) * len(agg_cols)]
+        totals = ["合计"] + [""] * (len(group_cols) - 1) + finish(zip([n for n, _ in agg_cols], values))
+    headers = [label for _, label in sheet.group] + [c["label"] for c in sheet.columns]
+    formats = ["text"] * len(group_cols) + [c["format"] for c in sheet.columns]
+    return SheetResult(sheet.name, headers, formats, rows, totals)
+
+
+# -- writing -----------------------------------------------------------------------------------------
+
+def write(target, report, params_text, results, user=None, today=None):
+    """One sheet per report sheet: the title, the header lines, the table, the totals, the footer."""
+    import xlsxwriter
+    today = today or dt.date.today()
+    book = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_formulas": False,
+                                        "strings_to_numbers": False, "strings_to_urls": False})
+    bold = book.add_format({"bold": True})
+    title_fmt = book.add_format({"bold": True, "font_size": 14})
+    head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
+    cell_fmt = {"int": book.add_format({"num_format": "0", "border": 1}),
+                "persons": book.add_format({"num_format": "0", "border": 1}),
+                "yuan": book.add_format({"num_format": "#,##0.00", "border": 1}),
+                "percent": book.add_format({"num_format": "0.00%", "border": 1}),
+                "text": book.add_format({"border": 1})}
+    for result in results:
+        ws = book.add_worksheet(result.name[:31])
+        ws.write_string(0, 0, report.title, title_fmt)
+        r = 1
+        for line in report.header + [f"报表期：{params_text}"]:
+            ws.write_string(r, 0, line)
+            r += 1
+        r += 1
+        for col, label in enumerate(result.headers):
+            ws.write_string(r, col, label, head)
+            ws.set_column(col, col, max(10, len(label) * 2 + 2))
+        r += 1
+        for row in result.rows + ([result.totals] if result.totals else []):
+            is_total = row is result.totals
+            for col, (value, fmt) in enumerate(zip(row, result.formats)):
+                style = cell_fmt[fmt]
+                if value is None or value == "":
+                    ws.write_blank(r, col, None, style)
+                elif fmt == "text" or isinstance(value, str):
+                    ws.write_string(r, col, str(value), bold if is_total else style)
+                else:
+                    ws.write_number(r, col, float(value), style)
+            r += 1
+        r += 1
+        for line in report.footer:
+            ws.write_string(r, 0, line.replace("{user}", user.full_name if user else "")
+                            .replace("{today}", today.isoformat()))
+            r += 1
+    book.close()

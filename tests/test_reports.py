@@ -1,0 +1,134 @@
+"""Declarative reports: the built-in ones on demo data against independent counts, row scope through
+any parameter, a report over a field just added to a schema file, broken files, empty months, cells."""
+import io
+import shutil
+from decimal import Decimal
+
+import peewee as pw
+import pytest
+
+from casework.engine import SCHEMA_DIR, Engine
+from reports import engine as rep
+
+from .conftest import engine_of
+
+
+def load(app):
+    reports, errors = rep.load(engine_of(app).registry)
+    assert errors == []
+    return reports
+
+
+def user(app, name):
+    return engine_of(app).models["user"].get(username=name)
+
+
+def test_dibao_monthly_totals_match_an_independent_count(app):
+    eng = engine_of(app)
+    month = "2026-10"
+    params, (by_town, by_type) = rep.run(eng, user(app, "admin"), load(app)["dibao_monthly"], {"month": month})
+    P, C = eng.models["payment"], eng.models["care"]
+    lines = P.select().where(P.month == month, P.assistance_type.in_(["11", "12", "13"]), P.kind == "regular")
+    households = lines.select(pw.fn.COUNT(P.household.distinct())).scalar()
+    amount = lines.select(pw.fn.SUM(P.amount)).scalar()
+    persons = sum(C.get_by_id(p.__data__["care"]).persons for p in lines)
+    assert households > 0
+    assert by_town.totals[1:4] == [households, persons, amount]
+    assert sum(r[1] for r in by_town.rows) == households and sum(r[3] for r in by_town.rows) == amount
+    assert by_town.totals[4] == (Decimal(amount) / persons).quantize(Decimal("0.0001"))
+    assert [r[0] for r in by_town.rows] == ["运河街道", "涧头集镇"]
+    assert by_type.totals[1:4] == [households, persons, amount]
+
+
+def test_a_township_gets_only_its_own_figures(app):
+    eng = engine_of(app)
+    report = load(app)["dibao_monthly"]
+    _params, (by_town, _by_type) = rep.run(eng, user(app, "town1"), report, {"month": "2026-10"})
+    assert [r[0] for r in by_town.rows] == ["运河街道"]
+    with pytest.raises(rep.ReportError, match="不是您管辖范围内的区划"):
+        rep.run(eng, user(app, "town1"), report, {"month": "2026-10", "township": "370405101"})
+    with pytest.raises(rep.ReportError, match="不是您管辖范围内的区划"):
+        rep.run(eng, user(app, "town1"), report, {"month": "2026-10", "township": "涧头集镇"})
+
+
+def test_bad_parameters_and_an_empty_month(app):
+    eng = engine_of(app)
+    report = load(app)["dibao_monthly"]
+    with pytest.raises(rep.ReportError, match="没有参数 monht"):
+        rep.run(eng, user(app, "admin"), report, {"monht": "2026-10"})
+    with pytest.raises(rep.ReportError, match="报表月份"):
+        rep.run(eng, user(app, "admin"), report, {"month": "十月"})
+    _params, (by_town, _by_type) = rep.run(eng, user(app, "admin"), report, {"month": "2019-01"})
+    assert by_town.rows == [] and by_town.totals[1:4] == [0, None, None]
+    buffer = io.BytesIO()
+    rep.write(buffer, report, "2019-01", [by_town], user(app, "admin"))
+    from python_calamine import CalamineWorkbook
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(buffer.getvalue())).get_sheet_by_index(0).to_python()
+    assert "乡镇（街道）" in sheet[5] and "低保户数" in sheet[5]
+
+
+def test_workbook_cells(app):
+    from python_calamine import CalamineWorkbook
+    eng = engine_of(app)
+    report = load(app)["dibao_monthly"]
+    values, results = rep.run(eng, user(app, "admin"), report, {"month": "2026-10"})
+    buffer = io.BytesIO()
+    rep.write(buffer, report, rep.describe(report, values, eng), results, user(app, "admin"))
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(buffer.getvalue())).get_sheet_by_index(0).to_python()
+    assert sheet[0][0] == "城乡最低生活保障月报表" and sheet[3][0] == "报表期：报表月份 2026-10"
+    header = sheet[5]
+    assert header[:4] == ["乡镇（街道）", "低保户数", "低保人数", "当月资金支出（元）"]
+    first = sheet[6]
+    assert isinstance(first[1], float) and isinstance(first[3], float) and first[0] == "运河街道"
+    assert sheet[8][0] == "合计"
+    assert any(str(row[0]).startswith("制表人：县级管理员") for row in sheet)
+
+
+def test_a_report_over_a_field_just_added_to_a_schema_file(tmp_path):
+    schema_dir = tmp_path / "schema"
+    shutil.copytree(SCHEMA_DIR, schema_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    household = schema_dir / "household.yaml"
+    text = household.read_text(encoding="utf-8")
+    assert "  - {name: member_count," in text
+    household.write_text(text.replace("  - {name: member_count,", "  - {name: housing, type: choice, "
+                                      "label: 住房情况, options: hukou_type}\n  - {name: member_count,", 1),
+                         encoding="utf-8")
+    eng = Engine(f"sqlite:///{tmp_path}/db.sqlite", str(schema_dir))
+    eng.migrate()
+    from seeds import bootstrap
+    bootstrap.demo(eng)
+    H = eng.models["household"]
+    H.update(housing="1").where(H.id % 3 == 0).execute()
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "housing.yaml").write_text("""
+name: housing
+title: 按住房情况统计家庭
+sheets:
+  - source: household
+    group: [housing]
+    columns:
+      - {name: n, label: 户数, agg: count}
+      - {name: people, label: 人数, agg: sum, path: member_count}
+      - {name: avg, label: 户均人口, expr: people / n, format: yuan}
+""", encoding="utf-8")
+    reports, errors = rep.load(eng.registry, str(folder))
+    assert errors == []
+    admin = eng.models["user"].get(username="admin")
+    _values, (sheet,) = rep.run(eng, admin, reports["housing"], {})
+    assert sheet.headers[0] == "住房情况"
+    counted = {r[0]: r[1] for r in sheet.rows}
+    assert counted["城镇"] == H.select().where(H.housing == "1").count()
+    assert sheet.totals[1] == H.select().count()
+
+
+def test_a_broken_report_file_is_named_and_the_rest_load(tmp_path, app):
+    folder = tmp_path / "reports"
+    shutil.copytree(rep.HERE, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__", "documents"))
+    (folder / "broken.yaml").write_text("name: broken\ntitle: 坏报表\nsheets:\n  - source: household\n"
+                                        "    columns:\n      - {name: x, agg: sum, path: salary}\n", encoding="utf-8")
+    (folder / "bad_yaml.yaml").write_text("name: [unclosed\n", encoding="utf-8")
+    reports, errors = rep.load(engine_of(app).registry, str(folder))
+    assert "dibao_monthly" in reports and "broken" not in reports
+    assert any("broken.yaml" in e and "salary" in e for e in errors)
+    assert any("bad_yaml.yaml" in e for e in errors)
