@@ -19,6 +19,7 @@ from .case_view import CaseModelView
 from .deadlines_view import DeadlinesView
 from .notice_view import NoticeView
 from .payment_view import PaymentView
+from .report_view import ReportView
 from .roster_view import RosterView
 from .model_view import SchemaModelView
 
@@ -41,6 +42,7 @@ def init_app(app, engine):
     Babel(app, locale_selector=lambda: "zh_Hans_CN")
     csrf.init_app(app)
     auth.login_manager.init_app(app)
+    app.jinja_env.globals.setdefault("zip", zip)
     app.register_error_handler(413, lambda e: (
         "上传的文件太大，超过了导入文件大小上限。请分成几个文件导入。<a href='/admin/imports/'>返回</a>", 413))
     app.register_blueprint(auth.bp)
@@ -83,6 +85,7 @@ def init_app(app, engine):
     if "payment" in engine.registry.entities:
         admin.add_view(PaymentView(engine, name="按月发放", endpoint="payments", category="资金"))
         admin.add_view(RosterView(engine, name="村级花名册", endpoint="roster", category="资金"))
+    admin.add_view(ReportView(engine, name="统计报表", endpoint="reports"))
     admin.add_view(ImportView(engine, name="Excel 导入", endpoint="imports"))
     admin.add_view(AuditLogView(engine, name="修改记录", endpoint="audit", category="归档与审计"))
     admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))

@@ -132,3 +132,43 @@ def test_a_broken_report_file_is_named_and_the_rest_load(tmp_path, app):
     assert "dibao_monthly" in reports and "broken" not in reports
     assert any("broken.yaml" in e and "salary" in e for e in errors)
     assert any("bad_yaml.yaml" in e for e in errors)
+
+
+def test_report_screen(app, browser_for):
+    town = browser_for("town1")
+    html = town.get("/admin/reports/").get_data(as_text=True)
+    assert "城乡最低生活保障月报表" in html
+    html = town.get("/admin/reports/?report=dibao_monthly&month=2026-10&go=1").get_data(as_text=True)
+    assert "运河街道" in html and "涧头集镇" not in html.split("报表期")[1]
+    html = town.get("/admin/reports/?report=dibao_monthly&month=2026-10&township=370405101&go=1").get_data(as_text=True)
+    assert "不是您管辖范围内的区划" in html
+    r = town.get("/admin/reports/xlsx?report=dibao_monthly&month=2026-10")
+    assert r.status_code == 200 and r.data[:2] == b"PK"
+    assert town.get("/admin/reports/xlsx?report=nothing&month=2026-10").status_code == 404
+    html = town.get("/admin/reports/?report=dibao_monthly&month=2019-01&go=1").get_data(as_text=True)
+    assert "没有数据" in html
+
+
+def test_tekun_temporary_and_ledger_reports_against_independent_counts(app):
+    import datetime as dt
+    eng = engine_of(app)
+    reports, admin = load(app), user(app, "admin")
+    C, K, P = eng.models["care"], eng.models["case"], eng.models["payment"]
+    month = dt.date.today().strftime("%Y-%m")
+
+    _v, (tekun,) = rep.run(eng, admin, reports["tekun_by_form"], {"month": month})
+    cared = C.select().where(C.assistance_type.in_(["21", "22"]), C.start_month <= month, C.status == "in_care")
+    assert tekun.totals[2] == cared.count() > 0
+    assert tekun.totals[3] == sum(c.monthly_amount for c in cared)
+
+    _v, (temp,) = rep.run(eng, admin, reports["temporary_aid"], {"date_from": "2020-01-01", "date_to": "2030-12-31"})
+    approved = K.select().where(K.assistance_type.in_(["31", "32"]), K.state == "approved")
+    assert temp.totals[2] == approved.count() > 0
+    assert temp.totals[4] == sum(k.decided_amount for k in approved)
+    _v, (none,) = rep.run(eng, admin, reports["temporary_aid"], {"date_from": "2030-01-01", "date_to": "2030-12-31"})
+    assert none.rows == []
+
+    _v, (ledger,) = rep.run(eng, admin, reports["monthly_ledger"], {"month": "2026-10"})
+    lines = P.select().where(P.month == "2026-10")
+    assert ledger.totals[3] == lines.count() and ledger.totals[5] == sum(p.amount for p in lines)
+    assert sum(r[3] for r in ledger.rows) == lines.count()
