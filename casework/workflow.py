@@ -163,6 +163,8 @@ class Flow:
             setattr(record, wf.state_field, target)
             step = self._write_step(record, t.name, t.label, state, target, user, opinion, filled, attachment, today)
             self.refresh(record, today)
+            if target != state and target in wf.closing_states():
+                self._record_outcome(record, today)
             record._moved_by_flow = True
             try:
                 record.save()
@@ -171,6 +173,18 @@ class Flow:
             for name in (wf.effects.get(target, []) if target != state else []) + t.effects:
                 care.EFFECTS[name](self, record, user, today)
         return step
+
+    def _record_outcome(self, record, today):
+        """How long the case took (working days from the application) and whether any deadline was
+        missed, kept on the case for the processing-time statistics."""
+        spec = record._spec
+        if spec.has_field("processing_days") and getattr(record, "apply_date", None):
+            try:
+                record.processing_days = self.calendar().working_days_between(record.apply_date, today)
+            except workdays.CalendarUnknown:
+                record.processing_days = None
+        if spec.has_field("decided_late"):
+            record.decided_late = any(d.state == "late" for d in self.deadlines(record, today))
 
     def _locked(self, record_id, user):
         Case = self.case_model()

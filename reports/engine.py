@@ -121,6 +121,8 @@ def _sheet(raw, registry, rel, params):
         seen.add(name)
         if c.get("format", "int") not in FORMATS:
             raise SchemaError(rel, f"列 {name} 的 format 应为 {', '.join(sorted(FORMATS))}", source)
+        if "where" in c:
+            _check_filter(c["where"], registry, entity, rel, params, source)
         if "expr" in c:
             _check_expr(c["expr"], seen - {name}, rel, name)
         elif c.get("agg") in AGGREGATES:
@@ -131,17 +133,21 @@ def _sheet(raw, registry, rel, params):
         columns.append(dict(c, label=str(c.get("label") or name), format=c.get("format", "int")))
     filters = []
     for f in raw.get("filters") or []:
-        ops = set(f) - {"field"}
-        if len(ops) != 1 or not ops <= OPS:
-            raise SchemaError(rel, f"filters 中 {f} 应有 field 和一个比较（{', '.join(sorted(OPS))}）", source)
-        _field(registry, entity, f.get("field", ""), rel, "filters")
-        value = f[next(iter(ops))]
-        for v in value if isinstance(value, list) else [value]:
-            if isinstance(v, str) and v.startswith("param:") and v[6:] not in params:
-                raise SchemaError(rel, f"filters 引用了未声明的参数 {v[6:]}", source)
+        _check_filter(f, registry, entity, rel, params, source)
         filters.append(f)
     return Sheet(name=str(raw.get("name") or entity.label), source=source, group=group, columns=columns,
                  filters=filters, totals=raw.get("totals", True) is not False)
+
+
+def _check_filter(f, registry, entity, rel, params, source):
+    ops = set(f) - {"field"} if isinstance(f, dict) else set()
+    if len(ops) != 1 or not ops <= OPS:
+        raise SchemaError(rel, f"筛选条件 {f} 应有 field 和一个比较（{', '.join(sorted(OPS))}）", source)
+    _field(registry, entity, f.get("field", ""), rel, "filters")
+    value = f[next(iter(ops))]
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, str) and v.startswith("param:") and v[6:] not in params:
+            raise SchemaError(rel, f"筛选条件引用了未声明的参数 {v[6:]}", source)
 
 
 def _field(registry, entity, path, rel, where):
@@ -253,7 +259,8 @@ def describe(report, values, engine):
 
 def run(engine, user, report, raw_params):
     params = parse_params(engine, report, raw_params, user)
-    return params, [_run_sheet(engine, user, sheet, params) for sheet in report.sheets]
+    context = dict(params, __today__=engine.flow.clock())
+    return params, [_run_sheet(engine, user, sheet, context) for sheet in report.sheets]
 
 
 class _Paths:
@@ -290,6 +297,8 @@ def _condition(column, op, value, params):
     def resolve(v):
         if isinstance(v, str) and v.startswith("param:"):
             return params.get(v[6:])
+        if v == "today":
+            return params.get("__today__") or dt.date.today()
         return v
     if op == "empty":
         return column.is_null() if value else column.is_null(False)
@@ -318,6 +327,12 @@ def _run_sheet(engine, user, sheet, params):
         if "expr" in c:
             continue
         col = paths.column(c["path"]) if c["agg"] != "count" else model.id
+        if "where" in c:
+            # only the rows the column's own condition allows: COUNT(CASE WHEN … THEN col END)
+            op = next(k for k in c["where"] if k != "field")
+            cond = _condition(paths.column(c["where"]["field"]), op, c["where"][op], params)
+            if cond is not None:
+                col = pw.Case(None, [(cond, col)], None)
         fn = {"count": pw.fn.COUNT(col), "count_distinct": pw.fn.COUNT(col.distinct()), "sum": pw.fn.SUM(col),
               "avg": pw.fn.AVG(col), "min": pw.fn.MIN(col), "max": pw.fn.MAX(col)}[c["agg"]]
         agg_cols.append((c["name"], fn))

@@ -172,3 +172,18 @@ def test_tekun_temporary_and_ledger_reports_against_independent_counts(app):
     lines = P.select().where(P.month == "2026-10")
     assert ledger.totals[3] == lines.count() and ledger.totals[5] == sum(p.amount for p in lines)
     assert sum(r[3] for r in ledger.rows) == lines.count()
+
+
+def test_processing_time_report(app):
+    eng = engine_of(app)
+    K = eng.models["case"]
+    _v, (done, overdue) = rep.run(eng, user(app, "admin"), load(app)["processing_time"],
+                                  {"date_from": "2020-01-01", "date_to": "2030-12-31"})
+    decided = K.select().where(K.state.in_(["approved", "denied"]))
+    assert done.totals[1] == decided.count() > 0
+    late = decided.where(K.decided_late == True).count()  # noqa: E712
+    assert done.totals[3] == late
+    assert done.totals[4] == (Decimal(late) / decided.count()).quantize(Decimal("0.0001"))
+    days = [k.processing_days for k in decided if k.processing_days is not None]
+    assert abs(float(done.totals[2]) - sum(days) / len(days)) < 0.01
+    assert overdue.totals[2] == eng.flow.overdue_everywhere().count() > 0

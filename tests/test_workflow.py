@@ -104,6 +104,7 @@ def test_dibao_end_to_end_across_national_day(world):
     assert (case.state, case.decision_date, str(case.decided_amount)) == ("approved", D(2026, 10, 15), "420.00")
     assert case.due_date is None
     assert [d.state for d in world.flow.deadlines(case)] == ["met", "met", "met"]
+    assert (case.processing_days, case.decided_late) == (10, False)    # 28–30 Sep, 8–10 and 12–15 Oct
     assert world.steps(case) == [
         ("register", "accepted", "town姓名"), ("start_investigation", "investigating", "town姓名"),
         ("record_home_visit", "investigating", "village姓名"), ("finish_investigation", "reviewing", "town姓名"),
@@ -130,6 +131,7 @@ def test_objection_sends_the_case_to_democratic_evaluation(world):
     assert case.state == "approved"
     assert deadline(world, case, "调查并民主评议").state == "met"
     assert deadline(world, case, "全流程办结").state == "late"
+    assert (case.processing_days, case.decided_late) == (13, True)
 
 
 def test_failed_verification_and_denial(world):
