@@ -5,7 +5,7 @@ import datetime as dt
 from flask import flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 
-from casework import scope, system
+from casework import dashboard, scope, system
 from schema import types
 from schema.resolve import DisplayContext, Resolver
 
@@ -117,7 +117,8 @@ class HomeView(AdminIndexView):
             cards.append(("即将到期的救助事项", flow.due_soon(user).count(), url_for("deadlines.index")))
         area = models["area"].get_or_none(models["area"].id == user.__data__.get("area"))
         role = scope.role_of(models, user)
-        return self.render("jiuzhu/index.html", cards=cards, area=area, role=role, user=user)
+        return self.render("jiuzhu/index.html", cards=cards, area=area, role=role, user=user,
+                           board=dashboard.summary(self.engine, user))
 
 
 class SettingsView(auth.Guarded, BaseView):

@@ -187,3 +187,21 @@ def test_processing_time_report(app):
     days = [k.processing_days for k in decided if k.processing_days is not None]
     assert abs(float(done.totals[2]) - sum(days) / len(days)) < 0.01
     assert overdue.totals[2] == eng.flow.overdue_everywhere().count() > 0
+
+
+def test_dashboard_is_scoped_and_works_offline(app, browser_for):
+    from casework import dashboard
+    eng = engine_of(app)
+    town = browser_for("town1")
+    html = town.get("/admin/").get_data(as_text=True)
+    assert 'id="dashboard"' in html and "/ui-static/vendor/chart.umd.js" in html
+    assert "cdn" not in html.lower() and "https://" not in html
+    assert town.get("/ui-static/vendor/chart.umd.js").status_code == 200
+    mine = dashboard.summary(eng, user(app, "town1"))
+    everyone = dashboard.summary(eng, user(app, "admin"))
+    other = dashboard.summary(eng, user(app, "town2"))
+    assert mine["households"] + other["households"] == everyone["households"] > mine["households"] > 0
+    C = eng.models["care"]
+    month = eng.flow.clock().strftime("%Y-%m")
+    assert everyone["households"] == C.select().where(C.status == "in_care", C.start_month <= month).count()
+    assert len(everyone["history"]) == 12 and everyone["history"][-1][0] == month
