@@ -146,8 +146,10 @@ def _check_filter(f, registry, entity, rel, params, source):
     _field(registry, entity, f.get("field", ""), rel, "filters")
     value = f[next(iter(ops))]
     for v in value if isinstance(value, list) else [value]:
-        if isinstance(v, str) and v.startswith("param:") and v[6:] not in params:
-            raise SchemaError(rel, f"筛选条件引用了未声明的参数 {v[6:]}", source)
+        if isinstance(v, str) and v.startswith("param:"):
+            name, _, modifier = v[6:].partition("|")
+            if name not in params or modifier not in ("", "year_start"):
+                raise SchemaError(rel, f"筛选条件引用了未声明的参数 {v[6:]}（可加 |year_start 表示该年1月）", source)
 
 
 def _field(registry, entity, path, rel, where):
@@ -296,7 +298,11 @@ class _Paths:
 def _condition(column, op, value, params):
     def resolve(v):
         if isinstance(v, str) and v.startswith("param:"):
-            return params.get(v[6:])
+            name, _, modifier = v[6:].partition("|")
+            value = params.get(name)
+            if modifier == "year_start" and value:
+                return f"{str(value)[:4]}-01"          # the year to date of a month parameter
+            return value
         if v == "today":
             return params.get("__today__") or dt.date.today()
         return v

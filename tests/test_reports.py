@@ -26,7 +26,8 @@ def user(app, name):
 def test_dibao_monthly_totals_match_an_independent_count(app):
     eng = engine_of(app)
     month = "2026-10"
-    params, (by_town, by_type) = rep.run(eng, user(app, "admin"), load(app)["dibao_monthly"], {"month": month})
+    params, (by_town, by_type, changes, year) = rep.run(eng, user(app, "admin"), load(app)["dibao_monthly"],
+                                                        {"month": month})
     P, C = eng.models["payment"], eng.models["care"]
     lines = P.select().where(P.month == month, P.assistance_type.in_(["11", "12", "13"]), P.kind == "regular")
     households = lines.select(pw.fn.COUNT(P.household.distinct())).scalar()
@@ -38,12 +39,18 @@ def test_dibao_monthly_totals_match_an_independent_count(app):
     assert by_town.totals[4] == (Decimal(amount) / persons).quantize(Decimal("0.0001"))
     assert [r[0] for r in by_town.rows] == ["运河街道", "涧头集镇"]
     assert by_type.totals[1:4] == [households, persons, amount]
+    Ch = eng.models["care_change"]
+    moved = Ch.select().join(C, on=(Ch.care == C.id)).where(Ch.effective_month == month, Ch.kind.in_(["add", "cancel"]),
+                                                            C.assistance_type.in_(["11", "12", "13"]))
+    assert changes.totals[2] == len({c.__data__["care"] for c in moved})
+    ytd = P.select().where(P.month.between("2026-01", month), P.assistance_type.in_(["11", "12", "13"]))
+    assert year.totals[2] == sum(p.amount for p in ytd) and year.totals[3] == ytd.count()
 
 
 def test_a_township_gets_only_its_own_figures(app):
     eng = engine_of(app)
     report = load(app)["dibao_monthly"]
-    _params, (by_town, _by_type) = rep.run(eng, user(app, "town1"), report, {"month": "2026-10"})
+    _params, (by_town, *_rest) = rep.run(eng, user(app, "town1"), report, {"month": "2026-10"})
     assert [r[0] for r in by_town.rows] == ["运河街道"]
     with pytest.raises(rep.ReportError, match="不是您管辖范围内的区划"):
         rep.run(eng, user(app, "town1"), report, {"month": "2026-10", "township": "370405101"})
@@ -58,7 +65,7 @@ def test_bad_parameters_and_an_empty_month(app):
         rep.run(eng, user(app, "admin"), report, {"monht": "2026-10"})
     with pytest.raises(rep.ReportError, match="报表月份"):
         rep.run(eng, user(app, "admin"), report, {"month": "十月"})
-    _params, (by_town, _by_type) = rep.run(eng, user(app, "admin"), report, {"month": "2019-01"})
+    _params, (by_town, *_rest) = rep.run(eng, user(app, "admin"), report, {"month": "2019-01"})
     assert by_town.rows == [] and by_town.totals[1:4] == [0, None, None]
     buffer = io.BytesIO()
     rep.write(buffer, report, "2019-01", [by_town], user(app, "admin"))
