@@ -1,0 +1,106 @@
+"""Report benchmark: the county's monthly 低保 statistics over 5,000,000 ledger rows.
+
+    .venv/bin/python bench/bench_reports.py [--households 400000] [--months 13] [--backend sqlite|postgres|both]
+
+Builds the demo county, then households spread over its villages, one care row each and one ledger line
+per household per month (13 months × 400,000 ≈ 5.2 million rows), and times the built-in
+`dibao_monthly` report (all four sheets) as the county administrator and as a township user: median of
+three runs. Target from issue 5: under 5 s on SQLite and on PostgreSQL.
+"""
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import databases  # noqa: E402
+from casework.engine import Engine  # noqa: E402
+from reports import engine as report_engine  # noqa: E402
+from schema.models import insert_rows  # noqa: E402
+from seeds import bootstrap  # noqa: E402
+
+MONTH = "2026-11"
+
+
+def months_back(n):
+    year, mon, out = 2026, 11, []
+    for _ in range(n):
+        out.append(f"{year}-{mon:02d}")
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return list(reversed(out))
+
+
+def build(engine, households, months):
+    bootstrap.demo(engine)
+    m = engine.models
+    Area, H, Care, Payment = m["area"], m["household"], m["care"], m["payment"]
+    villages = [a.id for a in Area.select().where(Area.level == "village")]
+    now = dt.datetime.now()
+
+    def bulk(model, rows):
+        with engine.db.atomic():
+            batch = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) == 20000:
+                    insert_rows(model, batch, list(batch[0]))
+                    batch = []
+            if batch:
+                insert_rows(model, batch, list(batch[0]))
+    bulk(H, ({"code": f"R{i:07d}", "village": villages[i % len(villages)], "head_name": f"户主{i}",
+              "head_id_number": f"{370405200000000000 + i:018d}", "hukou_type": "2" if i % 3 else "1",
+              "archived": False, "created_at": now, "updated_at": now, "member_count": 2, "income_per_capita": 200}
+             for i in range(households)))
+    first_h = H.select(H.id).where(H.code == "R0000000").scalar()
+    bulk(Care, ({"household": first_h + i, "village": villages[i % len(villages)], "head_name": f"户主{i}",
+                 "assistance_type": "12" if i % 3 else "11", "persons": 1 + i % 4, "monthly_amount": 600,
+                 "start_month": months[0], "status": "in_care", "created_at": now, "updated_at": now}
+                for i in range(households)))
+    first_c = Care.select(Care.id).where(Care.household == first_h).scalar()
+    bulk(Payment, ({"household": first_h + i, "village": villages[i % len(villages)], "care": first_c + i,
+                    "assistance_type": "12" if i % 3 else "11", "month": month, "kind": "regular",
+                    "amount": 600, "status": "paid", "created_at": now, "updated_at": now}
+                   for month in months for i in range(households)))
+    engine.db.execute_sql("ANALYZE")
+    return Payment.select().count()
+
+
+def run(url, args, label):
+    engine = Engine(url)
+    engine.migrate()
+    t = time.perf_counter()
+    rows = build(engine, args.households, months_back(args.months))
+    print(f"[{label}] built {rows:,} ledger rows in {time.perf_counter() - t:.0f} s")
+    reports, _errors = report_engine.load(engine.registry)
+    report = reports["dibao_monthly"]
+    User = engine.models["user"]
+    for username in ("admin", "town1"):
+        user = User.get(User.username == username)
+        samples = []
+        for _ in range(3):
+            t = time.perf_counter()
+            _values, results = report_engine.run(engine, user, report, {"month": MONTH})
+            samples.append(time.perf_counter() - t)
+        print(f"[{label}] {username:<6} dibao_monthly (4 sheets): median {statistics.median(samples):.2f} s, "
+              f"max {max(samples):.2f} s; households this month {results[0].totals[1]:,}")
+    engine.db.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--households", type=int, default=400_000)
+    ap.add_argument("--months", type=int, default=13)
+    ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = ap.parse_args()
+    for label, database in databases.each(args.backend, "bench-reports"):
+        with database as url:
+            run(url, args, label)
+
+
+if __name__ == "__main__":
+    main()
