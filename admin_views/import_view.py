@@ -4,13 +4,10 @@ Checking and writing run in a background thread, so a large file never meets a r
 the page polls a small JSON status. Job state lives in files under instance/imports/<job>/, which
 every worker process on the machine can read.
 """
-import json
 import os
 import tempfile
-import threading
-import uuid
 
-from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask import abort, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import BaseView, expose
 
 from casework import scope
@@ -18,6 +15,7 @@ from casework.imports import Importer, not_importable
 from reports.template import write_errors, write_template
 
 from . import auth
+from .jobs import Jobs
 
 MAX_SHOWN = 200
 PREVIEW = 10
@@ -53,28 +51,16 @@ class ImportView(auth.Guarded, BaseView):
         return spec
 
     # -- job files
+    jobs = Jobs("IMPORT_DIR", "imports")
+
     def folder(self, job):
-        if not job.isalnum():
-            abort(404)
-        root = current_app.config.get("IMPORT_DIR") or os.path.join(current_app.instance_path, "imports")
-        return os.path.join(root, job)
+        return self.jobs.folder(job)
 
     def status(self, job):
-        path = os.path.join(self.folder(job), "status.json")
-        if not os.path.exists(path):
-            abort(404)
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-        if data.get("user_id") != auth.current().id:
-            abort(404)                       # one user's upload is nobody else's business
-        return data
+        return self.jobs.status(job)
 
     def save_status(self, job, data):
-        path = os.path.join(self.folder(job), "status.json")
-        fd, tmp = tempfile.mkstemp(dir=self.folder(job))
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, default=str)
-        os.replace(tmp, path)
+        self.jobs.save(job, data)
 
     # -- pages
     @expose("/")
@@ -104,15 +90,12 @@ class ImportView(auth.Guarded, BaseView):
             flash("请选择要导入的文件。", "error")
             return redirect(url_for(".index"))
         data = upload.read()
-        job = uuid.uuid4().hex[:16]
-        os.makedirs(self.folder(job))
+        state = {"entity": spec.name, "label": spec.label, "filename": upload.filename,
+                 "update": request.form.get("mode") == "update", "phase": "check", "stage": "读取",
+                 "done": 0, "total": 0}
+        job = self.jobs.new(state)
         with open(os.path.join(self.folder(job), "upload.bin"), "wb") as fh:
             fh.write(data)
-        user = auth.current()
-        state = {"job": job, "user_id": user.id, "entity": spec.name, "label": spec.label,
-                 "filename": upload.filename, "update": request.form.get("mode") == "update",
-                 "phase": "check", "stage": "读取", "done": 0, "total": 0, "finished": False}
-        self.save_status(job, state)
         self._start(job, state, dry_run=True)
         return redirect(url_for(".job", job=job))
 
@@ -146,12 +129,7 @@ class ImportView(auth.Guarded, BaseView):
 
     # -- the background work
     def _start(self, job, state, dry_run):
-        app = current_app._get_current_object()
-        user = auth.current()
-        thread = threading.Thread(target=self._work, args=(app, job, state, user, dry_run), daemon=True)
-        thread.start()
-        if app.config.get("TESTING"):
-            thread.join()          # tests read the result right after the request
+        self.jobs.start(self._work, job, state, auth.current(), dry_run)
 
     def _work(self, app, job, state, user, dry_run):
         from casework import system

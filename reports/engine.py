@@ -259,10 +259,29 @@ def describe(report, values, engine):
     return "，".join(parts) or "全部"
 
 
-def run(engine, user, report, raw_params):
+def run(engine, user, report, raw_params, progress=None):
+    """(parameter values, [SheetResult]); progress(done, total) after each sheet, for long reports."""
     params = parse_params(engine, report, raw_params, user)
     context = dict(params, __today__=engine.flow.clock())
-    return params, [_run_sheet(engine, user, sheet, context) for sheet in report.sheets]
+    results = []
+    for sheet in report.sheets:
+        results.append(_run_sheet(engine, user, sheet, context))
+        if progress:
+            progress(len(results), len(report.sheets))
+    return params, results
+
+
+def shown(value, fmt):
+    """A cell as the report screen shows it."""
+    if value is None or value == "":
+        return ""
+    if fmt == "text" or isinstance(value, str):
+        return str(value)
+    if fmt == "yuan":
+        return f"{Decimal(str(value)):,.2f}"
+    if fmt == "percent":
+        return f"{Decimal(str(value)) * 100:.2f}%"
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 class _Paths:

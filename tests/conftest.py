@@ -92,7 +92,8 @@ def make_app(url, **extra):
     from app import create_app
     config = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "test-secret", "MIGRATE_ON_START": True,
               "IMPORT_DIR": tempfile.mkdtemp(prefix="jiuzhu-imports-"),
-              "ATTACHMENT_DIR": tempfile.mkdtemp(prefix="jiuzhu-attachments-")}
+              "ATTACHMENT_DIR": tempfile.mkdtemp(prefix="jiuzhu-attachments-"),
+              "REPORT_DIR": tempfile.mkdtemp(prefix="jiuzhu-reports-")}
     config.update(extra)
     return create_app(config)
 

@@ -212,3 +212,23 @@ def test_dashboard_is_scoped_and_works_offline(app, browser_for):
     month = eng.flow.clock().strftime("%Y-%m")
     assert everyone["households"] == C.select().where(C.status == "in_care", C.start_month <= month).count()
     assert len(everyone["history"]) == 12 and everyone["history"][-1][0] == month
+
+
+def test_report_runs_in_the_background_with_progress(app, browser_for):
+    import re
+    town = browser_for("town1")
+    r = town.post("/admin/reports/start", {"report": "dibao_monthly", "month": "2026-10"})
+    assert r.status_code == 302 and "/admin/reports/job/" in r.headers["Location"]
+    job_url = r.headers["Location"]
+    status = town.get(job_url + "/status").get_json()
+    assert status == {"done": 4, "total": 4, "finished": True, "ok": True}
+    html = town.get(job_url).get_data(as_text=True)
+    assert "运河街道" in html and "报表期：报表月份 2026-10" in html and "涧头集镇" not in html
+    r = town.get(job_url + "/report.xlsx")
+    assert r.status_code == 200 and r.data[:2] == b"PK"
+    assert browser_for("town2").get(job_url).status_code == 404          # another user's job
+    r = town.post("/admin/reports/start", {"report": "dibao_monthly", "month": "十月"})
+    assert "未能生成报表" in town.get(r.headers["Location"]).get_data(as_text=True)
+    assert town.post("/admin/reports/start", {"report": "dibao_monthly", "month": "2026-10"},
+                     csrf=False).status_code == 400
+    assert re.search(r"/admin/reports/job/[0-9a-f]{16}$", job_url)
