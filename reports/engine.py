@@ -347,6 +347,10 @@ def _run_sheet(engine, user, sheet, params):
         if cond is not None:
             where.append(cond)
     group_cols = [paths.column(p) for p, _ in sheet.group]
+    if isinstance(models.db, pw.SqliteDatabase) and sheet.filters:
+        # `+col`: SQLite would otherwise walk the whole table along the grouping column's index
+        # instead of using the filters' (5.2M ledger rows: 3.9 s for one month grouped by type)
+        group_cols = [pw.NodeList((pw.SQL("+"), c), glue="") for c in group_cols]
     agg_cols = []
     for c in sheet.columns:
         if "expr" in c:
