@@ -8,18 +8,11 @@ what it is, so the case page can show the sum and a reviewer can check it agains
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-CALCULATORS = {}
+from .named import Named
 
-
-def calculator(name):
-    def wrap(fn):
-        CALCULATORS[name] = fn
-        return fn
-    return wrap
-
-
-def names():
-    return set(CALCULATORS)
+CALCULATORS = Named()
+calculator = CALCULATORS            # @calculator("name") registers a function
+names = CALCULATORS.names
 
 
 class NoStandard(Exception):

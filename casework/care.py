@@ -9,18 +9,11 @@ from decimal import Decimal
 
 from schema import RecordInvalid
 
-EFFECTS = {}
+from .named import Named
 
-
-def effect(name):
-    def wrap(fn):
-        EFFECTS[name] = fn
-        return fn
-    return wrap
-
-
-def names():
-    return set(EFFECTS)
+EFFECTS = Named()
+effect = EFFECTS            # @effect("name") registers a function
+names = EFFECTS.names
 
 
 def next_month(month):

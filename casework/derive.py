@@ -12,19 +12,11 @@ from schema import RecordInvalid
 from schema.specs import SchemaError
 
 from . import idnumber
+from .named import Named
 
-RULES = {}
-
-
-def rule(name):
-    def wrap(fn):
-        RULES[name] = fn
-        return fn
-    return wrap
-
-
-def names():
-    return set(RULES)
+RULES = Named()
+rule = RULES            # @rule("name") registers a function
+names = RULES.names
 
 
 def parse(text):
