@@ -134,7 +134,29 @@ def close(engine, user, township_id, month):
         row.status, row.closed_at = "closed", dt.datetime.now().replace(microsecond=0)
         row.closed_by = user.full_name if user else "系统"
         row.save()
+        summarise(models, township, month)
     return row
+
+
+def summarise(models, township, month):
+    """The closed month's figures per village and item, for cumulative statistics (ledger_month)."""
+    if "ledger_month" not in models.registry.entities:
+        return
+    Payment, Care, Area, Summary = models["payment"], models["care"], models["area"], models["ledger_month"]
+    villages = Area.select(Area.id).where(Area.parent == township.id)
+    Summary.delete().where(Summary.village.in_(villages), Summary.month == month).execute()
+    rows = (Payment.select(Payment.village, Payment.assistance_type, pw.fn.COUNT(Payment.id),
+                           pw.fn.COUNT(Payment.household.distinct()), pw.fn.SUM(Care.persons),
+                           pw.fn.SUM(Payment.amount))
+            .join(Care, pw.JOIN.LEFT_OUTER, on=(Payment.care == Care.id))
+            .where(Payment.village.in_(villages), Payment.month == month, Payment.status != "held")
+            .group_by(Payment.village, Payment.assistance_type).tuples())
+    now = dt.datetime.now().replace(microsecond=0)
+    data = [{"village": v, "month": month, "assistance_type": t, "lines": n, "households": h,
+             "persons": int(p or 0), "amount": Decimal(str(a or 0)), "created_at": now, "updated_at": now}
+            for v, t, n, h, p, a in rows]
+    if data:
+        insert_rows(Summary, data, list(data[0]))
 
 
 def summary(engine, user, township_id, month):
