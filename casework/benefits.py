@@ -48,20 +48,9 @@ class Context:
     def standard(self, kind, hukou_type=None, care_level=None):
         """The standard in force this month where the household lives: its township's own if it has
         one, else the county's."""
-        Standard, Area = self.models["standard"], self.models["area"]
         village = self.household.__data__.get("village") if self.household else None
-        areas, current = [], village
-        while current:
-            areas.append(current)
-            current = Area.select(Area.parent).where(Area.id == current).scalar()
-        query = Standard.select().where(Standard.kind == kind, Standard.effective_month <= self.month,
-                                        Standard.area.in_(areas))
-        if hukou_type:
-            query = query.where(Standard.hukou_type == hukou_type)
-        if care_level:
-            query = query.where(Standard.care_level == care_level)
-        rows = list(query)
-        if not rows:
+        best = standard_in_force(self.models, village, kind, self.month, hukou_type, care_level)
+        if best is None:
             labels = self.engine.registry.options
             what = labels["standard_kind"].label_of(kind)
             if hukou_type:
@@ -69,8 +58,6 @@ class Context:
             if care_level:
                 what += f"（{labels['self_care_level'].label_of(care_level)}）"
             raise NoStandard(f"{self.month} 没有适用的{what}，请县级管理员在“资金 → 保障标准”中登记")
-        depth = {a: i for i, a in enumerate(areas)}          # the nearest area wins, then the latest month
-        best = min(rows, key=lambda r: (depth[r.__data__["area"]], _neg_month(r.effective_month)))
         return best
 
     def rounded(self, amount):
@@ -78,6 +65,31 @@ class Context:
         if digits not in (0, 1, 2):
             raise NoStandard("设置“低保金保留的小数位数”只能是 0、1 或 2")
         return amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP).quantize(Decimal("0.01"))
+
+
+def standard_in_force(models, village, kind, month, hukou_type=None, care_level=None):
+    """The standard row in force in `month` for a village: the nearest area's (village, township, county)
+    latest one not after the month; None if there is none."""
+    Standard, Area = models["standard"], models["area"]
+    areas, current = [], village
+    while current:
+        areas.append(current)
+        current = Area.select(Area.parent).where(Area.id == current).scalar()
+    query = Standard.select().where(Standard.kind == kind, Standard.effective_month <= month,
+                                    Standard.area.in_(areas))
+    if hukou_type:
+        query = query.where(Standard.hukou_type == hukou_type)
+    if care_level:
+        query = query.where(Standard.care_level == care_level)
+    rows = list(query)
+    if not rows:
+        return None
+    depth = {a: i for i, a in enumerate(areas)}          # the nearest area wins, then the latest month
+    return min(rows, key=lambda r: (depth[r.__data__["area"]], _neg_month(r.effective_month)))
+
+
+# the standard a payment of each assistance type is measured against (for the average standard in reports)
+STANDARD_OF_TYPE = {"11": "dibao", "12": "dibao", "13": "dibao", "21": "tekun_basic", "22": "tekun_basic"}
 
 
 def _neg_month(month):

@@ -68,6 +68,7 @@ def run(engine, user, township_id, month):
         in_force = (Care.select(Care.id, Care.household, Care.village, Care.assistance_type)
                     .where(Care.village.in_(villages), Care.start_month <= month,
                            Care.end_month.is_null() | (Care.end_month >= month)))
+        standards = _standard_finder(models, month)
         result = RunResult(township.name, month, existing=Payment.select().where(
             Payment.village.in_(villages), Payment.month == month, Payment.kind == "regular").count())
         # only what is missing: the database skips care rows that already have this month's line
@@ -79,9 +80,11 @@ def run(engine, user, township_id, month):
             chunk = [(c["id"], c["household"], c["village"], c["assistance_type"]) for c in chunk]
             todo = chunk
             amounts = care.amounts_in(models, [c[0] for c in todo], month) if todo else {}
-            bank = {hid: rest for hid, *rest in Household.select(
-                Household.id, Household.account_name, Household.bank_name, Household.bank_account).where(
-                Household.id.in_(list({c[1] for c in todo}) or [0])).tuples()}
+            bank, hukou = {}, {}
+            for hid, name, bank_name, account, kind in Household.select(
+                    Household.id, Household.account_name, Household.bank_name, Household.bank_account,
+                    Household.hukou_type).where(Household.id.in_(list({c[1] for c in todo}) or [0])).tuples():
+                bank[hid], hukou[hid] = (name, bank_name, account), kind
             rows = []
             for care_id, household, village, kind in todo:
                 amount = amounts.get(care_id)
@@ -89,11 +92,13 @@ def run(engine, user, township_id, month):
                     continue                       # cancelled before this month took effect
                 name, bank_name, account = bank.get(household, (None, None, None))
                 held = not account
+                standard = standards(village, kind, hukou.get(household))
                 rows.append({"household": household, "village": village, "care": care_id,
                              "assistance_type": kind, "month": month, "kind": "regular", "amount": amount,
                              "status": "held" if held else "pending", "account_name": name,
                              "bank_name": bank_name, "bank_account": account,
-                             "note": "无有效银行卡，暂缓发放" if held else None, "created_at": now, "updated_at": now})
+                             "note": "无有效银行卡，暂缓发放" if held else None, "standard": standard,
+                             "created_at": now, "updated_at": now})
                 result.held += held
                 total += amount
             if rows:
@@ -103,6 +108,22 @@ def run(engine, user, township_id, month):
         _audit(engine, "payment_month", row.id, "update",
                {"发放台账": [None, f"{township.name} {month} 生成 {created} 笔，合计 {total:.2f} 元，暂缓 {result.held} 笔"]})
     return result
+
+
+def _standard_finder(models, month):
+    """(village, assistance type, hukou) → the standard amount in force, looked up once per combination."""
+    from .benefits import STANDARD_OF_TYPE, standard_in_force
+    cache = {}
+
+    def find(village, kind, hukou):
+        key = (village, STANDARD_OF_TYPE.get(kind), hukou)
+        if key[1] is None or "standard" not in models.registry.entities:
+            return None
+        if key not in cache:
+            row = standard_in_force(models, village, key[1], month, hukou_type=hukou)
+            cache[key] = row.amount if row else None
+        return cache[key]
+    return find
 
 
 def _chunks(iterable, size):

@@ -374,7 +374,8 @@ def _run_sheet(engine, user, sheet, params):
         return list(q.tuples())
 
     def finish(values):
-        out = dict(values)
+        # SQLite's AVG is a float, PostgreSQL's a numeric: both become the same Decimal
+        out = {k: Decimal(str(v)).quantize(Decimal("0.0001")) if isinstance(v, float) else v for k, v in values}
         for c in sheet.columns:
             if "expr" in c:
                 value = _eval(c["expr"], out)

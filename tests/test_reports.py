@@ -38,6 +38,13 @@ def test_dibao_monthly_totals_match_an_independent_count(app):
     assert sum(r[1] for r in by_town.rows) == households and sum(r[3] for r in by_town.rows) == amount
     assert by_town.totals[4] == (Decimal(amount) / persons).quantize(Decimal("0.0001"))
     assert [r[0] for r in by_town.rows] == ["运河街道", "涧头集镇"]
+    H = eng.models["household"]
+    standards = [p.standard for p in lines]
+    assert None not in standards
+    assert by_town.totals[5] == (sum(standards) / len(standards)).quantize(Decimal("0.0001"))
+    for p in lines.limit(20):               # the sample standards of 2026: urban 920, rural 740 元/人·月
+        hukou = H.get_by_id(p.__data__["household"]).hukou_type
+        assert p.standard == Decimal({"1": "920.00", "2": "740.00"}[hukou])
     assert by_type.totals[1:4] == [households, persons, amount]
     Ch = eng.models["care_change"]
     moved = Ch.select().join(C, on=(Ch.care == C.id)).where(Ch.effective_month == month, Ch.kind.in_(["add", "cancel"]),
