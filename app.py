@@ -236,6 +236,31 @@ def _register_cli(app, engine):
             click.echo(f"{result.name}：{len(result.rows)} 行" + ("（无数据，只有表头）" if not result.rows else ""))
         click.echo(f"已写入 {out}")
 
+    @app.cli.group("spotcheck")
+    def spotcheck_group():
+        """随机抽查。"""
+
+    @spotcheck_group.command("draw")
+    @click.option("--month", required=True, help="审批月份，如 2026-10")
+    @click.option("--seed", type=int, help="随机种子（给出同一个种子，抽出同一批）")
+    @click.option("--force", is_flag=True, help="已抽过的月份重新抽取（须县级管理员；前一次保留）")
+    @click.option("--user", "username", default="admin", show_default=True, help="以哪个县级用户的身份抽取")
+    def spotcheck_draw(month, seed, force, username):
+        """抽取某月各乡镇新批准事项的抽查样本，打印各乡镇的抽取数和比例。"""
+        from casework import spotcheck
+        User = engine.models["user"]
+        user = User.get_or_none(User.username == username)
+        if user is None:
+            raise click.ClickException(f"没有用户 {username}")
+        try:
+            drawn = spotcheck.draw(engine, user, month, seed=seed, force=force)
+        except spotcheck.DrawRefused as e:
+            raise click.ClickException(str(e)) from None
+        for d in drawn:
+            state = "新抽取" if d.new else "已抽取过，未改变（重抽请加 --force）"
+            click.echo(f"{d.township}\t新批准 {d.population} 件\t抽取 {len(d.sample)} 件（{d.share:.0%}）\t"
+                       f"种子 {d.seed}\t{state}\t{'、'.join(d.sample)}")
+
     @app.cli.group("calendar")
     def calendar_group():
         """工作日历。"""

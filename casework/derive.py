@@ -131,6 +131,21 @@ def backfill(models):
                     model.update({column: getattr(record, f.name)}).where(model.id == record.id).execute()
 
 
+@rule("checklist")
+def checklist(record, spec, models=None):
+    """A checklist's conclusion from its items (the other fields over the same option list): any item
+    failed → fail; every item passed → pass; otherwise not concluded yet."""
+    items = [getattr(record, f.name) for f in record._spec.fields
+             if f.options == spec.options and f.name != spec.name]
+    if "fail" in items:
+        value = "fail"
+    elif items and all(i == "pass" for i in items):
+        value = "pass"
+    else:
+        value = None
+    setattr(record, spec.name, value)
+
+
 # -- aggregate rules: fn(count, total) -> value, from the live children of one parent
 
 @rule("count")

@@ -1,0 +1,118 @@
+"""Monthly spot checks: 30 % of each township's new approvals (rounded up, at least one), every
+near-relative case, reproducible from the stored seed, kept unless the county administrator forces a
+new draw (both kept), the checklist's conclusion, and row scope."""
+import datetime as dt
+import math
+
+import pytest
+
+from casework import scope, spotcheck, system
+
+from .test_workflow import World
+
+D = dt.date
+
+
+@pytest.fixture
+def world(engine):
+    return World(engine)
+
+
+def approve(world, town=0, near=False, on=D(2026, 10, 20)):
+    """A new household in the town's village, its 低保 case taken to approval on `on`."""
+    from casework import idnumber
+    H = world.engine.models["household"]
+    token = system.actor.set((None, "测试", None))
+    n = H.select().count()
+    h = H.create(code=f"S{n:04d}", village=world.villages[town], head_name=f"户主S{n}",
+                 head_id_number=idnumber.make("370405", D(1950, 1, 1 + n % 28), 100 + n), hukou_type="2")
+    system.actor.reset(token)
+    world.households.append(h)
+    household = len(world.households) - 1
+    extra = {"near_relative": True, "near_relative_of": "村主任之子"} if near else {}
+    staff, visitor = ("town", "village") if town == 0 else ("admin", "admin")
+    case = world.do(world.case("12", household=household, **extra), "start_investigation", staff, on=D(2026, 10, 8))
+    case = world.do(case, "record_home_visit", visitor, home_visit_date="2026-10-08", investigator_1="张明",
+                    investigator_2="李红", home_visit_record="入户")
+    case = world.do(case, "finish_investigation", staff, on=D(2026, 10, 9), verification_record="无异常",
+                    verification_result="符合条件")
+    if near:
+        case = world.do(case, "county_visit", "county", county_visit_date="2026-10-12", county_visit_record="属实")
+    case = world.do(case, "propose", "town" if town == 0 else "admin", on=D(2026, 10, 12), proposed_amount="300")
+    return world.do(case, "approve", "leader" if town == 0 else "admin", on=on, decided_amount="300")
+
+
+def test_share_per_township_near_relatives_and_reproducibility(world):
+    made = [approve(world, 0) for _ in range(6)] + [approve(world, 0, near=True)]
+    approve(world, 1)
+    approve(world, 0, on=D(2026, 11, 2))                      # another month: not in October's population
+    drawn = {d.township: d for d in spotcheck.draw(world.engine, world.users["admin"], "2026-10", seed=42)}
+    first, second = drawn["镇0"], drawn["镇1"]
+    assert first.population == 7 and len(first.sample) == math.ceil(7 * 0.3) == 3
+    near = [c.case_no for c in made if c.near_relative]
+    assert set(near) <= set(first.sample)
+    assert second.population == 1 and len(second.sample) == 1            # never fewer than one
+    # the same seed draws the same cases
+    again, _ = spotcheck.sample(spotcheck.population(world.engine.models, world.towns[0], "2026-10"), 30, 42)
+    assert sorted(c.case_no for c in again) == sorted(first.sample)
+    # drawing again changes nothing; a forced redraw keeps both
+    assert [d.sample for d in spotcheck.draw(world.engine, world.users["admin"], "2026-10")][0] == first.sample
+    with pytest.raises(spotcheck.DrawRefused, match="县级管理员"):
+        spotcheck.draw(world.engine, world.users["county"], "2026-10", force=True)
+    with pytest.raises(spotcheck.DrawRefused, match="县级"):
+        spotcheck.draw(world.engine, world.users["town"], "2026-10")
+    spotcheck.draw(world.engine, world.users["admin"], "2026-10", seed=43, force=True)
+    Check = world.engine.models["spot_check"]
+    rows = list(Check.select().where(Check.township == world.towns[0].id).order_by(Check.id))
+    assert [(r.seed, r.superseded) for r in rows] == [(42, True), (43, False)]
+
+
+def test_share_setting_and_bad_month(world):
+    for _ in range(4):
+        approve(world, 0)
+    world.engine.settings.set("spotcheck_percent", 50)
+    (first, _second) = spotcheck.draw(world.engine, world.users["admin"], "2026-10", seed=1)
+    assert len(first.sample) == 2
+    with pytest.raises(spotcheck.DrawRefused, match="2026-05"):
+        spotcheck.draw(world.engine, world.users["admin"], "2026-13")
+
+
+def test_checklist_conclusion_and_scope(world):
+    approve(world, 0)
+    approve(world, 1)
+    spotcheck.draw(world.engine, world.users["admin"], "2026-10", seed=5)
+    Item = world.engine.models["spot_check_case"]
+    item = Item.select().where(Item.village == world.villages[0].id).get()
+    assert item.result is None
+    token = system.actor.set((world.users["county"].id, "county", None))
+    items = ["eligibility", "file_on_time", "materials", "verification", "notice", "evaluation", "signatures",
+             "amount", "reviews", "no_extra_material"]
+    for name in items:
+        setattr(item, name, "pass")
+    item.save()
+    assert Item.get_by_id(item.id).result == "pass"
+    item.amount, item.remark = "fail", "救助金额与测算不符"
+    item.save()
+    system.actor.reset(token)
+    assert Item.get_by_id(item.id).result == "fail"
+    mine = scope.scoped(world.engine.models, "spot_check_case", world.users["town"])
+    assert [i.id for i in mine] == [item.id]
+    assert list(scope.scoped(world.engine.models, "spot_check_case", world.users["other_town"])
+                .where(Item.id == item.id)) == []
+
+
+def test_command_line_draw(app):
+    from .conftest import engine_of
+    Case = engine_of(app).models["case"]
+    month = Case.select().where(Case.state == "approved").order_by(Case.decision_date.desc()).first() \
+        .decision_date.strftime("%Y-%m")
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["spotcheck", "draw", "--month", month, "--seed", "9"])
+    assert r.exit_code == 0 and "新抽取" in r.output and "种子 9" in r.output, r.output
+    assert "运河街道" in r.output and "涧头集镇" in r.output
+    again = runner.invoke(args=["spotcheck", "draw", "--month", month])
+    assert "已抽取过，未改变" in again.output
+    assert [line.split("\t")[-1] for line in r.output.splitlines()] == \
+        [line.split("\t")[-1] for line in again.output.splitlines()]
+    refused = runner.invoke(args=["spotcheck", "draw", "--month", month, "--force", "--user", "county"])
+    assert refused.exit_code != 0 and "县级管理员" in refused.output
