@@ -21,6 +21,7 @@ from .notice_view import NoticeView
 from .payment_view import PaymentView
 from .report_view import ReportView
 from .roster_view import RosterView
+from .spotcheck_view import SpotCheckView
 from .model_view import SchemaModelView
 
 csrf = CSRFProtect()
@@ -85,6 +86,8 @@ def init_app(app, engine):
     if "payment" in engine.registry.entities:
         admin.add_view(PaymentView(engine, name="按月发放", endpoint="payments", category="资金"))
         admin.add_view(RosterView(engine, name="村级花名册", endpoint="roster", category="资金"))
+    if "spot_check" in engine.registry.entities:
+        admin.add_view(SpotCheckView(engine, name="随机抽查", endpoint="spotcheck", category="监督检查"))
     admin.add_view(ReportView(engine, name="统计报表", endpoint="reports"))
     admin.add_view(ImportView(engine, name="Excel 导入", endpoint="imports"))
     admin.add_view(AuditLogView(engine, name="修改记录", endpoint="audit", category="归档与审计"))

@@ -116,3 +116,22 @@ def test_command_line_draw(app):
         [line.split("\t")[-1] for line in again.output.splitlines()]
     refused = runner.invoke(args=["spotcheck", "draw", "--month", month, "--force", "--user", "county"])
     assert refused.exit_code != 0 and "县级管理员" in refused.output
+
+
+def test_spot_check_screen(app, browser_for):
+    from .conftest import engine_of
+    Case = engine_of(app).models["case"]
+    month = Case.select().where(Case.state == "approved").order_by(Case.decision_date.desc()).first() \
+        .decision_date.strftime("%Y-%m")
+    admin = browser_for("admin")
+    r = admin.post("/admin/spotcheck/draw", {"month": month, "seed": "11"})
+    html = admin.get(r.headers["Location"]).get_data(as_text=True)
+    assert "种子 11" in html and "运河街道" in html and 'id="draws"' in html
+    county = browser_for("county")
+    r = county.post("/admin/spotcheck/draw", {"month": month, "force": "1"})
+    assert "须由县级管理员" in county.get(r.headers["Location"]).get_data(as_text=True)
+    assert browser_for("town1").get("/admin/spotcheck/").status_code == 403
+    Item = engine_of(app).models["spot_check_case"]
+    item = Item.select().first()
+    assert county.get(f"/admin/spot_check_case/edit/?id={item.id}").status_code == 200   # the county fills it in
+    assert browser_for("town1").get(f"/admin/spot_check_case/edit/?id={item.id}").status_code in (403, 404)
