@@ -3,6 +3,7 @@ near-relative case, reproducible from the stored seed, kept unless the county ad
 new draw (both kept), the checklist's conclusion, and row scope."""
 import datetime as dt
 import math
+from decimal import Decimal
 
 import pytest
 
@@ -135,3 +136,58 @@ def test_spot_check_screen(app, browser_for):
     item = Item.select().first()
     assert county.get(f"/admin/spot_check_case/edit/?id={item.id}").status_code == 200   # the county fills it in
     assert browser_for("town1").get(f"/admin/spot_check_case/edit/?id={item.id}").status_code in (403, 404)
+
+
+def test_failed_check_becomes_a_finding_the_township_answers(world):
+    from casework import findings
+    from reports import engine as rep
+    from schema import RecordInvalid
+    approve(world, 0)
+    spotcheck.draw(world.engine, world.users["admin"], "2026-10", seed=5)
+    Item, Finding = world.engine.models["spot_check_case"], world.engine.models["finding"]
+    item = Item.select().where(Item.village == world.villages[0].id).get()
+
+    def as_user(name):
+        return system.actor.set((world.users[name].id, name, None))
+    token = as_user("county")
+    item.amount, item.materials, item.remark = "fail", "fail", "缺入户调查表"
+    item.save()
+    finding = Finding.get(Finding.check_case == item.id)
+    assert (finding.level, finding.status, finding.month) == ("reminder", "open", "2026-10")
+    assert "救助金额＝标准－人均收入" in finding.problem and "档案材料齐全" in finding.problem
+    item.remark = "再看"
+    item.save()
+    assert Finding.select().where(Finding.check_case == item.id).count() == 1        # one finding per check
+    finding.level = "rectification"
+    with pytest.raises(RecordInvalid, match="整改时限"):
+        finding.save()
+    finding.deadline = D(2026, 11, 30)
+    finding.save()
+    finding.status = "accepted"
+    with pytest.raises(RecordInvalid, match="回复整改情况后才能验收"):
+        finding.save()
+    system.actor.reset(token)
+
+    finding = Finding.get_by_id(finding.id)
+    token = as_user("town")
+    finding.deadline = D(2027, 1, 31)
+    with pytest.raises(RecordInvalid, match="乡镇只能填写整改回复"):
+        finding.save()
+    finding = Finding.get_by_id(finding.id)
+    finding.reply = "已补齐入户调查表，金额已按测算调整"
+    finding.save()
+    system.actor.reset(token)
+    finding = Finding.get_by_id(finding.id)
+    assert finding.status == "replied" and finding.replied_on is not None
+    assert [f.id for f in findings.overdue(world.engine.models, world.users["town"], D(2026, 12, 1))] == [finding.id]
+    assert list(findings.overdue(world.engine.models, world.users["other_town"], D(2026, 12, 1))) == []
+
+    token = as_user("county")
+    finding.status = "accepted"
+    finding.save()
+    system.actor.reset(token)
+    assert list(findings.overdue(world.engine.models, world.users["town"], D(2026, 12, 1))) == []
+    reports, _ = rep.load(world.engine.registry)
+    _v, (scores,) = rep.run(world.engine, world.users["admin"], reports["township_scores"], {"month": "2026-10"})
+    assert scores.rows == [["镇0", 1, 0, 1, 0, 0, Decimal("97.0000")]]
+

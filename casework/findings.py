@@ -1,0 +1,68 @@
+"""Findings from spot checks (document 002): a failed check becomes a finding against the township; the
+county sets its level and deadline and accepts the rectification; the township only writes its reply."""
+import datetime as dt
+
+from schema import RecordInvalid
+
+from . import system
+from .care import township_of
+
+
+def install(models):
+    if "finding" not in models.registry.entities:
+        return
+    Finding = models["finding"]
+    registry = models.registry
+
+    def actor_level():
+        who = system.actor.get()
+        if not who or who[0] is None:
+            return None                       # the system itself (hooks, scripts)
+        user = models["user"].get_or_none(id=who[0])
+        role = registry.roles.get(user.role) if user else None
+        return role.level if role else None
+
+    def before(record, old):
+        if record._spec.name != "finding":
+            return
+        if record.level in ("rectification", "supervision") and not record.deadline:
+            raise RecordInvalid({"deadline": "整改通知和督办须填写整改时限"})
+        level = actor_level()
+        if old is not None and level in ("township", "village"):
+            changed = {k for k in record.__data__ if k not in ("reply", "updated_at", "created_at", "status",
+                                                                "replied_on")
+                       and record.__data__.get(k) != old.get(k)}
+            if changed:
+                raise RecordInvalid({"reply": "乡镇只能填写整改回复；处理方式、时限和验收由县里确定"})
+            if (record.reply or "").strip() and record.reply != old.get("reply"):
+                record.status, record.replied_on = "replied", dt.date.today()
+            elif record.status != old.get("status"):
+                raise RecordInvalid({"status": "整改状态由回复和县里的验收决定"})
+        if record.status == "accepted":
+            if not (record.reply or "").strip():
+                raise RecordInvalid({"status": "乡镇回复整改情况后才能验收"})
+            record.accepted_on = record.accepted_on or dt.date.today()
+
+    def after(record, action, old):
+        if record._spec.name != "spot_check_case" or record.result != "fail":
+            return
+        if Finding.select().where(Finding.check_case == record.id).exists():
+            return
+        spec = record._spec
+        failed = [f.label for f in spec.fields if f.options == "check_result" and f.name != "result"
+                  and getattr(record, f.name) == "fail"]
+        check = models["spot_check"].get_by_id(record.__data__["spot_check"])
+        Finding(township=township_of(models, record.__data__.get("village")), check_case=record.id,
+                case=record.__data__["case"], month=check.month, level="reminder", status="open",
+                problem="抽查不合格：" + "、".join(failed) + (f"。{record.remark}" if record.remark else "")).save()
+
+    models.hooks.before.append(before)
+    models.hooks.after.append(after)
+
+
+def overdue(models, user, today=None):
+    """Findings past their deadline and not yet accepted, within the user's scope."""
+    from . import scope
+    Finding = models["finding"]
+    return scope.scoped(models, "finding", user).where(Finding.deadline < (today or dt.date.today()),
+                                                       Finding.status != "accepted")
