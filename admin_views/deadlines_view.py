@@ -1,18 +1,15 @@
 """Overdue and due-soon cases, counted per township: the township's to-do list, the county's watch."""
 from flask import request
-from flask_admin import BaseView, expose
+from flask_admin import expose
 
 from casework import scope
 
 from . import auth
+from .engine_view import EngineView
 
 
-class DeadlinesView(auth.Guarded, BaseView):
+class DeadlinesView(EngineView):
     LIMIT = 500
-
-    def __init__(self, engine, **kw):
-        self.engine = engine
-        super().__init__(**kw)
 
     def is_accessible(self):
         user = auth.current()

@@ -8,13 +8,14 @@ import os
 import tempfile
 
 from flask import abort, flash, jsonify, redirect, request, send_file, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 
 from casework import scope
 from casework.imports import Importer, not_importable
 from reports.template import write_errors, write_template
 
 from . import auth
+from .engine_view import EngineView
 from .jobs import Jobs
 
 MAX_SHOWN = 200
@@ -29,11 +30,7 @@ def _cell(value):
     return str(value)
 
 
-class ImportView(auth.Guarded, BaseView):
-    def __init__(self, engine, **kw):
-        self.engine = engine
-        super().__init__(**kw)
-
+class ImportView(EngineView):
     # -- access
     def entities(self):
         user = auth.current()

@@ -3,7 +3,6 @@
 Row scope goes through `casework.scope` on every path: list and count (get_query), details, edit,
 delete and list editing (get_one), mass actions (ids re-filtered), lookups (ScopedLoader), export.
 """
-import io
 import time
 
 from flask import abort, flash, g, request, url_for
@@ -16,12 +15,12 @@ from flask_admin.base import expose
 from markupsafe import Markup
 import peewee as pw
 
-from casework import documents, scope
-from reports import document
+from casework import scope
 from schema import RecordInvalid, types
 from schema.resolve import DisplayContext, Resolver
 
 from . import auth, export, filters
+from .documents_view import DocumentsMixin
 from .forms import AdminBaseForm, ajax_field, build_form
 
 
@@ -92,7 +91,7 @@ class CountCache:
         return value
 
 
-class SchemaModelView(auth.Guarded, ModelView):
+class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
     spec = None
     models = None
     engine = None
@@ -486,27 +485,6 @@ class SchemaModelView(auth.Guarded, ModelView):
         if not self.can_export or export_type != "xlsx":
             abort(404)
         return export.list_export(self)
-
-    # -- documents: printable page and .docx, filled from the record
-    def documents_for(self, record):
-        specs = self.engine.__dict__.get("documents") or {}
-        state = record.__data__.get("state")
-        return [d for d in specs.values() if d.entity == self.spec.name and (not d.states or state in d.states)]
-
-    @expose("/document/")
-    def document_view(self):
-        record = self.get_one(request.args.get("id"))
-        spec = next((d for d in self.documents_for(record) if d.name == request.args.get("name")), None)
-        if spec is None:
-            abort(404)
-        value, items = documents.filler(self.engine, record, auth.current(), self.can("unmask"))
-        blocks = document.fill(spec, value, items)
-        if request.args.get("format") == "docx":
-            buffer = io.BytesIO()
-            document.to_docx(blocks, buffer)
-            return export.download(buffer, f"{spec.label}-{record._pk}.docx", export.DOCX)
-        return self.render("jiuzhu/document.html", spec=spec, blocks=blocks, record=record,
-                           return_url=url_for(".details_view", id=record.id))
 
     @expose("/history/")
     def history_view(self):

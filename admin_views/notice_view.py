@@ -3,19 +3,20 @@ import datetime as dt
 import io
 
 from flask import abort, request
-from flask_admin import BaseView, expose
+from flask_admin import expose
 
 from casework import notices, scope
 from reports.workbook import SheetWriter
 
 from . import auth
+from .engine_view import EngineView
 from .export import download
 
 
-class NoticeView(auth.Guarded, BaseView):
+class NoticeView(EngineView):
     def __init__(self, engine, notice, **kw):
-        self.engine, self.notice = engine, notice
-        super().__init__(**kw)
+        self.notice = notice
+        super().__init__(engine, **kw)
 
     def is_accessible(self):
         user = auth.current()

@@ -4,19 +4,16 @@ import datetime as dt
 import io
 
 from flask import flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 
 from casework import bank_return, payments, scope
 
 from . import auth
+from .engine_view import EngineView
 from .export import download
 
 
-class PaymentView(auth.Guarded, BaseView):
-    def __init__(self, engine, **kw):
-        self.engine = engine
-        super().__init__(**kw)
-
+class PaymentView(EngineView):
     def is_accessible(self):
         user = auth.current()
         return bool(user and scope.can(self.engine.models, user, "payment", "view"))

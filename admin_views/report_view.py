@@ -4,24 +4,21 @@ import io
 import os
 
 from flask import abort, flash, jsonify, redirect, request, send_file, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 
 from casework import scope
 from reports import engine as report_engine
 
 from . import auth
+from .engine_view import EngineView
 from .export import download
 from .jobs import Jobs
 
 PREVIEW_ROWS = 500
 
 
-class ReportView(auth.Guarded, BaseView):
+class ReportView(EngineView):
     jobs = Jobs("REPORT_DIR", "report_jobs")
-
-    def __init__(self, engine, **kw):
-        self.engine = engine
-        super().__init__(**kw)
 
     def is_accessible(self):
         return auth.current() is not None

@@ -4,20 +4,17 @@ import io
 from decimal import Decimal
 
 from flask import abort, request
-from flask_admin import BaseView, expose
+from flask_admin import expose
 
 from casework import idnumber, notices, roster, scope
 from reports.workbook import SheetWriter
 
 from . import auth
+from .engine_view import EngineView
 from .export import download
 
 
-class RosterView(auth.Guarded, BaseView):
-    def __init__(self, engine, **kw):
-        self.engine = engine
-        super().__init__(**kw)
-
+class RosterView(EngineView):
     def is_accessible(self):
         user = auth.current()
         return bool(user and scope.can(self.engine.models, user, "care", "view"))

@@ -2,18 +2,15 @@
 import datetime as dt
 
 from flask import flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 
 from casework import scope, spotcheck
 
 from . import auth
+from .engine_view import EngineView
 
 
-class SpotCheckView(auth.Guarded, BaseView):
-    def __init__(self, engine, **kw):
-        self.engine = engine
-        super().__init__(**kw)
-
+class SpotCheckView(EngineView):
     def is_accessible(self):
         user = auth.current()
         role = scope.role_of(self.engine.models, user) if user else None

@@ -291,23 +291,19 @@ def export_bank_list(engine, user, township, month, target, day):
                                       bank_lines(engine, user, township.id, month, left_out),
                                       engine.registry.options["assistance_type"].label_of,
                                       totals=bank_totals(engine, user, township.id, month))
-    models = engine.models
-    Payment, Area = models["payment"], models["area"]
-    # one UPDATE by township-month (an id list of 400k lines took PostgreSQL 10 s in chunks)
-    listed = (Payment.month == month) & Payment.village.in_(Area.select(Area.id).where(Area.parent == township.id)) \
-        & (Payment.status == "pending") & Payment.sent_on.is_null()
-    if left_out:
-        listed &= Payment.id.not_in(left_out)
-    Payment.update(sent_on=day).where(listed).execute()
+    mark_sent(engine, township.id, month, day, left_out)
     return count, total
 
 
-def mark_sent(engine, ids, day):
-    """Lines handed to the bank today (the first export counts: a re-export does not restart the clock)."""
-    Payment = engine.models["payment"]
-    for start in range(0, len(ids), 5000):
-        (Payment.update(sent_on=day).where(Payment.id.in_(ids[start:start + 5000]), Payment.sent_on.is_null(),
-                                           Payment.status == "pending").execute())
+def mark_sent(engine, township_id, month, day, left_out=()):
+    """The township-month's pending lines went to the bank today (the first export counts: a re-export
+    does not restart the clock). One UPDATE: an id list of 400k lines took PostgreSQL 10 s in chunks."""
+    Payment, Area = engine.models["payment"], engine.models["area"]
+    listed = (Payment.month == month) & Payment.village.in_(Area.select(Area.id).where(Area.parent == township_id)) \
+        & (Payment.status == "pending") & Payment.sent_on.is_null()
+    if left_out:
+        listed &= Payment.id.not_in(list(left_out))
+    Payment.update(sent_on=day).where(listed).execute()
 
 
 def unconfirmed(engine, user, township_id, month, today):
