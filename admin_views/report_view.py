@@ -109,7 +109,8 @@ class ReportView(EngineView):
                     {"name": r.name, "headers": r.headers, "count": len(r.rows),
                      "rows": [[report_engine.shown(v, f) for v, f in zip(row, r.formats)]
                               for row in r.rows[:PREVIEW_ROWS]],
-                     "totals": [report_engine.shown(v, f) for v, f in zip(r.totals, r.formats)] if r.totals else None}
+                     "totals": [report_engine.shown(v, f) for v, f in zip(r.totals, r.formats)] if r.totals else None,
+                     "problems": r.problems}
                     for r in results])
             except Exception as e:          # the page must say what happened, never spin forever
                 app.logger.exception("report failed")

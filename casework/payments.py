@@ -15,7 +15,7 @@ import peewee as pw
 
 from schema.models import insert_rows, stream_dicts
 
-from . import care, scope, system
+from . import care, covered, scope, system
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 CHUNK = 5000
@@ -65,10 +65,11 @@ def run(engine, user, township_id, month):
         villages = [v for (v,) in Area.select(Area.id).where(Area.parent == township.id).tuples()]
         paid_already = Payment.select(Payment.id).where(Payment.care == Care.id, Payment.month == month,
                                                         Payment.kind == "regular")
-        in_force = (Care.select(Care.id, Care.household, Care.village, Care.assistance_type)
+        in_force = (Care.select(Care.id, Care.household, Care.village, Care.assistance_type, Care.persons)
                     .where(Care.village.in_(villages), Care.start_month <= month,
                            Care.end_month.is_null() | (Care.end_month >= month)))
         standards = _standard_finder(models, month)
+        count_covered = covered.counter(models, month)
         result = RunResult(township.name, month, existing=Payment.select().where(
             Payment.village.in_(villages), Payment.month == month, Payment.kind == "regular").count())
         # only what is missing: the database skips care rows that already have this month's line
@@ -77,8 +78,9 @@ def run(engine, user, township_id, month):
         created, total = 0, 0
         # a chunk at a time from one streamed query, so that memory stays flat however many are in care
         for chunk in _chunks(stream_dicts(in_force), CHUNK):
-            chunk = [(c["id"], c["household"], c["village"], c["assistance_type"]) for c in chunk]
-            todo = chunk
+            todo = [(c["id"], c["household"], c["village"], c["assistance_type"]) for c in chunk]
+            persons = {c["id"]: c["persons"] for c in chunk}
+            people = count_covered([(c, h, kind) for c, h, _, kind in todo])
             amounts = care.amounts_in(models, [c[0] for c in todo], month) if todo else {}
             bank, hukou = {}, {}
             for hid, name, bank_name, account, kind in Household.select(
@@ -98,6 +100,7 @@ def run(engine, user, township_id, month):
                              "status": "held" if held else "pending", "account_name": name,
                              "bank_name": bank_name, "bank_account": account,
                              "note": "无有效银行卡，暂缓发放" if held else None, "standard": standard,
+                             "persons": persons[care_id], **people[care_id],
                              "created_at": now, "updated_at": now})
                 result.held += held
                 total += amount
@@ -167,7 +170,8 @@ def summarise(models, township, month):
     villages = Area.select(Area.id).where(Area.parent == township.id)
     Summary.delete().where(Summary.village.in_(villages), Summary.month == month).execute()
     rows = (Payment.select(Payment.village, Payment.assistance_type, pw.fn.COUNT(Payment.id),
-                           pw.fn.COUNT(Payment.household.distinct()), pw.fn.SUM(Care.persons),
+                           pw.fn.COUNT(Payment.household.distinct()),
+                           pw.fn.SUM(pw.fn.COALESCE(Payment.persons, Care.persons)),
                            pw.fn.SUM(Payment.amount))
             .join(Care, pw.JOIN.LEFT_OUTER, on=(Payment.care == Care.id))
             .where(Payment.village.in_(villages), Payment.month == month, Payment.status != "held")

@@ -10,6 +10,7 @@ import ast
 import datetime as dt
 import operator
 import os
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -52,6 +53,7 @@ class Sheet:
     columns: list               # dicts: name, label, agg/path or expr, format
     filters: list = field(default_factory=list)
     totals: bool = True
+    checks: list = field(default_factory=list)     # validation rules over each row and the totals
 
 
 @dataclass
@@ -135,8 +137,29 @@ def _sheet(raw, registry, rel, params):
     for f in raw.get("filters") or []:
         _check_filter(f, registry, entity, rel, params, source)
         filters.append(f)
+    checks = [_check_rule(c, {c["name"] for c in columns}, rel, source) for c in raw.get("checks") or []]
     return Sheet(name=str(raw.get("name") or entity.label), source=source, group=group, columns=columns,
-                 filters=filters, totals=raw.get("totals", True) is not False)
+                 filters=filters, totals=raw.get("totals", True) is not False, checks=checks)
+
+
+COMPARE = {ast.Eq: ("=", operator.eq), ast.LtE: ("≤", operator.le), ast.GtE: ("≥", operator.ge),
+           ast.Lt: ("<", operator.lt), ast.Gt: (">", operator.gt)}
+
+
+def _check_rule(raw, known, rel, source):
+    """A validation rule of the form (`序号2=9+10+11+12`): two sums of columns compared."""
+    raw = {"rule": raw} if isinstance(raw, str) else raw
+    text = str(raw.get("rule") or "")
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        tree = None
+    if not isinstance(tree, ast.Compare) or len(tree.ops) != 1 or type(tree.ops[0]) not in COMPARE:
+        raise SchemaError(rel, f"checks 中的 {text} 应是两个算式的比较（== <= >= < >）", source)
+    for side in (tree.left, tree.comparators[0]):
+        _check_expr(ast.unparse(side), known, rel, f"checks（{text}）")
+    return {"rule": text, "left": ast.unparse(tree.left), "right": ast.unparse(tree.comparators[0]),
+            "op": type(tree.ops[0]), "message": str(raw.get("message") or "")}
 
 
 def _check_filter(f, registry, entity, rel, params, source):
@@ -148,8 +171,9 @@ def _check_filter(f, registry, entity, rel, params, source):
     for v in value if isinstance(value, list) else [value]:
         if isinstance(v, str) and v.startswith("param:"):
             name, _, modifier = v[6:].partition("|")
-            if name not in params or modifier not in ("", "year_start"):
-                raise SchemaError(rel, f"筛选条件引用了未声明的参数 {v[6:]}（可加 |year_start 表示该年1月）", source)
+            if name not in params or (modifier and modifier not in MODIFIERS):
+                raise SchemaError(rel, f"筛选条件引用了未声明的参数 {v[6:]}（月份参数可加 "
+                                       f"{'、'.join('|' + m for m in MODIFIERS)}）", source)
 
 
 def _field(registry, entity, path, rel, where):
@@ -203,6 +227,7 @@ class SheetResult:
     formats: list
     rows: list
     totals: list | None
+    problems: list = field(default_factory=list)    # rows that break the sheet's checks, in words
 
 
 def parse_params(engine, report, raw, user):
@@ -314,14 +339,24 @@ class _Paths:
         return query
 
 
+def _last_day(month):
+    year, number = int(month[:4]), int(month[5:7])
+    return dt.date(year + number // 12, number % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+# a month parameter seen another way: the year to date of a month column, the days of a date column
+MODIFIERS = {"year_start": lambda m: f"{m[:4]}-01",
+             "year_first": lambda m: dt.date(int(m[:4]), 1, 1),
+             "month_first": lambda m: dt.date(int(m[:4]), int(m[5:7]), 1),
+             "month_last": _last_day}
+
+
 def _condition(column, op, value, params):
     def resolve(v):
         if isinstance(v, str) and v.startswith("param:"):
             name, _, modifier = v[6:].partition("|")
             value = params.get(name)
-            if modifier == "year_start" and value:
-                return f"{str(value)[:4]}-01"          # the year to date of a month parameter
-            return value
+            return MODIFIERS[modifier](str(value)) if modifier and value else value
         if v == "today":
             return params.get("__today__") or dt.date.today()
         return v
@@ -386,9 +421,11 @@ def _run_sheet(engine, user, sheet, params):
     ctx = DisplayContext(engine.registry, Resolver(models))
     group_specs = [_field(engine.registry, engine.registry.entities[sheet.source], p, "", "group")
                    for p, _ in sheet.group]
+    unmask = user is None or scope.can(models, user, sheet.source, "unmask")
     for row in query(True):
         keys, values = row[:len(group_cols)], row[len(group_cols):]
-        labels = [types.get(spec.type).display(k, spec, ctx) if k is not None else "（未填）"
+        labels = [types.get(spec.type).display(k, spec, ctx, masked=spec.sensitive and not unmask)
+                  if k is not None else "（未填）"
                   for spec, k in zip(group_specs, keys)]
         rows.append(labels + finish(zip([n for n, _ in agg_cols], values)))
     totals = None
@@ -397,7 +434,34 @@ def _run_sheet(engine, user, sheet, params):
         totals = ["合计"] + [""] * (len(group_cols) - 1) + finish(zip([n for n, _ in agg_cols], values))
     headers = [label for _, label in sheet.group] + [c["label"] for c in sheet.columns]
     formats = ["text"] * len(group_cols) + [c["format"] for c in sheet.columns]
-    return SheetResult(sheet.name, headers, formats, rows, totals)
+    problems = _checked(sheet, rows + ([totals] if totals else []), len(group_cols))
+    return SheetResult(sheet.name, headers, formats, rows, totals, problems)
+
+
+def _words(expr, labels):
+    return re.sub(r"[A-Za-z_]\w*", lambda m: labels.get(m.group(0), m.group(0)), expr)
+
+
+def _figure(value):
+    return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+
+
+def _checked(sheet, rows, keys):
+    """The rows where a check fails, as the office reads them: which row, which rule, which figures."""
+    labels = {c["name"]: c["label"] for c in sheet.columns}
+    problems = []
+    for row in rows:
+        values = dict(zip((c["name"] for c in sheet.columns), row[keys:]))
+        for check in sheet.checks:
+            left, right = _eval(check["left"], values), _eval(check["right"], values)
+            if left is None or right is None:
+                continue
+            sign, compare = COMPARE[check["op"]]
+            if not compare(left, right):
+                where = "、".join(str(k) for k in row[:keys]) or "合计"
+                problems.append(f"{where}：{check['message'] or '核验未通过'}（{_words(check['left'], labels)} = "
+                                f"{_figure(left)}，应{sign} {_words(check['right'], labels)} = {_figure(right)}）")
+    return problems
 
 
 # -- writing -----------------------------------------------------------------------------------------
@@ -409,6 +473,7 @@ def write(target, report, params_text, results, user=None, today=None):
     book = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_formulas": False,
                                         "strings_to_numbers": False, "strings_to_urls": False})
     bold = book.add_format({"bold": True})
+    warn = book.add_format({"font_color": "#C00000"})
     title_fmt = book.add_format({"bold": True, "font_size": 14})
     head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     cell_fmt = {"int": book.add_format({"num_format": "0", "border": 1}),
@@ -438,6 +503,9 @@ def write(target, report, params_text, results, user=None, today=None):
                     ws.write_string(r, col, str(value), bold if is_total else style)
                 else:
                     ws.write_number(r, col, float(value), style)
+            r += 1
+        for problem in result.problems:
+            ws.write_string(r, 0, f"核验：{problem}", warn)
             r += 1
         r += 1
         for line in report.footer:
