@@ -261,6 +261,37 @@ def _register_cli(app, engine):
             click.echo(f"{d.township}\t新批准 {d.population} 件\t抽取 {len(d.sample)} 件（{d.share:.0%}）\t"
                        f"种子 {d.seed}\t{state}\t{'、'.join(d.sample)}")
 
+    @app.cli.group("checks")
+    def checks_group():
+        """数据比对：死亡、重复享受、干部职工近亲属、金额与测算不符。"""
+
+    @checks_group.command("run")
+    @click.option("--kind", "kinds", multiple=True, type=click.Choice(["death", "duplicate", "relative", "amount"]),
+                  help="只运行这几类（可重复）；不写则全部运行")
+    def checks_run(kinds):
+        """运行数据比对，新发现的写入“比对结果”，打印各类新发现数和待核实总数。"""
+        from casework import checks
+        labels = engine.registry.options["check_kind"].labels
+        made = checks.run(engine, list(kinds) or None)
+        Result = engine.models["check_result"]
+        for kind, n in made.items():
+            waiting = Result.select().where(Result.kind == kind, Result.status == "open").count()
+            click.echo(f"{labels[kind]}\t新发现 {n} 条\t待核实共 {waiting} 条")
+
+    @checks_group.command("deaths")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--source", help="数据来源，如 县公安局、殡葬管理所")
+    def checks_deaths(path, source):
+        """导入死亡人员名单（身份证号、姓名、死亡日期）并比对；有任何问题都不写入，逐行打印问题。"""
+        from casework import checks
+        with open(path, "rb") as fh:
+            outcome = checks.import_deaths(engine, None, fh.read(), os.path.basename(path), source)
+        for p in outcome.problems:
+            click.echo(f"第{p.row}行 {p.column}：{p.message}（值：{p.value}）" if p.row else p.message)
+        if outcome.problems:
+            raise click.ClickException(f"发现 {len(outcome.problems)} 处问题，名单未导入。")
+        click.echo(f"已导入 {outcome.added} 人（已有 {outcome.known} 人）；在保人员中发现 {outcome.found} 人，自次月起暂缓发放。")
+
     @app.cli.group("calendar")
     def calendar_group():
         """工作日历。"""

@@ -16,12 +16,15 @@ from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
 from .care_view import CareModelView
 from .case_view import CaseModelView
+from .checks_view import ChecksView
 from .deadlines_view import DeadlinesView
 from .notice_view import NoticeView
 from .payment_view import PaymentView
 from .report_view import ReportView
 from .roster_view import RosterView
+from .review_view import ReviewView
 from .spotcheck_view import SpotCheckView
+from .village_report_view import VillageReportView
 from .model_view import SchemaModelView
 
 csrf = CSRFProtect()
@@ -86,6 +89,11 @@ def init_app(app, engine):
     if "payment" in engine.registry.entities:
         admin.add_view(PaymentView(engine, name="按月发放", endpoint="payments", category="资金"))
         admin.add_view(RosterView(engine, name="村级花名册", endpoint="roster", category="资金"))
+        admin.add_view(ReviewView(engine, name="定期复核", endpoint="reviews", category="救助对象"))
+    if "village_report" in engine.registry.entities:
+        admin.add_view(VillageReportView(engine, name="村级月报报送情况", endpoint="village_reports", category="救助对象"))
+    if "check_result" in engine.registry.entities:
+        admin.add_view(ChecksView(engine, name="比对概况", endpoint="checks", category="数据比对"))
     if "spot_check" in engine.registry.entities:
         admin.add_view(SpotCheckView(engine, name="随机抽查", endpoint="spotcheck", category="监督检查"))
     admin.add_view(ReportView(engine, name="统计报表", endpoint="reports"))

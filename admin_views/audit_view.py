@@ -117,7 +117,8 @@ class HomeView(AdminIndexView):
             cards.append(("即将到期的救助事项", flow.due_soon(user).count(), url_for("deadlines.index")))
         area = models["area"].get_or_none(models["area"].id == user.__data__.get("area"))
         role = scope.role_of(models, user)
-        return self.render("jiuzhu/index.html", cards=cards, area=area, role=role, user=user,
+        watch = [(label, n, url_for(endpoint)) for label, n, endpoint in dashboard.supervision(self.engine, user)]
+        return self.render("jiuzhu/index.html", cards=cards, area=area, role=role, user=user, watch=watch,
                            board=dashboard.summary(self.engine, user))
 
 

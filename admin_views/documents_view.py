@@ -14,8 +14,7 @@ from . import auth, export
 class DocumentsMixin:
     def documents_for(self, record):
         specs = self.engine.__dict__.get("documents") or {}
-        state = record.__data__.get("state")
-        return [d for d in specs.values() if d.entity == self.spec.name and (not d.states or state in d.states)]
+        return [d for d in specs.values() if d.offered(record)]
 
     @expose("/document/")
     def document_view(self):

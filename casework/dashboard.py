@@ -35,3 +35,32 @@ def summary(engine, user):
             "persons": sum(p for _, _, p in by_type), "added": changes.get("add", 0),
             "exited": changes.get("cancel", 0), "paying": paying,
             "history": [(m, *history.get(m, (0, 0.0))) for m in months]}
+
+
+def supervision(engine, user):
+    """[(label, count, endpoint)] of what waits on the user: findings, reviews, data checks, village
+    reports — each only where the user may see that entity."""
+    from . import findings, reviews, village_reports
+    models, today = engine.models, engine.flow.clock()
+    out = []
+
+    def can(name):
+        return name in models.registry.entities and scope.can(models, user, name, "view")
+    if can("finding"):
+        Finding = models["finding"]
+        out.append(("未验收的整改问题", scope.scoped(models, "finding", user).where(Finding.status != "accepted").count(),
+                    "finding.index_view"))
+        out.append(("整改已逾期", findings.overdue(models, user, today).count(), "finding.index_view"))
+    if can("care") and models["care"]._spec.has_field("next_review"):
+        overdue, soon = reviews.counts(engine, user, today)
+        out.append(("复核已逾期（户）", overdue, "reviews.index"))
+        out.append(("复核即将到期（户）", soon, "reviews.index"))
+    if can("check_result"):
+        Result = models["check_result"]
+        out.append(("待核实的比对结果", scope.scoped(models, "check_result", user).where(Result.status == "open").count(),
+                    "checks.index"))
+    if can("village_report"):
+        month = care.previous_month(today.strftime("%Y-%m"))
+        missing = sum(1 for _, report in village_reports.status(engine, user, month) if report is None)
+        out.append((f"{month} 未报月报的村", missing, "village_reports.index"))
+    return out

@@ -3,7 +3,7 @@ import os
 
 import schema
 
-from . import benefits, care, cards, certificates, derive, findings, reserve, scope, system, workflow
+from . import benefits, care, cards, certificates, checks, derive, findings, reserve, reviews, scope, system, village_reports, workflow
 
 SCHEMA_DIR = schema.HERE
 
@@ -26,7 +26,10 @@ class Engine:
         certificates.install(self.models)
         reserve.install(self.models)
         findings.install(self.models)
-        self.settings.on_change = [self.flow.refresh_all]
+        reviews.install(self.models)
+        village_reports.install(self.models)
+        checks.install(self.models)
+        self.settings.on_change = [self.flow.refresh_all, lambda: reviews.reschedule_all(self.models)]
         self.database_url = database_url
 
     def plan(self):
@@ -40,4 +43,5 @@ class Engine:
         result = schema.apply(self.models)
         self.system.create()
         derive.backfill(self.models)
+        reviews.backfill(self.models)
         return result

@@ -15,7 +15,7 @@ import peewee as pw
 
 from schema.models import insert_rows, stream_dicts
 
-from . import care, covered, scope, system
+from . import care, checks, covered, scope, system
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 CHUNK = 5000
@@ -70,6 +70,7 @@ def run(engine, user, township_id, month):
                            Care.end_month.is_null() | (Care.end_month >= month)))
         standards = _standard_finder(models, month)
         count_covered = covered.counter(models, month)
+        held_by_check = checks.held_care(models, month)
         result = RunResult(township.name, month, existing=Payment.select().where(
             Payment.village.in_(villages), Payment.month == month, Payment.kind == "regular").count())
         # only what is missing: the database skips care rows that already have this month's line
@@ -93,13 +94,15 @@ def run(engine, user, township_id, month):
                 if amount is None:
                     continue                       # cancelled before this month took effect
                 name, bank_name, account = bank.get(household, (None, None, None))
-                held = not account
+                held = not account or care_id in held_by_check
+                note = ("死亡比对待核实，暂缓发放" if care_id in held_by_check else
+                        "无有效银行卡，暂缓发放" if held else None)
                 standard = standards(village, kind, hukou.get(household))
                 rows.append({"household": household, "village": village, "care": care_id,
                              "assistance_type": kind, "month": month, "kind": "regular", "amount": amount,
                              "status": "held" if held else "pending", "account_name": name,
                              "bank_name": bank_name, "bank_account": account,
-                             "note": "无有效银行卡，暂缓发放" if held else None, "standard": standard,
+                             "note": note, "standard": standard,
                              "persons": persons[care_id], **people[care_id],
                              "created_at": now, "updated_at": now})
                 result.held += held

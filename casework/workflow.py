@@ -63,8 +63,8 @@ class Flow:
     def workflow(self, record):
         spec = record._spec
         for wf in self.registry.workflows.values():
-            if wf.entity == spec.name and getattr(record, wf.type_field) in wf.types:
-                return wf
+            if wf.entity == spec.name:
+                return self.registry.workflow_for(spec.name, getattr(record, wf.type_field), record.__data__)
         return None
 
     def entities(self):
@@ -401,7 +401,7 @@ class Flow:
                 if not moving and old.get(wf.state_field) in wf.closing_states():
                     label = flow.state_label(wf, old.get(wf.state_field))
                     raise RecordInvalid({wf.state_field: f"事项已办结（{label}），不能再修改；如需变更，请重新受理一件申请"})
-                before_wf = flow.registry.workflow_for(wf.entity, old.get(wf.type_field))
+                before_wf = flow.registry.workflow_for(wf.entity, old.get(wf.type_field), old)
                 if before_wf is not wf:
                     raise RecordInvalid({wf.type_field: "已受理的事项不能改为另一流程的救助类别；请撤回后重新受理"})
                 if not moving:

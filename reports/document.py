@@ -16,6 +16,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
+from schema import conditions
 from schema.specs import SchemaError
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "documents")
@@ -34,6 +35,12 @@ class DocumentSpec:
     states: list
     blocks: list
     file: str = ""
+    when: object = None         # a condition on the record (schema/conditions.py), e.g. a case's purpose
+
+    def offered(self, record):
+        state = record.__data__.get("state")
+        return (record._spec.name == self.entity and (not self.states or state in self.states)
+                and conditions.evaluate(self.when, record.__data__, lambda key: None))
 
 
 def load(registry, folder=HERE):
@@ -69,7 +76,8 @@ def load(registry, folder=HERE):
                 for token in TOKEN.findall(str(text)):
                     _check_token(token, entity, registry, actions, rel, i)
         out[data["name"]] = DocumentSpec(name=data["name"], label=str(data["label"]), entity=entity.name,
-                                         states=list(data.get("states") or []), blocks=data["blocks"], file=rel)
+                                         states=list(data.get("states") or []), blocks=data["blocks"], file=rel,
+                                         when=conditions.build(data.get("when"), entity, registry, rel, "when"))
     return out
 
 

@@ -192,6 +192,7 @@ class Workflow:
     calculators: dict = dc_field(default_factory=dict)    # type code → calculator name
     prefill: list = dc_field(default_factory=list)        # money fields a form starts with the computed sum
     effects: dict = dc_field(default_factory=dict)        # state → [effect names] run on entering it
+    match: object = None                                  # condition: only records meeting it (else all)
     file: str = ""
 
     def transition(self, name):
@@ -225,11 +226,18 @@ class Registry:
     profiles: dict = dc_field(default_factory=dict)
     notices: dict = dc_field(default_factory=dict)
 
-    def workflow_for(self, entity_name, type_code):
+    def workflow_for(self, entity_name, type_code, values=None):
+        """The workflow of a record: one whose `match` the values meet first, else the plain one."""
+        from .conditions import evaluate
+        plain = None
         for wf in self.workflows.values():
-            if wf.entity == entity_name and type_code in wf.types:
+            if wf.entity != entity_name or type_code not in wf.types:
+                continue
+            if wf.match is None:
+                plain = plain or wf
+            elif values is not None and evaluate(wf.match, values, lambda key: None):
                 return wf
-        return None
+        return plain
 
     def entity(self, name):
         return self.entities[name]

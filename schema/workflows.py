@@ -1,5 +1,7 @@
 """Compile `workflows/*.yaml` (one file per case type) and `profiles/*.yaml` (named sets of settings).
 
+A workflow may carry `match:` (a condition on the record, e.g. a case's purpose): it then takes the
+records of its types that match, before the workflow without `match` for the same types.
 A workflow may `extends:` another: it takes the other's transitions and deadlines, and a
 transition or deadline of the same name replaces the inherited one (`drop:` removes some).
 Everything is checked against the entity it runs on: states in the state field's option list,
@@ -10,7 +12,7 @@ from .specs import Deadline, Profile, SchemaError, Transition, Workflow
 
 WORKFLOW_KEYS = {"name", "label", "entity", "type_field", "state_field", "types", "start", "transitions",
                  "deadlines", "create_requires", "extends", "drop", "calculator", "prefill",
-                 "effects"}
+                 "effects", "match"}
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "fields", "requires", "checked", "when",
                    "when_message", "check", "check_message", "sets", "opinion", "style", "effects", "computed"}
 DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit"}
@@ -34,10 +36,12 @@ def load_workflows(documents, registry, calculators=None, effects=None):
     for name in raw:
         wf = _workflow(name, raw, registry, [], calculators, effects)
         for code in wf.types:
-            if (wf.entity, code) in claimed:
-                raise SchemaError(wf.file, f"救助类别 {code} 已由流程 {claimed[(wf.entity, code)]} 办理，"
-                                           f"一个类别只能有一个流程")
-            claimed[(wf.entity, code)] = name
+            # one workflow per type, plus any number that apply only to records matching their `match`
+            key = (wf.entity, code, repr(wf.match))
+            if key in claimed:
+                raise SchemaError(wf.file, f"救助类别 {code} 已由流程 {claimed[key]} 办理，"
+                                           f"一个类别只能有一个流程（另一流程可用 match 限定适用的事项）")
+            claimed[key] = name
         out[name] = wf
     return out
 
@@ -136,6 +140,7 @@ def _workflow(name, raw, registry, stack, calculators=None, known_effects=None):
                     type_field=type_field.name, state_field=state_field.name, types=types_,
                     start=state(data.get("start"), "start"), transitions=transitions, deadlines=deadlines,
                     create_requires=[field(f, "create_requires").name for f in data.get("create_requires") or []],
+                    match=conditions.build(data.get("match"), entity, registry, rel, f"流程 {name} 的 match"),
                     file=rel)
 
 

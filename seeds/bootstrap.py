@@ -6,6 +6,7 @@ from casework import idnumber, system
 
 from .demo_cases import demo_cases
 from .demo_payments import demo_payments
+from .demo_supervision import demo_checks, demo_reviews, demo_village_reports
 
 DEMO_PASSWORD = "jiuzhu-demo"
 
@@ -110,6 +111,9 @@ def demo(engine):
             created["case"] += demo_cases(engine, by_town)
         if "payment" in engine.models.models:
             created["payment"] = demo_payments(engine)
+        demo_village_reports(engine)
+        demo_checks(engine)
+        demo_reviews(engine)
     lines = ["演示数据：" + "，".join(f"新建{label} {created[k]} 条" for k, label in
                                    [("area", "区划"), ("user", "用户"), ("household", "家庭户"), ("member", "成员"),
                                     ("standard", "保障标准"), ("case", "救助事项"), ("payment", "发放记录")])]

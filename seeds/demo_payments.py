@@ -34,6 +34,7 @@ def demo_payments(engine, today=None):
             .order_by(Household.id) if h.id not in taken]
     chosen = rng.sample(pool, min(LEGACY, len(pool)))
     cares = []
+    reviewed = random.Random(1202)        # its own sequence: the households chosen above stay the same
     for h in chosen:
         if h.bank_account and not Card.select().where(Card.household == h.id).exists():
             Card.create(household=h.id, account_name=h.account_name or h.head_name, bank_name=h.bank_name,
@@ -42,7 +43,10 @@ def demo_payments(engine, today=None):
         amount = max(Decimal(100), (standard - Decimal(h.income_per_capita or 0)) * (h.member_count or 1))
         amount = amount.quantize(Decimal("1"))
         row = Care(household=h.id, assistance_type="12" if h.hukou_type == "2" else "11", persons=h.member_count,
-                   monthly_amount=amount, start_month=first, status="in_care")
+                   monthly_amount=amount, start_month=first, status="in_care",
+                   # most were reviewed in the past year; the rest are due or overdue on the review list
+                   reviewed_on=today - dt.timedelta(days=reviewed.randint(10, 330))
+                   if reviewed.random() < 0.85 else None)
         row.save()
         change = Change(care=row.id, kind="add", effective_month=first, new_amount=amount,
                         reason="由原花名册迁入（演示数据）")
@@ -57,7 +61,8 @@ def demo_payments(engine, today=None):
     for month in months:
         # the standard rose in January: households' amounts rise with it
         if month.endswith("-01"):
-            for row, h in rng.sample(cares, len(cares) // 3):
+            rng.sample(cares, len(cares) // 3)          # kept: the draws after it stay the same
+            for row, h in cares:                          # everyone's amount follows the standard
                 current_row = Care.get_by_id(row.id)
                 if current_row.status == "in_care":
                     Change(care=row.id, kind="raise", effective_month=month,

@@ -1,0 +1,213 @@
+"""Periodic reviews (定期复核, 57号 art. 31): each care row's next review date from its class, the due
+and overdue list, and a review case that ends by confirming, adjusting or ending the aid.
+
+A review is a case (purpose = review) run by `workflows/review.yaml`; this module opens it for a care
+row and, when it is decided, puts the outcome on the roster through the roster's own changes.
+"""
+import datetime as dt
+from decimal import Decimal
+
+import peewee as pw
+
+from schema import RecordInvalid
+
+from . import scope, system
+from .care import effect, next_month
+
+OPEN = ("accepted", "investigating", "reviewing", "review_decided")
+
+
+def add_months(day, months):
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last))
+
+
+def interval(settings, review_class):
+    return settings.get("review_months_half_yearly" if review_class == "half_yearly" else "review_months_yearly")
+
+
+def base_of(care_row):
+    """The date the interval runs from: the last review, else the first day of care."""
+    if care_row.reviewed_on:
+        return care_row.reviewed_on
+    return dt.date(int(care_row.start_month[:4]), int(care_row.start_month[5:7]), 1)
+
+
+def _default_class(models, household):
+    """Half-yearly where a member can work (income may change), yearly otherwise (57号 art. 31)."""
+    Member = models["member"]
+    able = Member.select().where(Member.household == household, Member.labour_capacity == "1").exists()
+    return "half_yearly" if able else "yearly"
+
+
+def install(models):
+    if "care" not in models.registry.entities or not models["care"]._spec.has_field("next_review"):
+        return
+
+    def before(record, old):
+        name = record._spec.name
+        if name == "care":
+            if not record.review_class:
+                record.review_class = _default_class(models, record.__data__.get("household"))
+            if record.start_month:
+                record.next_review = add_months(base_of(record), interval(models.settings, record.review_class))
+        elif name == "case" and record.__data__.get("purpose") == "review" and old is None:
+            _check_new_review(models, record)
+
+    models.hooks.before.append(before)
+
+
+def in_care(models, household, assistance_type):
+    """The care row a review is about: a household has one row in care per type (start_care)."""
+    Care = models["care"]
+    return Care.get_or_none((Care.household == household) & (Care.assistance_type == assistance_type)
+                            & (Care.status == "in_care"))
+
+
+def _running(models, household, assistance_type):
+    Case = models["case"]
+    return Case.select().where(Case.household == household, Case.assistance_type == assistance_type,
+                               Case.purpose == "review", Case.state.in_(OPEN)).first()
+
+
+def _check_new_review(models, record):
+    household, kind = record.__data__.get("household"), record.assistance_type
+    if in_care(models, household, kind) is None:
+        raise RecordInvalid({"assistance_type": "该家庭没有这一救助类别的在保记录，无需复核"})
+    running = _running(models, household, kind)
+    if running is not None:
+        raise RecordInvalid({"assistance_type": f"该家庭这一类别已有正在办理的复核（{running.case_no}），请在该事项中继续"})
+
+
+def reschedule_all(models):
+    """Recompute every next review date after an interval setting changed: one UPDATE per class and
+    base date (a few hundred), not one per household."""
+    Care = models["care"]
+    if not Care._spec.has_field("next_review"):
+        return 0
+    changed = 0
+    in_care = Care.select(Care.review_class, Care.reviewed_on, Care.start_month).where(
+        Care.status == "in_care").distinct().tuples()
+    with models.db.atomic():
+        for review_class, reviewed_on, start_month in list(in_care):
+            base = reviewed_on or dt.date(int(start_month[:4]), int(start_month[5:7]), 1)
+            due = add_months(base, interval(models.settings, review_class))
+            query = Care.update(next_review=due).where(
+                Care.status == "in_care", Care.review_class == review_class, Care.start_month == start_month,
+                Care.reviewed_on.is_null() if reviewed_on is None else Care.reviewed_on == reviewed_on,
+                (Care.next_review != due) | Care.next_review.is_null())
+            changed += query.execute()
+    return changed
+
+
+def backfill(models):
+    """Rows kept before reviews were scheduled get their class and date (once, at migrate)."""
+    Care = models["care"]
+    if not Care._spec.has_field("next_review"):
+        return
+    Member = models["member"]
+    able = Member.select(Member.household).where(Member.labour_capacity == "1")
+    Care.update(review_class="half_yearly").where(Care.review_class.is_null(), Care.household.in_(able)).execute()
+    Care.update(review_class="yearly").where(Care.review_class.is_null()).execute()
+    if Care.select().where(Care.next_review.is_null(), Care.status == "in_care").exists():
+        reschedule_all(models)
+
+
+# -- the due list -------------------------------------------------------------------------------------
+
+def due(engine, user, today=None, village_id=None):
+    """Care rows in scope whose review is due within `review_due_soon_days` or overdue, the nearest
+    first, each with its running review case if there is one."""
+    models = engine.models
+    Care, Case, Area = models["care"], models["case"], models["area"]
+    today = today or engine.flow.clock()
+    horizon = today + dt.timedelta(days=engine.settings.get("review_due_soon_days"))
+    query = scope.scoped(models, "care", user).where(Care.status == "in_care", Care.next_review <= horizon)
+    if village_id:
+        query = query.where(Care.village == village_id)
+    running = (Case.select(Case.household, Case.assistance_type, pw.fn.MIN(Case.id).alias("case_id"))
+               .where(Case.purpose == "review", Case.state.in_(OPEN))
+               .group_by(Case.household, Case.assistance_type).alias("running"))
+    labels = models.registry.options["assistance_type"].labels
+    rows = (query.select(Care.id, Care.head_name, Care.assistance_type, Care.review_class, Care.next_review,
+                         Care.reviewed_on, Area.name.alias("village"), running.c.case_id)
+            .join_from(Care, Area, on=(Care.village == Area.id))
+            .join_from(Care, running, pw.JOIN.LEFT_OUTER,
+                       on=((running.c.household_id == Care.household)
+                           & (running.c.assistance_type == Care.assistance_type)))
+            .order_by(Care.next_review, Care.id).limit(2000).dicts())
+    out = []
+    for row in rows:
+        row["type_label"] = labels.get(row["assistance_type"], row["assistance_type"])
+        row["overdue_days"] = (today - row["next_review"]).days if row["next_review"] < today else 0
+        out.append(row)
+    return out
+
+
+def counts(engine, user, today=None):
+    """(overdue, due soon) for the home page."""
+    rows = due(engine, user, today)
+    overdue = sum(1 for r in rows if r["overdue_days"] > 0)
+    return overdue, len(rows) - overdue
+
+
+def open_review(engine, user, care_id, today=None):
+    """The review case for a care row in the user's scope (its running one if there is one)."""
+    models = engine.models
+    Care, Case, Household = models["care"], models["case"], models["household"]
+    row = scope.scoped(models, "care", user).where(Care.id == care_id).first()
+    if row is None:
+        raise RecordInvalid({"care": "找不到该在保记录，或它不在您的管辖区划内"})
+    running = _running(models, row.__data__["household"], row.assistance_type)
+    if running is not None:
+        return running
+    household = Household.get_by_id(row.__data__["household"])
+    token = system.actor.set((user.id, user.username, None))
+    try:
+        case = Case(household=household.id, assistance_type=row.assistance_type, purpose="review",
+                    applicant_name=household.head_name, applicant_id_number=household.head_id_number,
+                    apply_date=today or engine.flow.clock(), channel="review",
+                    hardship_detail=f"定期复核（上次复核或纳入：{base_of(row)}，应于 {row.next_review} 前复核）")
+        case.save()
+    finally:
+        system.actor.reset(token)
+    return case
+
+
+# -- the outcome --------------------------------------------------------------------------------------
+
+@effect("review_decided")
+def review_decided(flow, record, user, today):
+    """Confirmed: only the review date moves. Adjusted or ended: a roster change from next month."""
+    from .workflow import Refused
+    models = flow.models
+    Care, Change = models["care"], models["care_change"]
+    row = in_care(models, record.__data__["household"], record.assistance_type)
+    if row is None:
+        raise Refused("复核的在保记录已不在保，不能再作复核结论")
+    month = next_month(today.strftime("%Y-%m"))
+    reason = f"定期复核（{record.case_no}）：{record.review_reason or '情况无变化'}"
+    current = Decimal(row.monthly_amount)
+    if record.review_result == "adjust":
+        new = Decimal(record.decided_amount or 0)
+        if new == current:
+            raise Refused(f"调整后的金额与现在的月救助金额 {current:.2f} 元相同，应选择“维持”")
+        if new <= 0:
+            raise Refused("金额为0时应选择“停发”")
+        Change(care=row.id, kind="raise" if new > current else "lower", effective_month=month, new_amount=new,
+               reason=reason, case=record.id).save()
+    elif record.review_result == "end":
+        Change(care=row.id, kind="cancel", effective_month=month, reason=reason, case=record.id).save()
+        record.decided_amount = Decimal("0")
+    else:
+        record.decided_amount = current
+    row = Care.get_by_id(row.id)
+    row.reviewed_on = today
+    row.save()
+    record._moved_by_flow = True
+    try:
+        record.save()
+    finally:
+        record._moved_by_flow = False
