@@ -4,6 +4,7 @@ import os
 import schema
 
 from . import benefits, care, cards, certificates, derive, findings, reserve, scope, system, workflow
+from . import complaints
 
 SCHEMA_DIR = schema.HERE
 
@@ -25,6 +26,7 @@ class Engine:
         cards.install(self.models)
         certificates.install(self.models)
         reserve.install(self.models)
+        complaints.install(self)
         findings.install(self.models)
         self.settings.on_change = [self.flow.refresh_all]
         self.database_url = database_url
