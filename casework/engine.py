@@ -3,7 +3,8 @@ import os
 
 import schema
 
-from . import benefits, care, cards, certificates, checks, derive, findings, reserve, reviews, scope, system, village_reports, workflow
+from . import (benefits, care, cards, certificates, checks, complaints, derive, findings, reserve, reviews,
+               scope, system, village_reports, workflow)
 
 SCHEMA_DIR = schema.HERE
 
@@ -25,6 +26,7 @@ class Engine:
         cards.install(self.models)
         certificates.install(self.models)
         reserve.install(self.models)
+        complaints.install(self)
         findings.install(self.models)
         reviews.install(self.models)
         village_reports.install(self.models)
