@@ -4,6 +4,7 @@ import os
 import schema
 
 from . import benefits, care, cards, certificates, derive, findings, reserve, scope, system, workflow
+from . import credit
 
 SCHEMA_DIR = schema.HERE
 
@@ -26,6 +27,7 @@ class Engine:
         certificates.install(self.models)
         reserve.install(self.models)
         findings.install(self.models)
+        credit.install(self.models, lambda: self.flow.clock())
         self.settings.on_change = [self.flow.refresh_all]
         self.database_url = database_url
 

@@ -5,6 +5,7 @@ import random
 from casework import idnumber, system
 
 from .demo_cases import demo_cases
+from .demo_credit import demo_credit
 from .demo_payments import demo_payments
 
 DEMO_PASSWORD = "jiuzhu-demo"
@@ -110,6 +111,8 @@ def demo(engine):
             created["case"] += demo_cases(engine, by_town)
         if "payment" in engine.models.models:
             created["payment"] = demo_payments(engine)
+        if "dishonesty" in engine.models.models:
+            demo_credit(engine)
     lines = ["演示数据：" + "，".join(f"新建{label} {created[k]} 条" for k, label in
                                    [("area", "区划"), ("user", "用户"), ("household", "家庭户"), ("member", "成员"),
                                     ("standard", "保障标准"), ("case", "救助事项"), ("payment", "发放记录")])]
