@@ -6,6 +6,7 @@ from casework import idnumber, system
 
 from .demo_cases import demo_cases
 from .demo_complaints import demo_complaints
+from .demo_credit import demo_credit
 from .demo_payments import demo_payments
 from .demo_supervision import demo_checks, demo_reviews, demo_village_reports
 
@@ -117,6 +118,8 @@ def demo(engine):
         demo_reviews(engine)
         if "complaint" in engine.models.models:
             demo_complaints(engine)
+        if "dishonesty" in engine.models.models:
+            demo_credit(engine)
     lines = ["演示数据：" + "，".join(f"新建{label} {created[k]} 条" for k, label in
                                    [("area", "区划"), ("user", "用户"), ("household", "家庭户"), ("member", "成员"),
                                     ("standard", "保障标准"), ("case", "救助事项"), ("payment", "发放记录")])]
