@@ -40,7 +40,7 @@ def summary(engine, user):
 def supervision(engine, user):
     """[(label, count, endpoint)] of what waits on the user: findings, reviews, data checks, village
     reports — each only where the user may see that entity."""
-    from . import findings, reviews, village_reports
+    from . import complaints, findings, reviews, village_reports
     models, today = engine.models, engine.flow.clock()
     out = []
 
@@ -51,6 +51,8 @@ def supervision(engine, user):
         out.append(("未验收的整改问题", scope.scoped(models, "finding", user).where(Finding.status != "accepted").count(),
                     "finding.index_view"))
         out.append(("整改已逾期", findings.overdue(models, user, today).count(), "finding.index_view"))
+    if can("complaint"):
+        out.append(("信访举报逾期未回复", complaints.overdue(models, user, today).count(), "complaint.index_view"))
     if can("care") and models["care"]._spec.has_field("next_review"):
         overdue, soon = reviews.counts(engine, user, today)
         out.append(("复核已逾期（户）", overdue, "reviews.index"))

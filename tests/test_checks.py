@@ -201,6 +201,8 @@ def test_home_page_shows_what_waits_within_scope(app, browser_for):
     assert county["待核实的比对结果"] == 3 == town1["待核实的比对结果"] + town2["待核实的比对结果"]
     assert county["复核已逾期（户）"] == town1["复核已逾期（户）"] + town2["复核已逾期（户）"] > 0
     assert "未验收的整改问题" not in village                        # the village does not see findings
+    assert "信访举报逾期未回复" not in village
+    assert county["信访举报逾期未回复"] == town1["信访举报逾期未回复"] + town2["信访举报逾期未回复"] == 1   # the demo's one
     missing = next(k for k in county if k.endswith("未报月报的村"))
     assert county[missing] == 1
     html = browser_for("town1").get("/admin/").get_data(as_text=True)
