@@ -32,16 +32,11 @@ def apply(engine, user, township_id, month, data, filename, today=None):
     outcome = ReturnOutcome()
     township = payments._check(models, user, township_id, month)
     try:
-        sheets = tabular.read(data, filename, engine.settings.get("import_max_mb") * 1024 * 1024)
+        sheet, header_row, header = tabular.find_table(data, filename, engine.settings.get("import_max_mb") * 1024 * 1024,
+                                                       "流水号", "请使用本系统导出的发放清单，填好“处理结果”后导入")
     except tabular.FileRejected as e:
         outcome.problems.append(Problem("", 0, "", "", str(e)))
         return outcome
-    sheet = sheets[0]
-    header_row = next((i for i, row in enumerate(sheet.rows[:20]) if "流水号" in [str(c).strip() for c in row]), None)
-    if header_row is None:
-        outcome.problems.append(Problem(sheet.name, 0, "", "", "找不到表头“流水号”：请使用本系统导出的发放清单，填好“处理结果”后导入"))
-        return outcome
-    header = [str(c).strip() for c in sheet.rows[header_row]]
     missing = [h for h in NEEDED if h not in header]
     if missing:
         outcome.problems.append(Problem(sheet.name, header_row + 1, "", "", "缺少列：" + "、".join(missing)))

@@ -215,17 +215,11 @@ def import_deaths(engine, user, data, filename, source=None):
     one bad line and nothing is written. Then the death check runs at once."""
     outcome = DeathImport()
     try:
-        sheets = tabular.read(data, filename, engine.settings.get("import_max_mb") * 1024 * 1024)
+        sheet, header_row, header = tabular.find_table(data, filename, engine.settings.get("import_max_mb") * 1024 * 1024,
+                                                       "身份证号", "第一行应为 身份证号、姓名、死亡日期")
     except tabular.FileRejected as e:
         outcome.problems.append(Problem("", 0, "", "", str(e)))
         return outcome
-    sheet = sheets[0]
-    header_row = next((i for i, row in enumerate(sheet.rows[:20])
-                       if "身份证号" in [str(c).strip() for c in row]), None)
-    if header_row is None:
-        outcome.problems.append(Problem(sheet.name, 0, "", "", "找不到表头“身份证号”：第一行应为 身份证号、姓名、死亡日期"))
-        return outcome
-    header = [str(c).strip() for c in sheet.rows[header_row]]
     if "死亡日期" not in header:
         outcome.problems.append(Problem(sheet.name, header_row + 1, "", "", "缺少列：死亡日期"))
         return outcome

@@ -5,7 +5,7 @@ import datetime as dt
 
 from schema import RecordInvalid
 
-from . import scope, system, workdays
+from . import scope, workdays
 from .care import township_of
 
 # what a township user may write; everything else is the county's registration and decision
@@ -16,21 +16,13 @@ def install(engine):
     models = engine.models
     if "complaint" not in models.registry.entities:
         return
-    registry = models.registry
 
-    def actor_level():
-        who = system.actor.get()
-        if not who or who[0] is None:
-            return None                       # the system itself (seeds, scripts)
-        user = models["user"].get_or_none(id=who[0])
-        role = registry.roles.get(user.role) if user else None
-        return role.level if role else None
 
     def before(record, old):
         if record._spec.name != "complaint":
             return
         today = engine.flow.clock()
-        township_side = actor_level() in ("township", "village")
+        township_side = scope.actor_level(models) in ("township", "village")
         if old is None and township_side:
             raise RecordInvalid({"township": "信访举报由县里登记后交办乡镇，乡镇不能新建"})
         if old is not None and old.get("status") == "closed":

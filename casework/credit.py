@@ -14,7 +14,7 @@ import peewee as pw
 
 from schema import RecordInvalid
 
-from . import idnumber, system
+from . import idnumber, scope
 from .care import month_closed, next_month, township_of
 
 RECORD, REPAYMENT = "dishonesty", "recovery"
@@ -27,18 +27,11 @@ def install(models, clock):
     registry = models.registry
     has_cases = "case" in registry.entities
 
-    def actor_level():
-        who = system.actor.get()
-        if not who or who[0] is None:
-            return None                       # the system itself (hooks, scripts, demo data)
-        user = models["user"].get_or_none(id=who[0])
-        role = registry.roles.get(user.role) if user else None
-        return role.level if role else None
 
     def before(record, old):
         name = record._spec.name
         if name == RECORD:
-            _check_record(models, record, old, clock(), actor_level())
+            _check_record(models, record, old, clock(), scope.actor_level(models))
         elif name == REPAYMENT:
             _check_repayment(models, record, old, clock())
         elif name == "case" and has_cases:

@@ -4,7 +4,7 @@ import datetime as dt
 
 from schema import RecordInvalid
 
-from . import system
+from . import scope
 from .care import township_of
 
 
@@ -12,22 +12,13 @@ def install(models):
     if "finding" not in models.registry.entities:
         return
     Finding = models["finding"]
-    registry = models.registry
-
-    def actor_level():
-        who = system.actor.get()
-        if not who or who[0] is None:
-            return None                       # the system itself (hooks, scripts)
-        user = models["user"].get_or_none(id=who[0])
-        role = registry.roles.get(user.role) if user else None
-        return role.level if role else None
 
     def before(record, old):
         if record._spec.name != "finding":
             return
         if record.level in ("rectification", "supervision") and not record.deadline:
             raise RecordInvalid({"deadline": "整改通知和督办须填写整改时限"})
-        level = actor_level()
+        level = scope.actor_level(models)
         if old is not None and level in ("township", "village"):
             changed = {k for k in record.__data__ if k not in ("reply", "updated_at", "created_at", "status",
                                                                 "replied_on")

@@ -88,6 +88,18 @@ def role_of(models, user):
     return models.registry.roles.get(user.role)
 
 
+def actor_level(models):
+    """The area level (county, township, village) of the user acting now; None for the system itself
+    (hooks, scripts, demo data), which the supervision rules let through."""
+    from .system import actor
+    who = actor.get()
+    if not who or who[0] is None:
+        return None
+    user = models["user"].get_or_none(id=who[0])
+    role = role_of(models, user)
+    return role.level if role else None
+
+
 def can(models, user, entity_name, action):
     role = role_of(models, user)
     return bool(role and getattr(user, "active", False) and role.can(entity_name, action))

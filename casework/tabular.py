@@ -24,6 +24,17 @@ class Sheet:
     formulas: list = field(default_factory=list)  # ["C5", …]
 
 
+def find_table(data, filename, max_bytes, marker, hint):
+    """(first sheet, header row index, header cells) of an uploaded list whose header row has `marker`
+    in its first 20 rows; FileRejected says what is wrong."""
+    sheet = read(data, filename, max_bytes)[0]
+    for i, row in enumerate(sheet.rows[:20]):
+        cells = [str(c).strip() for c in row]
+        if marker in cells:
+            return sheet, i, cells
+    raise FileRejected(f"找不到表头“{marker}”：{hint}")
+
+
 def read(data, filename, max_bytes):
     """Sheets of an uploaded file (bytes), in workbook order."""
     if not data:

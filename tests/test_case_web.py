@@ -359,7 +359,6 @@ def test_payment_screen(app, browser_for):
 
 def test_payment_command_line(app, tmp_path):
     eng = engine_of(app)
-    Care, Area = eng.models["care"], eng.models["area"]
     month = eng.flow.clock().strftime("%Y-%m")                 # the demo closes every month before this one
     runner = app.test_cli_runner()
     r = runner.invoke(args=["payments", "run", "--township", "370405001", "--month", month])
