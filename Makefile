@@ -24,9 +24,10 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || sudo sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'; }
 
+# Two workers (the machine has two cores): each PostgreSQL test makes its own schema, so they never meet.
 test: $(STAMP) chromium
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL-postgresql://postgres@127.0.0.1:5432/test} \
-	  $(BIN)/python -m pytest -q tests
+	  $(BIN)/python -m pytest -q -n $${TEST_WORKERS-2} tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_core.py

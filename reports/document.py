@@ -17,6 +17,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 from schema import conditions
+from schema import yamlfile
 from schema.specs import SchemaError
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "documents")
@@ -51,8 +52,7 @@ def load(registry, folder=HERE):
     for fname in sorted(f for f in os.listdir(folder) if f.endswith((".yaml", ".yml"))):
         rel = os.path.join("reports", "documents", fname)
         try:
-            with open(os.path.join(folder, fname), encoding="utf-8") as fh:
-                data = yaml.safe_load(fh)
+            data = yamlfile.read(os.path.join(folder, fname))
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             raise SchemaError(rel, f"文件无法读取：{e}") from None
         if not isinstance(data, dict) or not all(data.get(k) for k in ("name", "label", "entity", "blocks")):

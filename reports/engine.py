@@ -18,7 +18,7 @@ import peewee as pw
 import yaml
 
 from casework import scope
-from schema import types
+from schema import types, yamlfile
 from schema.resolve import DisplayContext, Resolver
 from schema.specs import SchemaError
 
@@ -75,8 +75,7 @@ def load(registry, folder=HERE):
     for fname in sorted(f for f in os.listdir(folder) if f.endswith((".yaml", ".yml"))):
         rel = os.path.join("reports", fname)
         try:
-            with open(os.path.join(folder, fname), encoding="utf-8") as fh:
-                data = yaml.safe_load(fh)
+            data = yamlfile.read(os.path.join(folder, fname))
             report = _report(data, registry, rel)
             out[report.name] = report
         except SchemaError as e:

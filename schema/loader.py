@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from . import notices, types, workflows
+from . import notices, types, workflows, yamlfile
 from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -23,8 +23,7 @@ ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "un
 
 def _read(path, rel):
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+        data = yamlfile.read(path)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"第{mark.line + 1}行第{mark.column + 1}列" if mark else ""
