@@ -393,9 +393,12 @@ def _register_cli(app, engine):
     @click.argument("path", type=click.Path(dir_okay=False))
     def template_command(entity, path):
         """生成 ENTITY 的 Excel 导入模板。"""
+        from casework.imports import not_importable
         from reports.template import write_template
         if entity not in engine.registry.entities:
             raise click.ClickException(f"没有实体 {entity}")
+        if not_importable(engine.registry, entity):
+            raise click.ClickException(not_importable(engine.registry, entity))
         write_template(engine.registry, entity, path)
         click.echo(f"已生成导入模板：{path}")
 

@@ -62,6 +62,8 @@ def not_importable(registry, entity_name):
     steps come into being through the workflow, one signed step at a time."""
     if entity_name == "user":
         return "用户须由管理员逐个建立，不能导入"
+    if registry.entities[entity_name].no_import:
+        return registry.entities[entity_name].no_import
     if any(wf.entity == entity_name for wf in registry.workflows.values()):
         return "救助事项须逐件受理登记，由办理流程留下每一步的记录，不能批量导入"
     if not any(f.type != "password" and not f.readonly and not f.hidden for f in registry.entities[entity_name].fields):

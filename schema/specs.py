@@ -90,6 +90,7 @@ class Entity:
     editable: list = dc_field(default_factory=list)
     menu: str | None = None       # menu category label
     table: str | None = None
+    no_import: str | None = None  # why the Excel import refuses this table (its rows follow rules on save)
 
     def field(self, name):
         for f in self.fields:

@@ -207,3 +207,18 @@ def test_home_page_shows_what_waits_within_scope(app, browser_for):
     assert county[missing] == 1
     html = browser_for("town1").get("/admin/").get_data(as_text=True)
     assert 'id="supervision"' in html and "待核实的比对结果" in html and "/admin/reviews/" in html
+
+
+def test_rule_bound_tables_are_not_imported(app, tmp_path):
+    from casework.imports import not_importable
+
+    from .conftest import engine_of
+    registry = engine_of(app).registry
+    assert "数据比对" in not_importable(registry, "death_record")
+    for name in ("check_result", "dishonesty", "recovery", "complaint", "village_report"):
+        assert not_importable(registry, name), name
+    assert not_importable(registry, "cadre") is None and not_importable(registry, "household") is None
+    runner = app.test_cli_runner()
+    out = tmp_path / "t.xlsx"
+    result = runner.invoke(args=["template", "dishonesty", str(out)])
+    assert result.exit_code != 0 and "不能批量导入" in result.output and not out.exists()
