@@ -5,6 +5,7 @@ schema package knowing about them: forms, inline rows, imports and scripts all p
 """
 import datetime as dt
 import io
+from decimal import Decimal
 from urllib.parse import urlparse, parse_qs
 
 import peewee as pw
@@ -125,10 +126,15 @@ def insert_rows(model, rows, columns):
     db.cursor().executemany(sql, values)
 
 
+PLAIN = (int, float, Decimal)        # exact types: bool, a subclass of int, is written t/f below
+
+
 def _copy_text(values):
     """Rows in PostgreSQL's COPY text format: tab-separated, \\N for NULL, backslash escapes."""
 
     def cell(v):
+        if type(v) in PLAIN:                   # numbers need no escaping: most cells of a ledger line
+            return str(v)
         if v is None:
             return "\\N"
         if isinstance(v, bool):
