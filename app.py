@@ -231,7 +231,8 @@ def _register_cli(app, engine):
             values, results = report_engine.run(engine, user, report, raw)
         except report_engine.ReportError as e:
             raise click.ClickException(str(e)) from None
-        report_engine.write(out, report, report_engine.describe(report, values, engine), results, user)
+        from reports import form_workbook
+        form_workbook.write(out, report, report_engine.describe(report, values, engine), results, user)
         for result in results:
             click.echo(f"{result.name}：{len(result.rows)} 行" + ("（无数据，只有表头）" if not result.rows else ""))
         click.echo(f"已写入 {out}")

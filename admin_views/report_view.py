@@ -8,6 +8,7 @@ from flask_admin import expose
 
 from casework import scope
 from reports import engine as report_engine
+from reports import form_workbook
 
 from . import auth
 from .engine_view import EngineView
@@ -68,7 +69,7 @@ class ReportView(EngineView):
             flash(f"未能生成报表：{e}", "error")
             return self.index()
         buffer = io.BytesIO()
-        report_engine.write(buffer, report, report_engine.describe(report, values, self.engine), results,
+        form_workbook.write(buffer, report, report_engine.describe(report, values, self.engine), results,
                             auth.current())
         return download(buffer, f"{report.title}.xlsx")
 
@@ -103,7 +104,7 @@ class ReportView(EngineView):
                     self.jobs.save(job, state)
                 values, results = report_engine.run(self.engine, user, report, state["raw"], progress)
                 described = report_engine.describe(report, values, self.engine)
-                report_engine.write(os.path.join(self.jobs.folder(job), "report.xlsx"), report, described,
+                form_workbook.write(os.path.join(self.jobs.folder(job), "report.xlsx"), report, described,
                                     results, user)
                 state.update(finished=True, ok=True, described=described, sheets=[
                     {"name": r.name, "headers": r.headers, "count": len(r.rows),

@@ -147,10 +147,13 @@ def due(engine, user, today=None, village_id=None):
 
 
 def counts(engine, user, today=None):
-    """(overdue, due soon) for the home page."""
-    rows = due(engine, user, today)
-    overdue = sum(1 for r in rows if r["overdue_days"] > 0)
-    return overdue, len(rows) - overdue
+    """(overdue, due soon) for the home page: two counts on the indexed date, not the list itself."""
+    Care = engine.models["care"]
+    today = today or engine.flow.clock()
+    horizon = today + dt.timedelta(days=engine.settings.get("review_due_soon_days"))
+    in_care = scope.scoped(engine.models, "care", user).where(Care.status == "in_care")
+    return (in_care.where(Care.next_review < today).count(),
+            in_care.where(Care.next_review.between(today, horizon)).count())
 
 
 def open_review(engine, user, care_id, today=None):

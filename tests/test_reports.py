@@ -10,6 +10,7 @@ import pytest
 
 from casework.engine import SCHEMA_DIR, Engine
 from reports import engine as rep
+from reports import form_workbook
 
 from .conftest import engine_of
 
@@ -100,7 +101,7 @@ def test_bad_parameters_and_an_empty_month(app):
     _params, (by_town, *_rest) = rep.run(eng, user(app, "admin"), report, {"month": "2019-01"})
     assert by_town.rows == [] and by_town.totals[1:4] == [0, None, None]
     buffer = io.BytesIO()
-    rep.write(buffer, report, "2019-01", [by_town], user(app, "admin"))
+    form_workbook.write(buffer, report, "2019-01", [by_town], user(app, "admin"))
     from python_calamine import CalamineWorkbook
     sheet = CalamineWorkbook.from_filelike(io.BytesIO(buffer.getvalue())).get_sheet_by_index(0).to_python()
     assert "乡镇（街道）" in sheet[5] and "低保户数" in sheet[5]
@@ -112,7 +113,7 @@ def test_workbook_cells(app):
     report = load(app)["dibao_monthly"]
     values, results = rep.run(eng, user(app, "admin"), report, {"month": "2026-10"})
     buffer = io.BytesIO()
-    rep.write(buffer, report, rep.describe(report, values, eng), results, user(app, "admin"))
+    form_workbook.write(buffer, report, rep.describe(report, values, eng), results, user(app, "admin"))
     sheet = CalamineWorkbook.from_filelike(io.BytesIO(buffer.getvalue())).get_sheet_by_index(0).to_python()
     assert sheet[0][0] == "城乡最低生活保障月报表" and sheet[3][0] == "报表期：报表月份 2026-10"
     header = sheet[5]
@@ -138,7 +139,7 @@ def test_a_row_breaking_a_check_is_named_on_the_screen_and_in_the_workbook(app, 
     assert len(problems) == 2 and problems[0].startswith("涧头集镇：老年人、成年人、未成年人之和应等于低保人数")
     assert problems[1].startswith("合计：") and "其中老年人 + 其中成年人 + 其中未成年人 = " in problems[1]
     buffer = io.BytesIO()
-    rep.write(buffer, report, rep.describe(report, values, eng), results, user(app, "admin"))
+    form_workbook.write(buffer, report, rep.describe(report, values, eng), results, user(app, "admin"))
     sheet = CalamineWorkbook.from_filelike(io.BytesIO(buffer.getvalue())).get_sheet_by_index(0).to_python()
     assert [row[0] for row in sheet if str(row[0]).startswith("核验：")] == [f"核验：{p}" for p in problems]
     page = browser_for("county").get("/admin/reports/?report=dibao_monthly&month=2026-10&go=1").get_data(as_text=True)

@@ -1,0 +1,54 @@
+"""A declarative report as the civil-affairs form workbook: one sheet per report sheet with the title,
+the header lines (填报单位, 报表期), the table and its totals, the rows that break the sheet's checks,
+and the footer (制表人, 审核人, 填报日期). Grouped tables are small: written in memory."""
+import datetime as dt
+
+import xlsxwriter
+
+
+def write(target, report, params_text, results, user=None, today=None):
+    """Write the results of `reports.engine.run` to `target` (a path or a file object)."""
+    today = today or dt.date.today()
+    book = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_formulas": False,
+                                        "strings_to_numbers": False, "strings_to_urls": False})
+    bold = book.add_format({"bold": True})
+    warn = book.add_format({"font_color": "#C00000"})
+    title_fmt = book.add_format({"bold": True, "font_size": 14})
+    head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
+    cell_fmt = {"int": book.add_format({"num_format": "0", "border": 1}),
+                "persons": book.add_format({"num_format": "0", "border": 1}),
+                "yuan": book.add_format({"num_format": "#,##0.00", "border": 1}),
+                "percent": book.add_format({"num_format": "0.00%", "border": 1}),
+                "text": book.add_format({"border": 1})}
+    for result in results:
+        ws = book.add_worksheet(result.name[:31])
+        ws.write_string(0, 0, report.title, title_fmt)
+        r = 1
+        for line in report.header + [f"报表期：{params_text}"]:
+            ws.write_string(r, 0, line)
+            r += 1
+        r += 1
+        for col, label in enumerate(result.headers):
+            ws.write_string(r, col, label, head)
+            ws.set_column(col, col, max(10, len(label) * 2 + 2))
+        r += 1
+        for row in result.rows + ([result.totals] if result.totals else []):
+            is_total = row is result.totals
+            for col, (value, fmt) in enumerate(zip(row, result.formats)):
+                style = cell_fmt[fmt]
+                if value is None or value == "":
+                    ws.write_blank(r, col, None, style)
+                elif fmt == "text" or isinstance(value, str):
+                    ws.write_string(r, col, str(value), bold if is_total else style)
+                else:
+                    ws.write_number(r, col, float(value), style)
+            r += 1
+        for problem in result.problems:
+            ws.write_string(r, 0, f"核验：{problem}", warn)
+            r += 1
+        r += 1
+        for line in report.footer:
+            ws.write_string(r, 0, line.replace("{user}", user.full_name if user else "")
+                            .replace("{today}", today.isoformat()))
+            r += 1
+    book.close()
