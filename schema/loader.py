@@ -8,11 +8,11 @@ import re
 import yaml
 
 from . import notices, types, workflows, yamlfile
-from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting
+from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting, UniqueRows
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
-               "order", "inline", "related", "menu", "table", "no_import"}
+               "order", "inline", "related", "menu", "table", "no_import", "unique_rows"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
               "unique_message"}
@@ -156,7 +156,27 @@ def _entity(data, rel):
     return Entity(name=name, label=str(data["label"]), fields=fields, file=rel,
                   scope=data.get("scope"), archive=bool(data.get("archive")), title=data.get("title"),
                   menu=data.get("menu"), table=data.get("table"),
-                  no_import=str(data["no_import"]) if data.get("no_import") else None, **lists)
+                  no_import=str(data["no_import"]) if data.get("no_import") else None,
+                  unique_rows=_unique_rows(data.get("unique_rows"), rel, name, seen), **lists)
+
+
+def _unique_rows(raw, rel, name, field_names):
+    out = []
+    for i, rule in enumerate(raw or [], 1):
+        if not isinstance(rule, dict) or not isinstance(rule.get("fields"), list) or not rule["fields"]:
+            raise SchemaError(rel, f"unique_rows 第{i}项应有 fields（字段列表）", name)
+        where = rule.get("where") or {}
+        if not isinstance(where, dict):
+            raise SchemaError(rel, f"unique_rows 第{i}项的 where 应为映射（字段: 值）", name)
+        for fname in list(rule["fields"]) + list(where):
+            if fname not in field_names:
+                raise SchemaError(rel, f"unique_rows 第{i}项中的 {fname} 不是字段", name, str(fname))
+        if not rule.get("message"):
+            raise SchemaError(rel, f"unique_rows 第{i}项缺少 message（重复时给用户看的说明）", name)
+        out.append(UniqueRows(name=str(rule.get("name") or f"{name}_{'_'.join(rule['fields'])}_one"),
+                              fields=[str(f) for f in rule["fields"]], where=dict(where),
+                              message=str(rule["message"])))
+    return out
 
 
 def _check_fields(entity, registry, derivations):

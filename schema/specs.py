@@ -73,6 +73,16 @@ class Field:
 
 
 @dataclass
+class UniqueRows:
+    """At most one row per combination of `fields` among the rows meeting `where` (field → value):
+    a partial unique index on both databases."""
+    name: str
+    fields: list
+    where: dict
+    message: str
+
+
+@dataclass
 class Entity:
     name: str
     label: str
@@ -91,6 +101,7 @@ class Entity:
     menu: str | None = None       # menu category label
     table: str | None = None
     no_import: str | None = None  # why the Excel import refuses this table (its rows follow rules on save)
+    unique_rows: list = dc_field(default_factory=list)   # UniqueRows
 
     def field(self, name):
         for f in self.fields:
