@@ -16,8 +16,7 @@ class AdminBaseForm(BaseForm):
 
 
 def editable_fields(spec, exclude=()):
-    return [f for f in spec.fields
-            if not f.hidden and not f.readonly and f.name not in exclude]
+    return [f for f in spec.fields if f.user_writable and f.name not in exclude]
 
 
 def build_form(spec, ctx, base=AdminBaseForm, exclude=(), with_pk=False):

@@ -219,11 +219,17 @@ class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
 
     @property
     def can_create(self):
-        return not self.archived_mode and self.can("create")
+        return not self.archived_mode and self.can("create") and self.has_form
 
     @property
     def can_edit(self):
-        return not self.archived_mode and self.can("edit")
+        return not self.archived_mode and self.can("edit") and self.has_form
+
+    @property
+    def has_form(self):
+        """A table whose every field is written by rules (e.g. the payment months) has no form:
+        the role's `edit` right means its own actions (closing a month), never the generic form."""
+        return any(f.user_writable for f in self.spec.fields)
 
     @property
     def can_delete(self):

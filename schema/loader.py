@@ -233,7 +233,8 @@ def _check_structure(entity, registry):
         # a list filtered on a column counts its matches: without an index that is a full scan
         entity.field(path.split(".")[0]).index = True
     for col in entity.editable:
-        if "." in col or entity.field(col).type in ("ref", "area", "password") or entity.field(col).derive:
+        if "." in col or entity.field(col).type in ("ref", "area", "password") or entity.field(col).derive \
+                or not entity.field(col).user_writable:
             raise SchemaError(rel, f"editable 中的 {col} 不能在列表中直接修改", name, col)
     for key in ("inline", "related"):
         for child in getattr(entity, key):

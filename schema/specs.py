@@ -71,6 +71,13 @@ class Field:
     def column_name(self):
         return self.name + "_id" if self.type in ("ref", "area") else self.name
 
+    @property
+    def user_writable(self):
+        """May a value typed by a user (a form, an inline row, a list edit, an import) land in this
+        field? Not when rules write it (`readonly`: statuses, closing stamps, derived values) nor
+        when it is `hidden`. Every path that takes user input asks this one question."""
+        return not self.readonly and not self.hidden
+
 
 @dataclass
 class UniqueRows:
