@@ -246,6 +246,13 @@ class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
             form_class = self.scaffold_inline_form_models(form_class)
         return form_class
 
+    def get_edit_form(self):
+        # a saved record's `fixed` fields are not on its edit form (a correction is a workflow step)
+        if not any(f.fixed for f in self.spec.fields):
+            return self.scaffold_form()
+        form_class = build_form(self.spec, self.ctx_for_forms(), existing=True)
+        return self.scaffold_inline_form_models(form_class) if self.inline_models else form_class
+
     def scaffold_list_form(self, widget=None, validators=None):
         full = build_form(self.spec, self.ctx_for_forms())
         only = type("EditableFields", (BaseForm,),

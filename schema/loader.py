@@ -15,7 +15,7 @@ ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "
                "order", "inline", "related", "menu", "table", "no_import", "unique_rows"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
-              "unique_message"}
+              "unique_message", "fixed"}
 RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at"}
 SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
@@ -146,6 +146,7 @@ def _entity(data, rel):
             sensitive=bool(raw.get("sensitive")), readonly=bool(raw.get("readonly")),
             derive=raw.get("derive"), level=raw.get("level"), hidden=bool(raw.get("hidden")),
             in_list=raw.get("in_list", True) is not False, unique_message=raw.get("unique_message"),
+            fixed=bool(raw.get("fixed")),
             entity=name))
     lists = {}
     for key in ("list", "filters", "search", "order", "inline", "related", "editable"):
@@ -234,7 +235,7 @@ def _check_structure(entity, registry):
         entity.field(path.split(".")[0]).index = True
     for col in entity.editable:
         if "." in col or entity.field(col).type in ("ref", "area", "password") or entity.field(col).derive \
-                or not entity.field(col).user_writable:
+                or not entity.field(col).user_may_write(existing=True):
             raise SchemaError(rel, f"editable 中的 {col} 不能在列表中直接修改", name, col)
     for key in ("inline", "related"):
         for child in getattr(entity, key):
