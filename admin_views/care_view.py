@@ -9,6 +9,7 @@ from casework import payments, scope
 
 from . import auth
 from .model_view import SchemaModelView
+from .rights import needs
 
 
 class CareModelView(SchemaModelView):
@@ -25,6 +26,7 @@ class CareModelView(SchemaModelView):
         return dt.date.today().strftime("%Y-%m")
 
     @expose("/adjust/", methods=("POST",))
+    @needs("payment_month", "edit", "您的角色不能登记补发或扣减。")
     def adjust_view(self):
         record = self.get_one(request.args.get("id"))           # outside the user's area: 404
         if not self.may_adjust():
