@@ -31,16 +31,18 @@ def _display(engine, entity, name, value, ctx):
 
 def describe(engine, log, ctx):
     reg = engine.registry.entities.get(log.entity)
+    settings = engine.registry.settings if log.entity == system.SETTING_ENTITY else {}
     changes = []
     for name, (old, new) in sorted(log.change_dict().items()):
         label = reg.field(name).label if reg and reg.has_field(name) else \
-            {"archived": "已归档"}.get(name, name)
+            settings[name].label if name in settings else {"archived": "已归档"}.get(name, name)
         if reg:
             old, new = _display(engine, log.entity, name, old, ctx), _display(engine, log.entity, name, new, ctx)
         changes.append((label, old, new))
     return {"at": log.at, "username": log.username or "（系统）", "ip": log.ip,
             "action": system.ACTION_LABELS.get(log.action, log.action),
-            "entity": reg.label if reg else log.entity, "entity_name": log.entity,
+            "entity": reg.label if reg else ("系统设置" if log.entity == system.SETTING_ENTITY else log.entity),
+            "entity_name": log.entity,
             "record_id": log.record_id, "changes": changes, "batch": log.batch}
 
 

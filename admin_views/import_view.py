@@ -126,11 +126,11 @@ class ImportView(EngineView):
 
     # -- the background work
     def _start(self, job, state, dry_run):
-        self.jobs.start(self._work, job, state, auth.current(), dry_run)
+        self.jobs.start(self._work, job, state, auth.current(), dry_run, auth.client_ip())
 
-    def _work(self, app, job, state, user, dry_run):
+    def _work(self, app, job, state, user, dry_run, ip=None):
         from casework import system
-        token = system.actor.set((user.id, user.username, None))
+        token = system.actor.set(system.acting(user, ip))
         with app.app_context():
             try:
                 self.engine.db.connect(reuse_if_open=True)

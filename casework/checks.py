@@ -260,7 +260,7 @@ def import_deaths(engine, user, data, filename, source=None):
         return outcome
     Death, Area = engine.models["death_record"], engine.models["area"]
     county = Area.select(Area.id).where(Area.level == "county").order_by(Area.id).scalar()
-    token = system.actor.set((user.id, user.username, None) if user else (None, "命令行", None))
+    token = system.actor.set(system.acting(user))
     try:
         with engine.db.atomic():
             existing = set()

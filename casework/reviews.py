@@ -167,7 +167,7 @@ def open_review(engine, user, care_id, today=None):
     if running is not None:
         return running
     household = Household.get_by_id(row.__data__["household"])
-    token = system.actor.set((user.id, user.username, None))
+    token = system.actor.set(system.acting(user))
     try:
         case = Case(household=household.id, assistance_type=row.assistance_type, purpose="review",
                     applicant_name=household.head_name, applicant_id_number=household.head_id_number,

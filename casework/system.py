@@ -18,6 +18,14 @@ actor = contextvars.ContextVar("actor", default=None)      # (user id, username,
 batch = contextvars.ContextVar("batch", default=None)      # an import batch id, when importing
 
 
+def acting(user, ip=None):
+    """The actor for work done on `user`'s behalf, keeping the address the request came from (the
+    web layer's actor) so that its audit rows name it too."""
+    current = actor.get()
+    ip = ip if ip is not None else (current[2] if current else None)
+    return (user.id, user.username, ip) if user else (None, "命令行", ip)
+
+
 class SystemModel(pw.Model):
     class Meta:
         legacy_table_names = False
@@ -135,6 +143,13 @@ def install_audit(models, tables):
     models.hooks.after.append(after)
 
 
+SETTING_ENTITY = "setting"        # audit rows of the system settings (not a declared entity)
+
+
+def _plain(value):
+    return value if value is None or isinstance(value, (int, float, str, bool)) else str(value)
+
+
 class Settings:
     """Declared defaults (schema/settings.yaml) overridden by rows the county administrator saves."""
 
@@ -164,8 +179,17 @@ class Settings:
         value = types.get(spec.type).coerce(value, spec)
         text = "" if value is None else str(value)
         SettingValue = self.tables.SettingValue
+        before = self.get(key)
         (SettingValue.insert(key=key, value=text, updated_at=dt.datetime.now(), updated_by=by)
          .on_conflict(conflict_target=[SettingValue.key],
                       update={SettingValue.value: text, SettingValue.updated_at: dt.datetime.now(),
                               SettingValue.updated_by: by})
          .execute())
+        if before != value:
+            # a policy number changed (e.g. the township approval limit): who, when, from where, old → new
+            who = actor.get() or (None, by, None)
+            row = SettingValue.get(SettingValue.key == key)
+            self.tables.AuditLog.create(at=dt.datetime.now().replace(microsecond=0), user_id=who[0],
+                                        username=who[1] or by, ip=who[2], entity=SETTING_ENTITY, record_id=row.id,
+                                        action="update", changes=json.dumps(
+                                            {key: [_plain(before), _plain(value)]}, ensure_ascii=False))

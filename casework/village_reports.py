@@ -86,9 +86,13 @@ def submit(engine, user, village_id, month, kind, visited=None, content=None):
         raise RecordInvalid({"village": "找不到该村（社区），或它不在您的管辖区划内"})
     if not MONTH.match(month or ""):
         raise RecordInvalid({"month": f"报告月份应写作 2026-05，收到“{month}”"})
+    kinds = models.registry.options[Report._spec.field("kind").options]
+    if kinds.code_of(kind or "") is None:
+        raise RecordInvalid({"kind": f"月报类别应为{'、'.join(o.label for o in kinds.options)}之一，收到“{kind or ''}”"})
+    kind = kinds.code_of(kind)
     if visited not in (None, "") and not str(visited).isdigit():
         raise RecordInvalid({"visited": "走访户数应为整数"})
-    token = system.actor.set((user.id, user.username, None))
+    token = system.actor.set(system.acting(user))
     try:
         report = Report(village=village.id, month=month, kind=kind,
                         visited=int(visited) if visited not in (None, "") else None, content=content or None)
