@@ -60,7 +60,8 @@ def create_app(config=None):
         kw = {"schema_dir": app.config["SCHEMA_DIR"]} if app.config["SCHEMA_DIR"] else {}
         engine = Engine(app.config["DATABASE_URL"], **kw)
         if app.config["MIGRATE_ON_START"]:
-            engine.migrate()
+            for warning in engine.migrate().warnings:
+                app.logger.warning("迁移提示：%s", warning)
     except SchemaError as e:
         raise SystemExit(f"救助台账无法启动：{e}") from None
     init_app(app, engine)

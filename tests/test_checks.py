@@ -77,8 +77,8 @@ def test_a_death_in_care_is_flagged_and_holds_payments_from_next_month(world):
     assert (again.added, again.known, again.found) == (0, 1, 0)
     # November is paid; December is held while the finding is open; dismissed, January is paid again
     Payment, Household = engine.models["payment"], engine.models["household"]
-    Household.update(bank_account="6228480000000000017", bank_name="农业银行", account_name="户主").where(
-        Household.id == case.__data__["household"]).execute()
+    engine.models["bank_card"].insert(household=case.__data__["household"], account="6228480000000000017",
+                                      bank_name="农业银行", account_name="户主", status="active").execute()
     admin = world.users["admin"]
     payments.run(engine, admin, world.towns[0].id, "2026-11")
     payments.run(engine, admin, world.towns[0].id, "2026-12")
