@@ -416,7 +416,11 @@ class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
 
     @property
     def engine_counts(self):
-        return self.engine.__dict__.setdefault("list_counts", CountCache(self.models))
+        # made once per engine: each CountCache registers a save hook
+        counts = self.engine.__dict__.get("list_counts")
+        if counts is None:
+            counts = self.engine.__dict__["list_counts"] = CountCache(self.models)
+        return counts
 
     # -- writes: one transaction each; a rule broken anywhere rolls back everything
     def handle_view_exception(self, exc):

@@ -9,6 +9,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from schema import types
+
 from . import payments, tabular
 from .imports import Problem
 
@@ -84,7 +86,7 @@ def apply(engine, user, township_id, month, data, filename, today=None):
         paid_on = today or dt.date.today()
         if "入账日期" in col and str(cells[col["入账日期"]]).strip():
             raw = cells[col["入账日期"]]
-            paid_on = raw if isinstance(raw, dt.date) else _date(str(raw).strip())
+            paid_on = _date(raw)
             if paid_on is None:
                 bad("入账日期", "入账日期应写作 2026-05-10")
                 continue
@@ -127,6 +129,6 @@ def apply(engine, user, township_id, month, data, filename, today=None):
 
 def _date(text):
     try:
-        return dt.date.fromisoformat(text.replace("/", "-")[:10])
-    except ValueError:
+        return types.get("date").coerce(text, None)
+    except types.CellError:
         return None

@@ -4,6 +4,7 @@ The audit trail is written from the model hooks, so every path (forms, inline ro
 imports, scripts) leaves one row per change: who, when, entity, record and each field's old and new
 value ("环环有痕迹、步步能倒查").
 """
+import contextlib
 import contextvars
 import datetime as dt
 import json
@@ -19,11 +20,21 @@ batch = contextvars.ContextVar("batch", default=None)      # an import batch id,
 
 
 def acting(user, ip=None):
-    """The actor for work done on `user`'s behalf, keeping the address the request came from (the
-    web layer's actor) so that its audit rows name it too."""
+    """The actor tuple for work done on `user`'s behalf (None: the system). Without `ip`, the address
+    of the request being served (the web layer's actor) is kept, so that audit rows name it too."""
     current = actor.get()
     ip = ip if ip is not None else (current[2] if current else None)
-    return (user.id, user.username, ip) if user else (None, "命令行", ip)
+    return (user.id, user.username, ip) if user is not None else (None, None, ip)
+
+
+@contextlib.contextmanager
+def acting_as(user, ip=None):
+    """Audit rows written inside the block name this user (a user record, or None for the system)."""
+    token = actor.set(acting(user, ip))
+    try:
+        yield
+    finally:
+        actor.reset(token)
 
 
 class SystemModel(pw.Model):
