@@ -300,6 +300,8 @@ def adjust(engine, user, care_id, month, kind, amount, reason, token=None):
             raise PaymentRefused(f"{month} 已关账；更正请放在以后未关账的月份")
         if token:
             done = Payment.get_or_none(Payment.form_token == token)
+            if done is not None and done.__data__["care"] != target.id:
+                raise PaymentRefused("表单已失效，请刷新页面后重新填写")    # another record's form
             if done is not None:
                 done.repeated = True       # the same form sent twice (a double click): registered once
                 return done

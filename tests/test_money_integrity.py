@@ -35,16 +35,20 @@ def at_once(count, work):
     return out
 
 
-def test_simultaneous_runs_pay_each_household_once(world):
-    with_card(world, 0)
-    approved(world, 0)
-    run(world, "2026-11")                        # the month is generated ...
+def second_household_in_the_first_village(world):
     Household = world.engine.models["household"]
     moved = Household.get_by_id(world.households[1].id)
     moved.village = world.villages[0]
     token = system.actor.set((None, "测试", None))
     moved.save()
     system.actor.reset(token)
+
+
+def test_simultaneous_runs_pay_each_household_once(world):
+    with_card(world, 0)
+    approved(world, 0)
+    run(world, "2026-11")                        # the month is generated ...
+    second_household_in_the_first_village(world)
     with_card(world, 1, account="6228480012345678902")
     approved(world, 1, amount="480")             # ... then a case is approved into it
     results = at_once(4, lambda i: run(world, "2026-11"))
@@ -103,6 +107,13 @@ def test_a_double_clicked_back_pay_is_registered_once(world):
     assert len(lines(world, "2026-12")) == 2
     with pytest.raises(payments.PaymentRefused, match="表单已失效"):
         payments.adjust(world.engine, town, care.id, "2026-12", "back", "1", "x", token="<script>")
+    # a token taken from another household's form does not reveal or repeat that line
+    second_household_in_the_first_village(world)
+    with_card(world, 1, account="6228480012345678902")
+    approved(world, 1, amount="480")
+    other = world.engine.models["care"].select().where(world.engine.models["care"].id != care.id).get()
+    with pytest.raises(payments.PaymentRefused, match="表单已失效"):
+        payments.adjust(world.engine, town, other.id, "2026-12", "back", "100", "x", token=token)
 
 
 def test_closing_never_happens_with_a_correction_pending(world):
