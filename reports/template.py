@@ -6,7 +6,8 @@ instructions sheet. A field added to a schema file appears here with no other ch
 """
 import xlsxwriter
 
-from casework.imports import header_text, importable_fields, link_keys
+from casework import refs
+from casework.imports import header_text, importable_fields
 
 TEXT_TYPES = {"checklist", "id_card", "bank_account", "phone", "text", "textarea", "month"}
 HOW = {
@@ -63,7 +64,7 @@ def write_template(registry, entity_name, path):
             how = HOW.get(f.type, "")
             if f.type == "ref":
                 target = registry.entities[f.to]
-                how = f"所属{target.label}的{'或'.join(k.label for k in link_keys(target))}"
+                how = f"{target.label}的{refs.how_to_name(target)}"
             guide_rows.append((spec.label, f.label, "必填" if f.required else "", how, f.help or ""))
         sheet.freeze_panes(1, 0)
     guide = book.add_worksheet("填写说明")
