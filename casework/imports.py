@@ -110,7 +110,7 @@ class Importer:
         outcome = Outcome(entity=self.spec.name, filename=filename or "", batch=uuid.uuid4().hex[:12],
                           update=self.update, dry_run=dry_run)
         try:
-            sheets = tabular.read(data, filename, self.engine.settings.get("import_max_mb") * 1024 * 1024)
+            sheets = tabular.read(data, filename, tabular.limits(self.engine.settings))
             parts = self._map_sheets(sheets)
             if not self.problems:
                 for part in parts:

@@ -81,7 +81,8 @@ def write_template(registry, entity_name, path):
 
 def write_errors(outcome, path):
     """The failed rows as they were, per sheet, with a reason column; fixed, it imports again."""
-    book = xlsxwriter.Workbook(path, {"strings_to_numbers": False, "strings_to_formulas": False})
+    book = xlsxwriter.Workbook(path, {"strings_to_numbers": False, "strings_to_formulas": False,
+                                      "constant_memory": True})
     head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     reason_fmt = book.add_format({"font_color": "#C00000", "text_wrap": True})
     by_sheet = {}
