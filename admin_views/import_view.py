@@ -150,8 +150,8 @@ class ImportView(EngineView):
         path = os.path.join(self.folder(job), "errors.xlsx")
         if not os.path.exists(path):
             abort(404)
-        return send_file(path, as_attachment=True, download_name=f"{state['label']}导入错误_{state['filename']}.xlsx"
-                         .replace(".xlsx_", "_").replace(".csv", ""))
+        stem = os.path.splitext(os.path.basename(state["filename"]))[0]
+        return send_file(path, as_attachment=True, download_name=f"{state['label']}导入错误_{stem}.xlsx")
 
     # -- the background work
     def _start(self, job, state, dry_run):
@@ -183,7 +183,8 @@ class ImportView(EngineView):
                                     for name, _spec, header, rows in outcome.sheets]
                 state.update(finished=True, ok=outcome.ok, rows=outcome.rows, created=outcome.created,
                              updated=outcome.updated, committed=outcome.committed, batch=outcome.batch,
-                             error_count=len(outcome.problems),
+                             error_count=len(outcome.problems), notices=outcome.notices[:20],
+                             unchanged=outcome.unchanged,
                              problems=[_problem(p) for p in outcome.problems[:MAX_SHOWN]])
                 if outcome.committed:
                     os.remove(os.path.join(self.folder(job), "upload.bin"))

@@ -39,6 +39,8 @@ class Outcome:
     created: int = 0
     updated: int = 0
     problems: list = field(default_factory=list)
+    notices: list = field(default_factory=list)      # what was ignored or left alone, said to the user
+    unchanged: int = 0                               # update mode: rows whose cells all equal the record
     committed: bool = False
     sheets: list = field(default_factory=list)      # (sheet name, entity, header, rows) for error files
 
@@ -73,7 +75,29 @@ def not_importable(registry, entity_name):
 
 
 def importable_fields(spec):
-    return [f for f in spec.fields if not f.hidden and not f.readonly and f.type != "password"]
+    return [f for f in spec.fields if f.user_writable and f.type != "password"]
+
+
+# Columns the system's own export and error workbook write that no import takes from the user
+SYSTEM_COLUMNS = {"创建时间": "系统记录", "修改时间": "系统记录", "错误原因": "上次导入的错误说明"}
+
+
+def ignored_columns(spec, update):
+    """Header → why an import ignores it: read-only and derived fields (rules write them), the time
+    stamps of an export, the reason column of an error workbook, and in update mode fixed fields."""
+    out = dict(SYSTEM_COLUMNS)
+    for f in spec.fields:
+        if f.type == "password":
+            continue
+        reason = None
+        if not f.user_writable:
+            reason = "由系统推导" if f.derive else "由系统按规则填写"
+        elif update and f.fixed:
+            reason = "受理后不能通过导入更改"
+        if reason:
+            for name in (f.label, header_text(f)):
+                out.setdefault(name, reason)
+    return out
 
 
 def header_text(f):
@@ -104,6 +128,7 @@ class Importer:
         self.user, self.update = user, update
         self.ctx = DisplayContext(self.registry)
         self.problems = []
+        self.notices = []
 
     # -- entry point
     def run(self, data, filename, dry_run=False, progress=None):
@@ -121,6 +146,7 @@ class Importer:
             self.problems.append(Problem("", 0, "", "", str(e)))
             parts = []
         outcome.problems = sorted(self.problems, key=lambda p: (p.sheet, p.row))
+        outcome.notices = self.notices
         outcome.rows = sum(len(p.rows) for p in parts)
         outcome.sheets = [(p.sheet.name, p.spec, p.sheet.rows[0] if p.sheet.rows else [], p.sheet.rows) for p in parts]
         if outcome.ok and outcome.rows == 0:
@@ -176,19 +202,29 @@ class Importer:
                 title = "、".join(str(c).strip() for c in rows[0] if str(c).strip())[:40]
                 self.problem(part, 1, "", title, f"表头应在第1行：表头在第{below}行，请删除上面的标题行（“{title}”）后再导入")
                 return part
-        seen = {}
+        if self.update:
+            for f in importable_fields(spec):
+                if f.fixed:
+                    for name in (f.label, f.name, header_text(f)):
+                        known.pop(name, None)
+        ignorable = ignored_columns(spec, self.update)
+        seen, ignored = {}, []
         for index, raw in enumerate(rows[0]):
             text = _header(raw)
             if not text:
                 continue
             f = known.get(text)
-            if f is None:
+            if f is None and text in ignorable:
+                ignored.append(f"{text}（{ignorable[text]}）")
+            elif f is None:
                 self.problem(part, 1, str(raw), raw, f"未知的列“{raw}”：请使用导入模板中的列名")
             elif f.name in seen:
                 self.problem(part, 1, str(raw), raw, f"列“{f.label}”出现了两次（第{seen[f.name]}列和第{index + 1}列）")
             else:
                 seen[f.name] = index + 1
                 part.columns[index] = f
+        if ignored:
+            self.notices.append(f"“{sheet.name}”表中这些列不导入：" + "、".join(ignored))
         part.defaults = [f for f in importable_fields(spec) if f.default is not None and f.name not in seen
                          and f.type not in ("ref", "area")]
         back = self._back_ref(spec)
@@ -220,6 +256,8 @@ class Importer:
     def _parse_rows(self, part, progress):
         model = self.models[part.spec.name]
         total = len(part.sheet.rows) - 1
+        masked = 0
+        key = match_key(part.spec) if self.update else None
         for offset, raw_row in enumerate(part.sheet.rows[1:]):
             row_no = offset + 2
             if not any(str(c).strip() for c in raw_row if c is not None):
@@ -239,6 +277,18 @@ class Importer:
                         continue
                     values[f.name] = ("link", text)
                     continue
+                if f.sensitive and "*" in _plain_text(raw):
+                    if self.update and f is key:
+                        self.problem(part, row_no, f.label, raw, f"{f.label}是导出时打码的号码，不能用来找到要更新的"
+                                                                 f"记录：请用能查看完整号码的账号导出，或填写完整号码")
+                        bad = True
+                        continue
+                    if self.update:
+                        masked += 1
+                        continue    # the export hid it from this user: the stored number stays
+                    self.problem(part, row_no, f.label, raw, "这是导出时打码的号码，不能导入：请填写完整号码")
+                    bad = True
+                    continue
                 if f.default is not None and not self.update and _plain_text(raw) == "":
                     raw = f.default         # a blank cell of a field with a default takes the default
                 try:
@@ -250,6 +300,9 @@ class Importer:
                 if value is None and self.update:
                     continue        # an empty cell leaves the stored value alone
                 values[f.name] = value
+            if key and not bad and values.get(key.name) is None:
+                self.problem(part, row_no, key.label, "", f"更新模式须填写{key.label}，才能找到要更新的记录")
+                bad = True
             if not bad:
                 probe = model(**{k: v for k, v in values.items() if not isinstance(v, tuple)})
                 try:
@@ -265,6 +318,8 @@ class Importer:
             part.rows.append((row_no, values, raw_row, bad))
             if progress and offset % 2000 == 0:
                 progress("校验", offset, total)
+        if masked:
+            self.notices.append(f"“{part.sheet.name}”表中有 {masked} 个打码的号码（导出时按您的权限隐藏），保留原值不改")
 
     # -- links: areas, parents in the same file or in the database, all within the user's scope
     def _check_links(self, parts):
@@ -468,7 +523,13 @@ class Importer:
             if part.spec.archive:
                 q = q.where(model.archived == False)  # noqa: E712
             record = q.get()
-            for name, value in data.items():
+            changed = {name: value for name, value in data.items()
+                       if _stored(model, name, value) != _stored(model, name, record.__data__.get(name))}
+            values["__id__"] = record.id
+            if not changed:
+                outcome.unchanged += 1      # an exported row sent back as it was: not saved, not audited
+                continue
+            for name, value in changed.items():
                 setattr(record, name, value)
             self._save_one(part, record, values, data)
             outcome.updated += 1
@@ -528,6 +589,17 @@ class Importer:
             entity=self.spec.name, filename=outcome.filename[:200], rows=outcome.rows, created=outcome.created,
             updated=outcome.updated, errors=len(outcome.problems), mode="更新" if self.update else "新增",
             result=result)
+
+
+def _stored(model, name, value):
+    """A value as the database holds it, so 600 and 600.00, or a date and its datetime, compare equal."""
+    f = model._meta.fields[name]
+    if value is None:
+        return None
+    try:
+        return f.python_value(f.db_value(value))
+    except (TypeError, ValueError):
+        return value
 
 
 def _header(raw):
