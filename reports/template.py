@@ -106,27 +106,28 @@ def write_errors(outcome, path):
             sheet.write_string(0, col, "" if h is None else str(h), head)
         sheet.write_string(0, width, "错误原因", head)
         problems_of = by_sheet.get(name, {})
-        for row_no in range(2, len(rows) + 1):
-            values = rows[row_no - 1][:width]
-            if not any(str(v).strip() for v in values if v is not None):
-                continue
+        out = 0
+        for row_no, cells in rows:
+            values = cells[:width]
+            out += 1        # the header comes back in row 1, data from row 2; title, total, hidden rows dropped
             problems = problems_of.get(row_no)
             for col, value in enumerate(values):
                 if value in (None, ""):
                     continue
                 if isinstance(value, dt.datetime):
-                    sheet.write_datetime(row_no - 1, col, value, time_fmt)
+                    sheet.write_datetime(out, col, value, time_fmt)
                 elif isinstance(value, dt.date):
-                    sheet.write_datetime(row_no - 1, col, dt.datetime.combine(value, dt.time()), date_fmt)
+                    sheet.write_datetime(out, col, dt.datetime.combine(value, dt.time()), date_fmt)
                 elif isinstance(value, str):
-                    sheet.write_string(row_no - 1, col, value, bad_fill if problems else None)
+                    sheet.write_string(out, col, value, bad_fill if problems else None)
                 else:
-                    sheet.write(row_no - 1, col, value)
+                    sheet.write(out, col, value)
             if problems:
-                sheet.write_string(row_no - 1, width, "；".join(f"{p.column}：{p.message}" if p.column else p.message
+                sheet.write_string(out, width, "；".join(f"{p.column}：{p.message}" if p.column else p.message
                                                               for p in problems), reason_fmt)
+    starts = {name: (rows[0][0] - 1 if rows else 1) for name, _, _, rows in outcome.sheets}
     notes = [p for rows in general.values() for p in rows] + \
-        [p for rows in by_sheet.values() for r, ps in rows.items() if r < 2 for p in ps]
+        [p for sheet, rows in by_sheet.items() for r, ps in rows.items() if r <= starts.get(sheet, 1) for p in ps]
     if notes:
         sheet = book.add_worksheet("文件问题")
         sheet.set_column(1, 1, 80)
