@@ -79,6 +79,7 @@ class Field:
     in_list: bool = True          # False keeps a field out of the list page (forms, export keep it)
     fixed: bool = False           # written when the record is made; afterwards only by a signed workflow step
     aliases: list = dc_field(default_factory=list)   # other headers offices write for this column
+    renamed_from: str | None = None   # the field's former name: migration renames its column, keeping the data
     entity: str = ""
 
     @property

@@ -59,3 +59,48 @@ def test_an_import_resolves_the_new_reference_within_scope(county_with_guardian)
     assert state["ok"], state["problems"]
     b.post(f"/admin/imports/job/{job}/commit")
     assert M.get(M.id_number == pid(2015, 81)).guardian == M.get(M.id_number == head).id
+
+
+def test_renamed_from_carries_the_column_over(db_url, tmp_path):
+    from casework.engine import Engine
+    from .test_migrate import seed
+    from .test_schema_compiler import edit
+    first = Engine(db_url)
+    first.migrate()
+    seed(first)
+    H = first.models["household"]
+    H.update(address="运河街道1号").execute()
+    first.db.close()
+    root = copy_schema(tmp_path)
+    edit(root / "household.yaml", "{name: address, type: text, label: 现住址,",
+         "{name: home_address, renamed_from: address, type: text, label: 现住址,")
+    second = Engine(db_url, schema_dir=str(root))
+    text = second.plan().describe()
+    assert "列 address 改名为 home_address" in text and "增加列 home_address" not in text
+    second.migrate()
+    H = second.models["household"]
+    assert [h.home_address for h in H.select()] == ["运河街道1号"] * 3
+    assert second.plan().empty
+    second.db.close()
+
+
+def test_an_option_still_in_use_cannot_be_removed(db_url, tmp_path):
+    from casework.engine import Engine
+    from schema import MigrationRefused
+    from .test_migrate import seed
+    first = Engine(db_url)
+    first.migrate()
+    seed(first)                                         # three households, 户口性质 城镇 (code 1)
+    first.db.close()
+    root = copy_schema(tmp_path)
+    path = root / "options" / "hukou_type.yaml"
+    path.write_text("\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
+                              if 'code: "1"' not in line) + "\n", encoding="utf-8")
+    second = Engine(db_url, schema_dir=str(root))
+    refusals = [str(r) for r in second.plan().refusals]
+    assert any("household.yaml" in r and "hukou_type" in r and "“1”3 行" in r for r in refusals), refusals
+    with pytest.raises(MigrationRefused):
+        second.migrate()
+    H = second.models["household"]
+    assert H.select().where(H.hukou_type == "1").count() == 3          # nothing lost
+    second.db.close()
