@@ -9,6 +9,8 @@ import xlsxwriter
 from casework import refs
 from casework.imports import header_text, importable_fields
 
+from .workbook import print_setup
+
 TEXT_TYPES = {"checklist", "id_card", "bank_account", "phone", "text", "textarea", "month"}
 HOW = {
     "text": "文本", "textarea": "文本，可多行", "int": "整数", "money": "金额（元），如 1200.50",
@@ -67,6 +69,7 @@ def write_template(registry, entity_name, path):
                 how = f"{target.label}的{refs.how_to_name(target)}"
             guide_rows.append((spec.label, f.label, "必填" if f.required else "", how, f.help or ""))
         sheet.freeze_panes(1, 0)
+        print_setup(sheet, sum(max(10, len(f.label) * 2 + 4) for f in fields), 0)
     guide = book.add_worksheet("填写说明")
     guide.write_row(0, 0, ["工作表", "列", "是否必填", "怎样填写", "说明"], head)
     for r, row in enumerate(guide_rows, 1):
@@ -105,6 +108,7 @@ def write_errors(outcome, path):
         for col, h in enumerate(header):
             sheet.write_string(0, col, "" if h is None else str(h), head)
         sheet.write_string(0, width, "错误原因", head)
+        print_setup(sheet, sum(max(10, len(str(h or "")) * 2 + 4) for h in header) + 60, 0)
         problems_of = by_sheet.get(name, {})
         out = 0
         for row_no, cells in rows:
