@@ -22,6 +22,7 @@ from schema.resolve import DisplayContext, Resolver
 from . import auth, export, filters
 from .documents_view import DocumentsMixin
 from .forms import AdminBaseForm, ajax_field, build_form
+from .versioning import VersionedSaves, VersionedXEditable, guarded, versioned_list_form
 
 
 class ScopedLoader(AjaxModelLoader):
@@ -91,7 +92,7 @@ class CountCache:
         return value
 
 
-class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
+class SchemaModelView(VersionedSaves, DocumentsMixin, auth.Guarded, ModelView):
     spec = None
     models = None
     engine = None
@@ -244,7 +245,8 @@ class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
         full = build_form(self.spec, self.ctx_for_forms())
         only = type("EditableFields", (BaseForm,),
                     {name: getattr(full, name) for name in self.column_editable_list})
-        return create_editable_list_form(self.form_base_class, only, widget)
+        return versioned_list_form(create_editable_list_form(self.form_base_class, only, widget or VersionedXEditable()),
+                                   self.spec)
 
     def ctx_for_forms(self):
         return DisplayContext(self.models.registry, None, self._ajax_field)
@@ -421,11 +423,7 @@ class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
         return super().handle_view_exception(exc)
 
     def _guarded(self, write):
-        with self.models.db.atomic() as txn:
-            result = write()
-            if not result:
-                txn.rollback()
-            return result
+        return guarded(self.models.db, write)
 
     def create_model(self, form):
         return self._guarded(lambda: super(SchemaModelView, self).create_model(form))

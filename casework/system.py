@@ -107,7 +107,7 @@ def _plain(value):
     return value
 
 
-SKIP = {"created_at", "updated_at", "archived_at"}
+SKIP = {"created_at", "updated_at", "archived_at", "version"}
 
 
 def diff(spec, old, new):

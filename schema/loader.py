@@ -12,11 +12,11 @@ from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaErro
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
-               "order", "inline", "related", "menu", "table", "no_import"}
+               "order", "inline", "related", "menu", "table", "no_import", "versioned"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
               "unique_message"}
-RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at"}
+RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at", "version"}
 SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
 
@@ -156,7 +156,8 @@ def _entity(data, rel):
     return Entity(name=name, label=str(data["label"]), fields=fields, file=rel,
                   scope=data.get("scope"), archive=bool(data.get("archive")), title=data.get("title"),
                   menu=data.get("menu"), table=data.get("table"),
-                  no_import=str(data["no_import"]) if data.get("no_import") else None, **lists)
+                  no_import=str(data["no_import"]) if data.get("no_import") else None,
+                  versioned=bool(data.get("versioned", True)), **lists)
 
 
 def _check_fields(entity, registry, derivations):

@@ -22,6 +22,15 @@ class RecordInvalid(Exception):
         super().__init__("；".join(f"{msg}" for msg in errors.values()))
 
 
+class StaleRecord(Exception):
+    """A save based on a copy of the row that someone else has changed since it was loaded.
+    `current` is the row as stored now (a dict), for showing the user what it holds."""
+
+    def __init__(self, record, current):
+        self.record, self.current = record, current
+        super().__init__(f"{record._spec.label} #{record._pk} 已被他人修改")
+
+
 def now():
     return dt.datetime.now().replace(microsecond=0)
 
@@ -51,20 +60,42 @@ class Record(pw.Model):
         return dict(self.__data__)
 
     def save(self, force_insert=False, only=None):
+        model = type(self)
         created = force_insert or self._pk is None
+        expected = self.__dict__.pop("_expected_version", None)
+        versioned = model._spec.versioned
         old = None
-        if not created:
-            prior = type(self).select().where(type(self)._meta.primary_key == self._pk).first()
-            old = prior.snapshot() if prior else None
-        self._hooks.run_before(self, old)
-        stamp = now()
-        if created:
-            self.created_at = self.created_at or stamp
-        self.updated_at = stamp
+        # one transaction from the read of the stored row to the audit row: on SQLite it begins
+        # IMMEDIATE (make_database), on PostgreSQL the row is locked, so two saves of one row queue
         with self._meta.database.atomic():
+            if not created:
+                prior = model.select().where(model._meta.primary_key == self._pk)
+                if isinstance(self._meta.database, pw.PostgresqlDatabase):
+                    prior = prior.for_update()
+                prior = prior.first()
+                old = prior.snapshot() if prior else None
+                if versioned and prior is not None:
+                    if expected is not None and (prior.version or 0) != expected:
+                        raise StaleRecord(self, old)
+                    self.version = (prior.version or 0) + 1
+            elif versioned:
+                self.version = 1
+            if only is not None and versioned:
+                only = list(only) + [model.version]
+            self._hooks.run_before(self, old)
+            stamp = now()
+            if created:
+                self.created_at = self.created_at or stamp
+            self.updated_at = stamp
             result = super().save(force_insert=force_insert, only=only)
             self._hooks.run_after(self, "create" if created else "update", old)
         return result
+
+    def expect_version(self, value):
+        """The version the user's copy was loaded with (a form's hidden field): save() refuses the
+        write with StaleRecord if the stored row has moved on since. Empty means a new row."""
+        text = str(value if value is not None else "").strip()
+        self.__dict__["_expected_version"] = int(text) if text.isdigit() else None
 
     def delete_instance(self, recursive=False, delete_nullable=False):
         if self._spec.archive:
@@ -178,7 +209,9 @@ def make_database(url):
             host=parsed.hostname, port=parsed.port or 5432, **q)
     if parsed.scheme == "sqlite":
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
-        return pw.SqliteDatabase(path or ":memory:", pragmas={
+        # IMMEDIATE: a transaction that reads and then writes takes the write lock at BEGIN, where
+        # SQLite waits busy_timeout for it; a deferred one fails at once with "database is locked"
+        return pw.SqliteDatabase(path or ":memory:", lock_type="IMMEDIATE", pragmas={
             "journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal",
             "cache_size": -32000, "busy_timeout": 5000})
     raise ValueError(f"不支持的数据库地址：{url}（可用 sqlite:/// 或 postgresql://）")
@@ -232,6 +265,11 @@ class ModelSet:
                      "id": pw.AutoField(),
                      "created_at": pw.DateTimeField(null=True, verbose_name="创建时间"),
                      "updated_at": pw.DateTimeField(null=True, verbose_name="修改时间")}
+            if spec.versioned:
+                # nullable: adding it to a million-row table is one ALTER TABLE, no rebuild
+                attrs["version"] = pw.IntegerField(null=True, verbose_name="版本")
+                # forms carry it as a hidden field: read gives the stored version, write expects it
+                attrs["row_version"] = property(lambda r: r.version or 0, Record.expect_version)
             if spec.archive:
                 # no index of its own: every index of an archivable table leads with it (see below)
                 attrs["archived"] = pw.BooleanField(default=False, verbose_name="已归档")

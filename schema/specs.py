@@ -91,6 +91,7 @@ class Entity:
     menu: str | None = None       # menu category label
     table: str | None = None
     no_import: str | None = None  # why the Excel import refuses this table (its rows follow rules on save)
+    versioned: bool = True        # a row version refuses a save based on an outdated copy (lost update)
 
     def field(self, name):
         for f in self.fields:
