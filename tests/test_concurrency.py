@@ -281,3 +281,19 @@ def test_a_locked_database_on_any_other_page_is_a_message_not_a_500(app, lock):
     r = b.post("/admin/settings/profile/", data={"profile": "national"})
     page = r.get_data(as_text=True)
     assert r.status_code == 503 and BUSY_MESSAGE in page and "返回" in page
+
+
+def test_export_carries_each_rows_version(any_app):
+    import io
+    from python_calamine import CalamineWorkbook
+    engine = engine_of(any_app)
+    H = engine.models["household"]
+    h = households(engine, 4)[3]
+    b = Browser(any_app)
+    b.login("town1")
+    r = b.post(f"/admin/household/edit/?id={h.id}", data=edit_form(h, phone="13588889999"))
+    assert r.status_code == 302
+    r = b.get("/admin/household/export/xlsx/?search=" + h.code)
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(r.data)).get_sheet_by_index(0).to_python()
+    line = dict(zip(rows[0], rows[1]))
+    assert line["户编号"] == h.code and int(line["版本"]) == H.get_by_id(h.id).version >= 1
