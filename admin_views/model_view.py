@@ -15,7 +15,7 @@ from flask_admin.base import expose
 from markupsafe import Markup
 import peewee as pw
 
-from casework import scope
+from casework import heads, scope
 from schema import RecordInvalid, types
 from schema.resolve import DisplayContext, Resolver
 
@@ -423,7 +423,10 @@ class SchemaModelView(VersionedSaves, DocumentsMixin, auth.Guarded, ModelView):
         return super().handle_view_exception(exc)
 
     def _guarded(self, write):
-        return guarded(self.models.db, write)
+        return guarded(self.models.db, write, refused=self._refused)
+
+    def _refused(self, exc):
+        return isinstance(exc, (RecordInvalid, PermissionError)) and self.handle_view_exception(exc)
 
     def create_model(self, form):
         return self._guarded(lambda: super(SchemaModelView, self).create_model(form))
@@ -435,6 +438,8 @@ class SchemaModelView(VersionedSaves, DocumentsMixin, auth.Guarded, ModelView):
         # the saved row must still lie in the user's area (a crafted reference would move it out)
         if not scope.allows(self.models, self.spec.name, auth.current(), model.id):
             raise PermissionError("记录不在您的管辖区划内")
+        if self.spec.head:
+            heads.settle(self.models, model)      # after the inline rows: the head may be among them
 
     def delete_model(self, model):
         return self._guarded(lambda: super(SchemaModelView, self).delete_model(model))

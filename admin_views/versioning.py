@@ -35,9 +35,10 @@ class Busy(Exception):
     """Raised out of flask-admin's catch-all so that the save can be tried again."""
 
 
-def guarded(db, write):
+def guarded(db, write, refused=None):
     """Run write() in one transaction (rolled back if it reports failure); a locked database is
-    tried once more, then the user reads BUSY_MESSAGE and write() reports failure."""
+    tried once more, then the user reads BUSY_MESSAGE and write() reports failure. A rule broken
+    after flask-admin's own error handling (after_model_change) goes to refused(exc)."""
     for attempt in (1, 2):
         try:
             with db.atomic() as txn:
@@ -49,6 +50,10 @@ def guarded(db, write):
             if not isinstance(exc, Busy) and not is_locked(exc):
                 raise
             log.warning("database locked, attempt %s", attempt)
+        except Exception as exc:                  # noqa: BLE001 - refused() decides, else re-raised
+            if refused is not None and not isinstance(exc, Busy) and refused(exc):
+                return False
+            raise
     g.jiuzhu_busy = True
     flash(BUSY_MESSAGE, "error")
     return False

@@ -3,7 +3,7 @@ import os
 
 import schema
 
-from . import (benefits, care, cards, certificates, checks, complaints, credit, derive, findings, reserve,
+from . import (benefits, care, cards, certificates, checks, complaints, credit, derive, findings, heads, reserve,
                reviews, scope, system, village_reports, workflow)
 
 SCHEMA_DIR = schema.HERE
@@ -31,6 +31,7 @@ class Engine:
         reviews.install(self.models)
         village_reports.install(self.models)
         checks.install(self.models)
+        heads.install(self.models)
         credit.install(self.models, lambda: self.flow.clock())
         self.settings.on_change = [self.flow.refresh_all, lambda: reviews.reschedule_all(self.models)]
         self.database_url = database_url

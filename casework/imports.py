@@ -15,7 +15,7 @@ from schema import RecordInvalid, types
 from schema.models import insert_rows
 from schema.resolve import DisplayContext
 
-from . import derive, scope, system, tabular
+from . import derive, heads, scope, system, tabular
 from .tabular import FileRejected
 
 
@@ -80,7 +80,10 @@ def header_text(f):
 
 
 def match_key(spec):
-    """Which field finds the existing record in update mode: a unique ID number, else a unique code."""
+    """Which field finds the existing record in update mode: the declared import_key, else a unique
+    ID number, else a unique code."""
+    if spec.import_key:
+        return spec.field(spec.import_key)
     uniques = [f for f in spec.fields if f.unique]
     for f in uniques:
         if f.type == "id_card":
@@ -384,7 +387,7 @@ class Importer:
     def _commit(self, parts, outcome, progress):
         token = system.batch.set(outcome.batch)
         try:
-            with self.engine.db.atomic():
+            with self.engine.db.atomic() as txn:
                 for part in parts:
                     if part.spec is self.spec:
                         self._write(part, outcome, progress, parent_rows={})
@@ -393,9 +396,24 @@ class Importer:
                 for part in parts:
                     if part.spec is not self.spec:
                         self._write(part, outcome, progress, parent_rows)
+                if self._settle_heads(main, parent_rows, outcome):
+                    txn.rollback()
+                    return
             outcome.committed = True
         finally:
             system.batch.reset(token)
+
+    def _settle_heads(self, main, parent_rows, outcome):
+        """Each household's head becomes its member (casework/heads.py); True if one cannot."""
+        refused = heads.settle_rows(self.models, self.spec.name, sorted(parent_rows.items()))
+        if not refused:
+            return False
+        label = self.spec.field(self.spec.head["id"]).label
+        for row_no, message in refused:
+            self.problem(main, row_no, label, "", message)
+        outcome.problems = sorted(self.problems, key=lambda p: (p.sheet, p.row))
+        outcome.created = outcome.updated = 0
+        return True
 
     def _write(self, part, outcome, progress, parent_rows):
         back = self._back_ref(part.spec)

@@ -151,10 +151,27 @@ def plan(models):
         have_idx = {i.name for i in db.get_indexes(table, schema=schema_name)}
         for idx in model._meta.fields_to_index():
             idx_name = idx._name
+            if idx_name not in have_idx and idx._unique and _duplicates(model, idx):
+                # rows that already break the rule must not stop the office's start; the save rules
+                # refuse new duplicates and a data check lists these for the township to resolve
+                result.notes.append(f"表 {table} 已有重复值，暂不建立唯一索引 {idx_name}"
+                                    f"（保存时仍会拒绝新的重复；请运行数据比对处理）")
+                continue
             if idx_name not in have_idx:
                 result.steps.append((f"表 {table} 建立索引 {idx_name}",
                                      lambda m=model, i=idx: _create_index(m, i)))
     return result
+
+
+def _duplicates(model, index):
+    """Whether live rows already hold one value twice (a unique index on them would fail)."""
+    cols = [e for e in index._expressions if isinstance(e, pw.Field)]
+    if len(cols) != len(index._expressions):
+        return False
+    q = model.select(*cols).where(*[c.is_null(False) for c in cols])
+    if index._where is not None:
+        q = q.where(index._where)
+    return q.group_by(*cols).having(pw.fn.COUNT(pw.SQL("*")) > 1).exists()
 
 
 def _add_column(migrator, model, field):

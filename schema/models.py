@@ -77,12 +77,12 @@ class Record(pw.Model):
                 if versioned and prior is not None:
                     if expected is not None and (prior.version or 0) != expected:
                         raise StaleRecord(self, old)
-                    self.version = (prior.version or 0) + 1
-            elif versioned:
-                self.version = 1
-            if only is not None and versioned:
-                only = list(only) + [model.version]
+                    self.version = prior.version      # rules comparing old and new see no change
             self._hooks.run_before(self, old)
+            if versioned:
+                self.version = (self.version or 0) + 1 if not created else 1
+                if only is not None:
+                    only = list(only) + [model.version]
             stamp = now()
             if created:
                 self.created_at = self.created_at or stamp

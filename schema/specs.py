@@ -91,6 +91,8 @@ class Entity:
     menu: str | None = None       # menu category label
     table: str | None = None
     no_import: str | None = None  # why the Excel import refuses this table (its rows follow rules on save)
+    head: dict | None = None      # the head of the household must be one of its members (casework/heads.py)
+    import_key: str | None = None # the field an import update finds rows by (default: a unique ID number)
     versioned: bool = True        # a row version refuses a save based on an outdated copy (lost update)
 
     def field(self, name):

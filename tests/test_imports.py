@@ -122,7 +122,8 @@ def test_errors_are_listed_downloadable_and_the_fixed_file_imports(app):
     fixed = {"家庭户": [dict(zip([h.rstrip("*") for h in headers["家庭户"]], r)) for r in
                      book.get_sheet_by_name("家庭户").to_python()[1:]]}
     fixed_h = [household("IMP-0002", pid(1950, 31))] + [
-        dict(r, 户主身份证号=pid(1955, 71), **{"所属村（社区）": "古城社区"}) for r in fixed["家庭户"]]
+        dict(r, 户主身份证号=pid(1955, 71) if r["户编号"] == "IMP-0003" else pid(1956, 81),
+             **{"所属村（社区）": "古城社区"}) for r in fixed["家庭户"]]
     fixed_m = [member("IMP-0002", pid(1950, 31)), member("IMP-0003", pid(1955, 71)),
                member("IMP-0002", pid(1953, 61), relation="子")]
     job, state = upload(b, workbook(headers, fixed_h, fixed_m))
