@@ -51,13 +51,15 @@ def create_app(config=None):
         MIGRATE_ON_START=_cli_command() in (None, "run"),
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE") == "1",
         ATTACHMENT_DIR=os.environ.get("ATTACHMENT_DIR") or None,
+        DATABASE_POOL=os.environ.get("DATABASE_POOL", "1") != "0",
     )
     app.config.update(config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key()
     try:
         kw = {"schema_dir": app.config["SCHEMA_DIR"]} if app.config["SCHEMA_DIR"] else {}
-        engine = Engine(app.config["DATABASE_URL"], **kw)
+        # served apps keep PostgreSQL connections open between requests (DATABASE_POOL=0 turns it off)
+        engine = Engine(app.config["DATABASE_URL"], pool=app.config.get("DATABASE_POOL", True), **kw)
         if app.config["MIGRATE_ON_START"]:
             engine.migrate()
     except SchemaError as e:

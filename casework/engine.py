@@ -10,9 +10,9 @@ SCHEMA_DIR = schema.HERE
 
 
 class Engine:
-    def __init__(self, database_url, schema_dir=SCHEMA_DIR):
+    def __init__(self, database_url, schema_dir=SCHEMA_DIR, pool=False):
         self.registry = schema.load(schema_dir, derive.names(), benefits.names(), care.names())
-        self.db = schema.make_database(database_url)
+        self.db = schema.make_database(database_url, pool=pool)
         self.models = schema.ModelSet(self.registry, self.db)
         derive.install(self.models)
         scope.install_user_rules(self.models)
@@ -48,4 +48,7 @@ class Engine:
         self.system.create()
         derive.backfill(self.models)
         reviews.backfill(self.models)
+        if hasattr(self.db, "close_all"):
+            # a server that forks workers after this (gunicorn --preload) must not share these
+            self.db.close_all()
         return result

@@ -19,14 +19,15 @@ def _parts(models, entity):
 
 
 def settle(models, household):
-    """Make the head a member of `household`, or raise RecordInvalid saying why they cannot be."""
+    """Make the head a member of `household` (True if a member row was added), or raise
+    RecordInvalid saying why they cannot be."""
     parts = _parts(models, household._spec.name)
     if parts is None:
-        return
+        return False
     spec, head, Member, back = parts
     number = getattr(household, head["id"])
     if not number or getattr(household, "archived", False):
-        return
+        return False
     live = Member.select().where(Member.id_number == number)
     if Member._spec.archive:
         live = live.where(Member.archived == False)  # noqa: E712
@@ -40,7 +41,7 @@ def settle(models, household):
             raise RecordInvalid({head["id"]: f"{label}与本户成员“{member.name}”相同，但其与户主关系登记为"
                                              f"“{relations.get(member.relation, member.relation)}”：户主本人应登记为"
                                              f"“{relations.get(head['relation'], head['relation'])}”"})
-        return
+        return False
     if rows:
         other = models[spec.name].get_or_none(id=rows[0].__data__.get(back.name))
         raise RecordInvalid({head["id"]: f"户主{getattr(household, head['name'])}已是另一户"
@@ -48,23 +49,25 @@ def settle(models, household):
                                          f"请先从原家庭中移除"})
     Member.create(**{back.name: household.id, "name": getattr(household, head["name"]), "id_number": number,
                      "relation": head["relation"]})
+    return True
 
 
 def settle_rows(models, entity, rows):
-    """settle() for the households an import wrote: [(row number, message)] of those refused."""
+    """settle() for the households an import wrote: ([(row number, message)] of those refused,
+    how many heads were added as members)."""
     if _parts(models, entity) is None:
-        return []
+        return [], 0
     model = models[entity]
-    refused = []
+    refused, added = [], 0
     for row_no, record_id in rows:
         record = model.get_or_none(id=record_id)
         if record is None:
             continue
         try:
-            settle(models, record)
+            added += settle(models, record)
         except RecordInvalid as e:
             refused.extend((row_no, msg) for msg in e.errors.values())
-    return refused
+    return refused, added
 
 
 def install(models):

@@ -405,7 +405,8 @@ class Importer:
 
     def _settle_heads(self, main, parent_rows, outcome):
         """Each household's head becomes its member (casework/heads.py); True if one cannot."""
-        refused = heads.settle_rows(self.models, self.spec.name, sorted(parent_rows.items()))
+        refused, added = heads.settle_rows(self.models, self.spec.name, sorted(parent_rows.items()))
+        outcome.created += added              # heads registered as their household's members
         if not refused:
             return False
         label = self.spec.field(self.spec.head["id"]).label

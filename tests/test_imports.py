@@ -129,7 +129,8 @@ def test_errors_are_listed_downloadable_and_the_fixed_file_imports(app):
     job, state = upload(b, workbook(headers, fixed_h, fixed_m))
     assert state["ok"], state["problems"]
     b.post(f"/admin/imports/job/{job}/commit")
-    assert b.get(f"/admin/imports/job/{job}/status").get_json()["created"] == 6
+    # 3 households, 3 members, and IMP-0004's head registered as its member
+    assert b.get(f"/admin/imports/job/{job}/status").get_json()["created"] == 7
     assert H.get(H.code == "IMP-0004").village == engine.models["area"].get(
         engine.models["area"].code == "370405001002").id
 
@@ -193,5 +194,5 @@ def test_cli_import_exit_status(app, tmp_path):
     H = engine.models["household"]
     assert not H.select().where(H.code == "CSV-1").exists()
     ok = runner.invoke(args=["import", "household", str(path), "--user", "village1"])
-    assert ok.exit_code == 0 and "新增 1 条" in ok.output
+    assert ok.exit_code == 0 and "新增 2 条" in ok.output      # the household and its head as its member
     assert H.get(H.code == "CSV-1").head_name == "张"
