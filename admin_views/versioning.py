@@ -23,6 +23,8 @@ from werkzeug.datastructures import MultiDict
 from schema import StaleRecord
 from schema.resolve import DisplayContext, Resolver
 
+from .audit_view import describe
+
 BUSY_MESSAGE = "系统繁忙，请稍后再试，您填写的内容未丢失"
 log = logging.getLogger(__name__)
 
@@ -60,13 +62,13 @@ def guarded(db, write, refused=None):
 
 
 def stale_message(engine, exc):
-    """"…已被 town1 于 2026-12-02 13:05 修改（联系电话：138… → 139…）…" from the audit log."""
+    """"您打开家庭户“…”之后，town1 于 2026-12-02 13:05:12 修改了它（联系电话：138… → 139…）…",
+    from the record's last audit entry: who, when, and what it holds now."""
     record = exc.record
     spec = record._spec
     A = engine.system.AuditLog
     last = (A.select().where((A.entity == spec.name) & (A.record_id == record._pk))
             .order_by(A.at.desc(), A.id.desc()).first())
-    from .audit_view import describe
     who = "其他用户"
     changed = ""
     if last is not None:
