@@ -10,7 +10,7 @@ headless, on the same machine: list pages, ID searches, details, the home page, 
 household saves. Printed per request: count, failures, p50/p95/p99 (ms), requests/s, and every
 distinct error. Nothing is asserted.
 
-Tools (not needed by the app or its tests; see bench/README-load.md):
+Tools (not needed by the app or its tests; how to install them: bench/requirements-bench.txt):
     locust   --locust PATH      default: `locust` on PATH, else /tmp/bench12-locust/bin/locust
     gunicorn --gunicorn-path D  a folder holding the gunicorn package (pip install --target D gunicorn)
 """
