@@ -297,3 +297,48 @@ def test_export_carries_each_rows_version(any_app):
     rows = CalamineWorkbook.from_filelike(io.BytesIO(r.data)).get_sheet_by_index(0).to_python()
     line = dict(zip(rows[0], rows[1]))
     assert line["户编号"] == h.code and int(line["版本"]) == H.get_by_id(h.id).version >= 1
+
+
+def test_import_update_of_an_exported_row_changed_since_is_refused(any_app):
+    import io
+    import xlsxwriter
+    from python_calamine import CalamineWorkbook
+    from casework.imports import Importer
+    engine = engine_of(any_app)
+    H, User = engine.models["household"], engine.models["user"]
+    first, second = households(engine, 6)[4:6]
+    b = Browser(any_app)
+    b.login("town1")
+    exported = {}
+    for h in (first, second):
+        r = b.get("/admin/household/export/xlsx/?search=" + h.code)
+        rows = CalamineWorkbook.from_filelike(io.BytesIO(r.data)).get_sheet_by_index(0).to_python()
+        exported[h.id] = rows
+
+    def sheet_with_phone(rows, phone):
+        header, line = rows[0], list(rows[1])
+        line[header.index("联系电话")] = phone
+        out = io.BytesIO()
+        book = xlsxwriter.Workbook(out, {"strings_to_numbers": False})
+        ws = book.add_worksheet("家庭户")
+        for r, values in enumerate([header, line]):
+            for c, v in enumerate(values):
+                ws.write_string(r, c, str(v)) if v not in (None, "") else None
+        book.close()
+        return out.getvalue()
+
+    other = Browser(any_app)
+    other.login("village1")
+    r = other.post(f"/admin/household/edit/?id={first.id}",
+                   data=edit_form(first, phone="13411112222", row_version=loaded_version(other, first)))
+    assert r.status_code == 302
+    town1 = User.get(User.username == "town1")
+    outcome = Importer(engine, "household", town1, update=True).run(
+        sheet_with_phone(exported[first.id], "13499998888"), "改.xlsx")
+    assert not outcome.committed
+    assert any(p.column == "版本" and "village1" in p.message and "请重新导出" in p.message for p in outcome.problems)
+    assert H.get_by_id(first.id).phone == "13411112222"
+    outcome = Importer(engine, "household", town1, update=True).run(
+        sheet_with_phone(exported[second.id], "13499997777"), "改.xlsx")
+    assert outcome.committed, outcome.problems
+    assert H.get_by_id(second.id).phone == "13499997777"

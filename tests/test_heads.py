@@ -172,7 +172,7 @@ def test_existing_duplicate_heads_do_not_stop_migration_and_are_reported(tmp_pat
     engine.db.close()
     again = Engine(url)
     plan = again.plan()
-    assert any("已有重复值，暂不建立唯一索引 household_head_id_number_uniq" in n for n in plan.notes)
+    assert any("唯一约束 household_head_id_number_uniq 暂未建立" in w for w in plan.warnings)
     again.migrate()                                   # does not fail
     made = checks.run(again, ["head"])
     assert made["head"] == 3                          # two households share a head; OLD-2's head is not its member
