@@ -8,6 +8,7 @@ decides which villages and households a user may import into.
 """
 import datetime as dt
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -276,8 +277,8 @@ class Importer:
                     values[f.name] = types.get(f.type).parse(f.default, f, self.ctx)
             if self.update and part.version_col is not None and part.version_col < len(raw_row):
                 version = _plain_text(raw_row[part.version_col])
-                if version.isdigit():
-                    values["__version__"] = int(version)
+                if re.fullmatch(r"\d+(\.0+)?", version):      # "3", or "3.0" from a cell typed as text
+                    values["__version__"] = int(float(version))
             for index, f in part.columns.items():
                 raw = raw_row[index] if index < len(raw_row) else ""
                 if f.type in ("ref", "area"):
