@@ -58,7 +58,9 @@ def start_server(backend, url, port, gunicorn_path):
     else:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (gunicorn_path, env.get("PYTHONPATH")) if p)
         cmd = [sys.executable, "-m", "gunicorn", "-w", "3", "--threads", "4", "-b", f"127.0.0.1:{port}",
-               "--timeout", "120", "app:create_app()"]
+               # keep-alive longer than a clerk's pause: with gunicorn's 2 s default the server closes
+               # an idle connection just as the client reuses it, and the client sees "connection reset"
+               "--keep-alive", "75", "--timeout", "120", "app:create_app()"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     deadline = time.time() + 180

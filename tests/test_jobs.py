@@ -53,7 +53,7 @@ def test_an_import_whose_process_died_is_failed_and_can_be_checked_again(app, br
     status = b.get(f"/admin/imports/job/{job}/status").get_json()
     assert status["finished"] and status["ok"] and not status.get("interrupted") and status["phase"] == "check"
     r = b.post(f"/admin/imports/job/{job}/commit")
-    assert b.get(f"/admin/imports/job/{job}/status").get_json()["created"] == 1
+    assert b.get(f"/admin/imports/job/{job}/status").get_json()["created"] == 2      # the household and its head as its member
     # a finished job cannot be "restarted"
     assert b.post(f"/admin/imports/job/{job}/restart").status_code == 404
 
