@@ -52,13 +52,15 @@ def create_app(config=None):
         MIGRATE_ON_START=_cli_command() in (None, "run"),
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE") == "1",
         ATTACHMENT_DIR=os.environ.get("ATTACHMENT_DIR") or None,
+        DATABASE_POOL=os.environ.get("DATABASE_POOL", "1") != "0",
     )
     app.config.update(config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key()
     try:
         kw = {"schema_dir": app.config["SCHEMA_DIR"]} if app.config["SCHEMA_DIR"] else {}
-        engine = Engine(app.config["DATABASE_URL"], **kw)
+        # served apps keep PostgreSQL connections open between requests (DATABASE_POOL=0 turns it off)
+        engine = Engine(app.config["DATABASE_URL"], pool=app.config.get("DATABASE_POOL", True), **kw)
         if app.config["MIGRATE_ON_START"]:
             for warning in engine.migrate().warnings:
                 app.logger.warning("迁移提示：%s", warning)
@@ -274,7 +276,7 @@ def _register_cli(app, engine):
         """数据比对：死亡、重复享受、干部职工近亲属、金额与测算不符。"""
 
     @checks_group.command("run")
-    @click.option("--kind", "kinds", multiple=True, type=click.Choice(["death", "duplicate", "relative", "amount"]),
+    @click.option("--kind", "kinds", multiple=True, type=click.Choice(["death", "duplicate", "relative", "amount", "head"]),
                   help="只运行这几类（可重复）；不写则全部运行")
     def checks_run(kinds):
         """运行数据比对，新发现的写入“比对结果”，打印各类新发现数和待核实总数。"""
@@ -340,6 +342,33 @@ def _register_cli(app, engine):
             raise click.ClickException(f"没有设置方案 {name}，可用：{', '.join(engine.registry.profiles)}")
         engine.settings.apply_profile(name, by="命令行")
         click.echo(f"已切换为“{engine.registry.profiles[name].label}”，未办结事项的期限已重算。")
+
+    @app.cli.command("backup")
+    @click.option("--to", "to_dir", type=click.Path(file_okay=False), help="备份到这个文件夹（默认 instance/backups 或环境变量 BACKUP_DIR）")
+    def backup_command(to_dir):
+        """备份数据库（程序运行中也可以），核对备份能打开并清点行数，只保留最近几份（设置项）。"""
+        from casework import backup
+        try:
+            result = backup.backup(engine, to_dir)
+        except backup.BackupError as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(result.describe())
+        for name in result.removed:
+            click.echo(f"已删除较早的备份 {name}")
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    @click.option("--yes", is_flag=True, help="确认用备份覆盖当前数据库（当前数据库另存一份）")
+    def restore_command(path, yes):
+        """用备份文件 PATH 恢复数据库；当前数据库先另存，不加 --yes 不会覆盖。恢复前请先停止服务。"""
+        from casework import backup
+        if not yes:
+            raise click.ClickException(f"恢复会用 {path} 覆盖当前数据库。确认请加 --yes（当前数据库会另存一份）。")
+        try:
+            kept, rows = backup.restore(engine, path)
+        except backup.BackupError as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(f"已从 {path} 恢复" + (f"（{sum(rows.values())} 行）" if rows else "") + f"；原数据库另存为 {kept}")
 
     @app.cli.command("init")
     @click.option("--demo", is_flag=True, help="创建演示县（两个乡镇、六个村、约500户）和演示账号")
@@ -423,6 +452,8 @@ def serve():
     app = create_app()
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
+    from casework import backup
+    backup.start_daily(app.extensions["jiuzhu"])
     print(f"救助台账已启动：http://{host}:{port}/  （按 Ctrl+C 停止）")
     waitress_serve(app, host=host, port=port, threads=int(os.environ.get("THREADS", "8")))
 

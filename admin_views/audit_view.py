@@ -1,11 +1,12 @@
 """The audit trail: a record's history (one click from its details page) and, for county roles,
 the whole log with filters. Plus the home page and the settings page."""
 import datetime as dt
+import os
 
-from flask import flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 
-from casework import dashboard, scope, system
+from casework import backup, dashboard, scope, system
 from schema import types
 from schema.resolve import DisplayContext, Resolver
 
@@ -166,7 +167,27 @@ class SettingsView(auth.Guarded, BaseView):
                 return redirect(url_for(".index"))
         rows = [(spec, request.form.get(key) if errors else settings.get(key), errors.get(key))
                 for key, spec in specs.items()]
-        return self.render("jiuzhu/settings.html", rows=rows, profiles=self.engine.registry.profiles.values())
+        return self.render("jiuzhu/settings.html", rows=rows, profiles=self.engine.registry.profiles.values(),
+                           backups=backup.listing(backup.default_dir(self.engine))[:5])
+
+    @expose("/backup/", methods=("POST",))
+    def backup_now(self):
+        try:
+            made = backup.backup(self.engine)
+        except backup.BackupError as e:
+            flash(f"备份失败：{e}", "error")
+        else:
+            flash(made.describe(), "success")
+        return redirect(url_for(".index"))
+
+    @expose("/backup/<filename>")
+    def backup_download(self, filename):
+        # only names the listing shows: no path from the URL reaches the file system
+        known = {n for n, _at, _size in backup.listing(backup.default_dir(self.engine))}
+        if filename not in known:
+            abort(404)
+        return send_file(os.path.join(backup.default_dir(self.engine), filename), as_attachment=True,
+                         download_name=filename)
 
     @expose("/profile/", methods=("POST",))
     def profile(self):

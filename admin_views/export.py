@@ -34,13 +34,14 @@ def write_rows(path, models, spec, query, masked_fields, sheet_name):
     """Write the header and every row of `query` to an xlsx file; return the row count."""
     fields = export_columns(spec)
     writer = SheetWriter(path, sheet_name)
-    writer.header([f.label for f in fields] + ["创建时间", "修改时间"])
+    stamps = ["创建时间", "修改时间"] + (["版本"] if spec.versioned else [])
+    writer.header([f.label for f in fields] + stamps)
     resolver = Resolver(models)
     ctx = DisplayContext(models.registry, resolver)
     ref_paths = [f.name for f in fields if f.type in ("ref", "area")]
     columns = [(f.name, types.get(f.type).cell_function(f, ctx, masked=f.name in masked_fields))
                for f in fields]
-    formats = [types.get(f.type).xlsx_format for f in fields] + [None, None]
+    formats = [types.get(f.type).xlsx_format for f in fields] + [None] * len(stamps)
     count = 0
     batch = []
 
@@ -50,6 +51,9 @@ def write_rows(path, models, spec, query, masked_fields, sheet_name):
             cells = [cell(row[name]) for name, cell in columns]
             cells.append(("date", row["created_at"]))
             cells.append(("date", row["updated_at"]))
+            if spec.versioned:
+                # the version the row had when exported: an import update can tell a stale sheet
+                cells.append(("number", row.get("version") or 0))
             writer.cells(cells, formats)
         # keep small, often-shared lookups (areas); drop the rest so memory stays flat
         for name in list(resolver.cache):

@@ -28,6 +28,9 @@ def build_form(spec, ctx, base=AdminBaseForm, exclude=(), with_pk=False, existin
             ftype = types.get(f.type)
             field.kwargs["default"] = f.default if f.type in ("choice", "checklist") else ftype.coerce(f.default, f)
         attrs[f.name] = field
+    if spec.versioned:
+        # the version this copy was loaded with: a save after someone else's is refused (versioning.py)
+        attrs["row_version"] = wtforms.HiddenField()
     if with_pk:
         # inline rows need their id; no validators, so new rows (empty id) pass (flask-admin#1718)
         attrs["id"] = wtforms.HiddenField()

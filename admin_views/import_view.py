@@ -195,6 +195,21 @@ class ImportView(EngineView):
         self._start(job, state, dry_run=False)
         return redirect(url_for(".job", job=job))
 
+    @expose("/job/<job>/restart", methods=("POST",))
+    def restart(self, job):
+        """A job whose process died: check the uploaded file again from the start (a commit that
+        died wrote nothing: it was one transaction)."""
+        state = self.jobs.restartable(job)
+        if not os.path.exists(os.path.join(self.folder(job), "upload.bin")):
+            flash("上传的文件已不在服务器上，请重新上传。", "error")
+            return redirect(url_for(".index"))
+        for key in ("interrupted", "message", "problems", "error_count", "ok", "preview", "process"):
+            state.pop(key, None)
+        state.update(phase="check", stage="读取", done=0, total=0, finished=False)
+        self.save_status(job, state)
+        self._start(job, state, dry_run=True)
+        return redirect(url_for(".job", job=job))
+
     @expose("/job/<job>/errors.xlsx")
     def errors(self, job):
         state = self.status(job)

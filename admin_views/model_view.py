@@ -15,13 +15,14 @@ from flask_admin.base import expose
 from markupsafe import Markup
 import peewee as pw
 
-from casework import scope
+from casework import heads, scope
 from schema import RecordInvalid, types
 from schema.resolve import DisplayContext, Resolver
 
 from . import auth, export, filters
 from .documents_view import DocumentsMixin
 from .forms import AdminBaseForm, ajax_field, build_form
+from .versioning import VersionedSaves, VersionedXEditable, guarded, versioned_list_form
 
 
 class ScopedLoader(AjaxModelLoader):
@@ -91,7 +92,7 @@ class CountCache:
         return value
 
 
-class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
+class SchemaModelView(VersionedSaves, DocumentsMixin, auth.Guarded, ModelView):
     spec = None
     models = None
     engine = None
@@ -265,7 +266,8 @@ class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
         full = build_form(self.spec, self.ctx_for_forms())
         only = type("EditableFields", (BaseForm,),
                     {name: getattr(full, name) for name in self.column_editable_list})
-        return create_editable_list_form(self.form_base_class, only, widget)
+        return versioned_list_form(create_editable_list_form(self.form_base_class, only, widget or VersionedXEditable()),
+                                   self.spec)
 
     def ctx_for_forms(self):
         return DisplayContext(self.models.registry, None, self._ajax_field)
@@ -446,11 +448,10 @@ class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
         return super().handle_view_exception(exc)
 
     def _guarded(self, write):
-        with self.models.db.atomic() as txn:
-            result = write()
-            if not result:
-                txn.rollback()
-            return result
+        return guarded(self.models.db, write, refused=self._refused)
+
+    def _refused(self, exc):
+        return isinstance(exc, (RecordInvalid, PermissionError)) and self.handle_view_exception(exc)
 
     def create_model(self, form):
         return self._guarded(lambda: super(SchemaModelView, self).create_model(form))
@@ -462,6 +463,8 @@ class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
         # the saved row must still lie in the user's area (a crafted reference would move it out)
         if not scope.allows(self.models, self.spec.name, auth.current(), model.id):
             raise PermissionError("记录不在您的管辖区划内")
+        if self.spec.head:
+            heads.settle(self.models, model)      # after the inline rows: the head may be among them
 
     def delete_model(self, model):
         return self._guarded(lambda: super(SchemaModelView, self).delete_model(model))

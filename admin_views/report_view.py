@@ -121,6 +121,16 @@ class ReportView(EngineView):
                 if not self.engine.db.is_closed():
                     self.engine.db.close()
 
+    @expose("/job/<job>/restart", methods=("POST",))
+    def restart(self, job):
+        """A report whose process died: the same report with the same parameters, as a new job."""
+        old = self.jobs.restartable(job)
+        state = {k: old[k] for k in ("report", "title", "raw", "total")}
+        state["done"] = 0
+        new = self.jobs.new(state)
+        self.jobs.start(self._work, new, state, auth.current())
+        return redirect(url_for(".job", job=new))
+
     @expose("/job/<job>")
     def job(self, job):
         return self.render("jiuzhu/report_job.html", state=self.jobs.status(job), limit=PREVIEW_ROWS)

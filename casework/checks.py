@@ -10,6 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import peewee as pw
+
 from schema import RecordInvalid, types
 
 from . import benefits, idnumber, system, tabular
@@ -171,7 +173,37 @@ def check_amounts(finder):
                        village=village, household=household, care=care_id, person_name=head)
 
 
-CHECKS = {"death": check_deaths, "duplicate": check_duplicates, "relative": check_relatives, "amount": check_amounts}
+def check_heads(finder):
+    """Households registered before the one-person-one-household rule: one head ID on two live
+    households, or a head who is not a member of their own household."""
+    models = finder.models
+    Household, Member = models["household"], models["member"]
+    live = Household.archived == False  # noqa: E712
+    twice = (Household.select(Household.head_id_number).where(live, Household.head_id_number.is_null(False))
+             .group_by(Household.head_id_number).having(pw.fn.COUNT(Household.id) > 1))
+    rows = (Household.select(Household.id, Household.code, Household.head_name, Household.head_id_number,
+                             Household.village)
+            .where(live, Household.head_id_number.in_(twice)).order_by(Household.head_id_number, Household.id).tuples())
+    codes = {}
+    for _id, code, _name, number, _village in rows:
+        codes.setdefault(number, []).append(code)
+    for household, code, name, number, village in rows:
+        others = "、".join(c for c in codes[number] if c != code)
+        finder.add("head", f"twice:{number}:{household}", f"{name} 同时是 {code} 和 {others} 的户主：同一人同一时间"
+                   f"只能是一户的户主，请核实后更换户主或归档重复的家庭户",
+                   village=village, household=household, person_name=name, id_number=number)
+    member = (Member.select(Member.id).where(Member.household == Household.id, Member.archived == False,  # noqa: E712
+                                             Member.id_number == Household.head_id_number))
+    for household, code, name, number, village in (
+            Household.select(Household.id, Household.code, Household.head_name, Household.head_id_number,
+                             Household.village).where(live, ~pw.fn.EXISTS(member)).tuples()):
+        finder.add("head", f"not_member:{household}:{number}", f"{code} 的户主 {name} 不在本户成员中：请在家庭成员中"
+                   f"登记户主本人（与户主关系：户主），或更正户主身份证号",
+                   village=village, household=household, person_name=name, id_number=number)
+
+
+CHECKS = {"death": check_deaths, "duplicate": check_duplicates, "relative": check_relatives, "amount": check_amounts,
+          "head": check_heads}
 
 
 def run(engine, kinds=None):

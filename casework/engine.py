@@ -3,16 +3,16 @@ import os
 
 import schema
 
-from . import (benefits, care, cards, certificates, checks, complaints, credit, derive, findings, reserve,
+from . import (benefits, care, cards, certificates, checks, complaints, credit, derive, findings, heads, reserve,
                reviews, scope, system, village_reports, workflow)
 
 SCHEMA_DIR = schema.HERE
 
 
 class Engine:
-    def __init__(self, database_url, schema_dir=SCHEMA_DIR):
+    def __init__(self, database_url, schema_dir=SCHEMA_DIR, pool=False):
         self.registry = schema.load(schema_dir, derive.names(), benefits.names(), care.names())
-        self.db = schema.make_database(database_url)
+        self.db = schema.make_database(database_url, pool=pool)
         self.models = schema.ModelSet(self.registry, self.db)
         derive.install(self.models)
         scope.install_user_rules(self.models)
@@ -31,6 +31,7 @@ class Engine:
         reviews.install(self.models)
         village_reports.install(self.models)
         checks.install(self.models)
+        heads.install(self.models)
         credit.install(self.models, lambda: self.flow.clock())
         self.settings.on_change = [self.flow.refresh_all, lambda: reviews.reschedule_all(self.models)]
         self.database_url = database_url
@@ -47,4 +48,7 @@ class Engine:
         self.system.create()
         derive.backfill(self.models)
         reviews.backfill(self.models)
+        if hasattr(self.db, "close_all"):
+            # a server that forks workers after this (gunicorn --preload) must not share these
+            self.db.close_all()
         return result

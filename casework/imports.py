@@ -8,14 +8,15 @@ decides which villages and households a user may import into.
 """
 import datetime as dt
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 
-from schema import RecordInvalid, types
+from schema import RecordInvalid, StaleRecord, types
 from schema.models import insert_rows
 from schema.resolve import DisplayContext
 
-from . import derive, refs, scope, system, tabular
+from . import derive, heads, refs, scope, system, tabular
 from . import sheet_layout as layout
 from .tabular import FileRejected
 
@@ -68,6 +69,7 @@ class Part:
     generated: object = None                          # a unique code field the importer numbers
     flat: bool = False                                # one sheet with one row per child
     flat_of: object = None                            # the parent part of a flat roster's child part
+    version_col: int | None = None   # the export's 版本 column: update mode refuses rows changed since
 
 
 def not_importable(registry, entity_name):
@@ -89,7 +91,9 @@ def importable_fields(spec):
 
 
 # Columns the system's own export and error workbook write that no import takes from the user
-SYSTEM_COLUMNS = {"创建时间": "系统记录", "修改时间": "系统记录", "错误原因": "上次导入的错误说明"}
+VERSION_COLUMN = "版本"
+SYSTEM_COLUMNS = {"创建时间": "系统记录", "修改时间": "系统记录", "错误原因": "上次导入的错误说明",
+                  VERSION_COLUMN: "记录版本，更新时用来发现导出后已被别人修改的行"}
 
 
 def ignored_columns(spec, update):
@@ -115,7 +119,10 @@ def header_text(f):
 
 
 def match_key(spec):
-    """Which field finds the existing record in update mode: a unique ID number, else a unique code."""
+    """Which field finds the existing record in update mode: the declared import_key, else a unique
+    ID number, else a unique code."""
+    if spec.import_key:
+        return spec.field(spec.import_key)
     uniques = [f for f in spec.fields if f.unique]
     for f in uniques:
         if f.type == "id_card":
@@ -295,6 +302,8 @@ class Importer:
                 part.unmapped.append(index)         # a member's column on a household sheet: maybe flat
                 continue
             part.proposal.append((index, str(raw).strip(), f.name if f else ""))
+            if f is None and text == VERSION_COLUMN and spec.versioned:
+                part.version_col = index
             if f is None and layout.lookup(raw, ignorable)[0]:
                 ignored.append(f"{text}（{layout.lookup(raw, ignorable)[0]}）")
             elif f is None:
@@ -387,6 +396,10 @@ class Importer:
                 for f in part.defaults:
                     values[f.name] = types.get(f.type).parse(f.default, f, self.ctx)
                 values.update(part.given)
+            if self.update and part.version_col is not None and part.version_col < len(raw_row):
+                version = _plain_text(raw_row[part.version_col])
+                if re.fullmatch(r"\d+(\.0+)?", version):      # "3", or "3.0" from a cell typed as text
+                    values["__version__"] = int(float(version))
             for index, f in part.columns.items():
                 raw = raw_row[index] if index < len(raw_row) else ""
                 if f.type in ("ref", "area"):
@@ -651,7 +664,8 @@ class Importer:
                 for part in parts:
                     if part.spec is not self.spec:
                         self._write(part, outcome, progress, parent_rows)
-                if rehearse:
+                heads_refused = self._settle_heads(main, parent_rows, outcome)
+                if rehearse or heads_refused:
                     txn.rollback()
                     outcome.created = outcome.updated = 0
                     return
@@ -659,11 +673,24 @@ class Importer:
         finally:
             system.batch.reset(token)
 
+    def _settle_heads(self, main, parent_rows, outcome):
+        """Each household's head becomes its member (casework/heads.py); True if one cannot."""
+        refused, added = heads.settle_rows(self.models, self.spec.name, sorted(parent_rows.items()))
+        outcome.created += added              # heads registered as their household's members
+        if not refused:
+            return False
+        label = self.spec.field(self.spec.head["id"]).label
+        for row_no, message in refused:
+            self.problem(main, row_no, label, "", message)
+        outcome.problems = sorted(self.problems, key=lambda p: (p.sheet, p.row))
+        outcome.created = outcome.updated = 0
+        return True
+
     def _write(self, part, outcome, progress, parent_rows):
         back = self._back_ref(part.spec)
         rows = []
         for row_no, values, _, _ in part.rows:
-            data = {k: v for k, v in values.items() if k != "__id__"}
+            data = {k: v for k, v in values.items() if k not in ("__id__", "__version__")}
             if back and isinstance(data.get(back.name), tuple):
                 data[back.name] = parent_rows[data[back.name][1]]
             rows.append((values, data))
@@ -703,6 +730,8 @@ class Importer:
                 continue
             for name, value in changed.items():
                 setattr(record, name, value)
+            if part.spec.versioned:
+                record.expect_version(values.get("__version__"))
             self._save_one(part, record, values, data)
             outcome.updated += 1
             if progress and i % 2000 == 0:
@@ -719,6 +748,13 @@ class Importer:
             for name, message in e.errors.items():
                 label = part.spec.field(name).label if part.spec.has_field(name) else ""
                 self.problem(part, row_no, label, data.get(name), message)
+            raise ImportRefused() from None
+        except StaleRecord:
+            row_no = next(r for r, v, _, _ in part.rows if v is values)
+            who, at = system.last_change(self.engine.system, part.spec.name, record.id)
+            self.problem(part, row_no, VERSION_COLUMN, values.get("__version__"),
+                         f"导出之后，{who or '其他用户'}{f' 于 {at:%Y-%m-%d %H:%M}' if at else ''} 修改了这条记录："
+                         f"为免覆盖别人的修改，请重新导出后在新文件中修改再导入")
             raise ImportRefused() from None
         values["__id__"] = record.id
 

@@ -126,7 +126,7 @@ def _plain(value):
     return value
 
 
-SKIP = {"created_at", "updated_at", "archived_at"}
+SKIP = {"created_at", "updated_at", "archived_at", "version"}
 
 
 def diff(spec, old, new):
@@ -139,6 +139,14 @@ def diff(spec, old, new):
         if before != after and not (before in (None, "") and after in (None, "")):
             changes[key] = ["******", "******"] if key in secret else [before, after]
     return changes
+
+
+def last_change(tables, entity, record_id):
+    """(username, time) of a record's latest audit entry, or (None, None)."""
+    A = tables.AuditLog
+    row = (A.select(A.username, A.at).where((A.entity == entity) & (A.record_id == record_id))
+           .order_by(A.at.desc(), A.id.desc()).first())
+    return (row.username, row.at) if row else (None, None)
 
 
 def install_audit(models, tables):

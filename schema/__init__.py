@@ -10,10 +10,10 @@ import os
 
 from .loader import load
 from .migrate import MigrationRefused, Plan, apply, plan
-from .models import ModelSet, RecordInvalid, make_database
+from .models import ModelSet, RecordInvalid, StaleRecord, make_database
 from .specs import SchemaError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 __all__ = ["load", "ModelSet", "make_database", "plan", "apply", "Plan", "MigrationRefused",
-           "SchemaError", "RecordInvalid", "HERE"]
+           "SchemaError", "RecordInvalid", "StaleRecord", "HERE"]

@@ -12,11 +12,12 @@ from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaErro
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
-               "order", "inline", "related", "menu", "table", "no_import", "unique_rows"}
+               "order", "inline", "related", "menu", "table", "no_import", "unique_rows",
+               "versioned", "head", "import_key"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
               "unique_message", "fixed", "aliases", "renamed_from"}
-RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at"}
+RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at", "version"}
 SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
 
@@ -178,7 +179,9 @@ def _entity(data, rel):
                   scope=data.get("scope"), archive=bool(data.get("archive")), title=data.get("title"),
                   menu=data.get("menu"), table=data.get("table"),
                   no_import=str(data["no_import"]) if data.get("no_import") else None,
-                  unique_rows=_unique_rows(data.get("unique_rows"), rel, name, seen), **lists)
+                  unique_rows=_unique_rows(data.get("unique_rows"), rel, name, seen),
+                  versioned=bool(data.get("versioned", True)), head=_head(rel, name, data.get("head")),
+                  import_key=str(data["import_key"]) if data.get("import_key") else None, **lists)
 
 
 def _unique_rows(raw, rel, name, field_names):
@@ -198,6 +201,18 @@ def _unique_rows(raw, rel, name, field_names):
                               fields=[str(f) for f in rule["fields"]], where=dict(where),
                               message=str(rule["message"])))
     return out
+
+
+HEAD_KEYS = {"id", "name", "member", "relation"}
+
+
+def _head(rel, entity, value):
+    """`head: {id: 户主身份证号字段, name: 户主姓名字段, member: 成员实体, relation: 户主的关系代码}`."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != HEAD_KEYS:
+        raise SchemaError(rel, f"head 应写作 {{id: 字段, name: 字段, member: 成员实体, relation: 代码}}", entity)
+    return {k: str(v) for k, v in value.items()}
 
 
 def _check_fields(entity, registry, derivations):
@@ -263,6 +278,18 @@ def _check_structure(entity, registry):
                 raise SchemaError(rel, f"{key} 中的实体 {child} 不存在", name)
             if not any(f.type == "ref" and f.to == name for f in registry.entities[child].fields):
                 raise SchemaError(rel, f"{key} 实体 {child} 没有指向 {name} 的 ref 字段", name)
+    if entity.import_key and entity.import_key not in names:
+        raise SchemaError(rel, f"import_key {entity.import_key} 不是字段", name)
+    if entity.head:
+        head = entity.head
+        for key in ("id", "name"):
+            if head[key] not in names:
+                raise SchemaError(rel, f"head 的 {key}: {head[key]} 不是字段", name)
+        member = registry.entities.get(head["member"])
+        if member is None or not any(f.type == "ref" and f.to == name for f in member.fields) or \
+                not {"name", "id_number", "relation"} <= {f.name for f in member.fields}:
+            raise SchemaError(rel, f"head 的 member: {head['member']} 应是有 name、id_number、relation 字段"
+                                   f"并指向 {name} 的实体", name)
     if entity.scope is None:
         raise SchemaError(rel, "缺少 scope（行所属区划的字段；区划本身写 self）", name)
     if entity.scope != "self":

@@ -128,6 +128,9 @@ class Entity:
     table: str | None = None
     no_import: str | None = None  # why the Excel import refuses this table (its rows follow rules on save)
     unique_rows: list = dc_field(default_factory=list)   # UniqueRows
+    head: dict | None = None      # the head of the household must be one of its members (casework/heads.py)
+    import_key: str | None = None # the field an import update finds rows by (default: a unique ID number)
+    versioned: bool = True        # a row version refuses a save based on an outdated copy (lost update)
 
     def field(self, name):
         for f in self.fields:

@@ -73,13 +73,13 @@ def test_member_sex_and_birth_are_derived_and_contradictions_refused(engine):
 def test_household_member_count_and_income_are_derived(engine):
     M, H = engine.models["member"], engine.models["household"]
     h = _household(engine)
-    a = M.create(household=h, name="张三", id_number="370481195803121233", relation="02", monthly_income=300)
-    M.create(household=h, name="李四", id_number="41900119650707004X", relation="10", monthly_income=101)
+    M.create(household=h, name="张三", id_number="370481195803121233", relation="02", monthly_income=300)
+    a = M.create(household=h, name="李四", id_number="41900119650707004X", relation="10", monthly_income=101)
     fresh = H.get_by_id(h.id)
     assert fresh.member_count == 2 and str(fresh.income_per_capita) == "200.50"
     a.delete_instance()          # archived, not deleted
     fresh = H.get_by_id(h.id)
-    assert fresh.member_count == 1 and str(fresh.income_per_capita) == "101.00"
+    assert fresh.member_count == 1 and str(fresh.income_per_capita) == "300.00"
     assert M.get_by_id(a.id).archived is True
 
 
@@ -93,5 +93,8 @@ def test_one_person_one_household(engine):
         with engine.db.atomic():
             M.create(household=other, name="张三", id_number="370481195803121233", relation="02")
     assert M.select().count() == 1
+    with pytest.raises(Exception, match="请先在家庭户中更换户主"):
+        first.delete_instance()  # the head cannot leave the household they head
+    h.delete_instance()          # the household archived, its head may leave it
     first.delete_instance()      # leaving the first household frees the number
     M.create(household=other, name="张三", id_number="370481195803121233", relation="02")

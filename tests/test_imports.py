@@ -123,13 +123,15 @@ def test_errors_are_listed_downloadable_and_the_fixed_file_imports(app):
     # fix the failed rows in the error workbook itself and import it again (it holds every row)
     fixed = {"家庭户": [dict(zip([h.rstrip("*") for h in headers["家庭户"]], r)) for r in households[2:]]}
     fixed_h = [household("IMP-0002", pid(1950, 31))] + [
-        dict(r, 户主身份证号=pid(1955, 71), **{"所属村（社区）": "古城社区"}) for r in fixed["家庭户"]]
+        dict(r, 户主身份证号=pid(1955, 71) if r["户编号"] == "IMP-0003" else pid(1956, 81),
+             **{"所属村（社区）": "古城社区"}) for r in fixed["家庭户"]]
     fixed_m = [member("IMP-0002", pid(1950, 31)), member("IMP-0003", pid(1955, 71)),
                member("IMP-0002", pid(1953, 61), relation="子")]
     job, state = upload(b, workbook(headers, fixed_h, fixed_m))
     assert state["ok"], state["problems"]
     b.post(f"/admin/imports/job/{job}/commit")
-    assert b.get(f"/admin/imports/job/{job}/status").get_json()["created"] == 6
+    # 3 households, 3 members, and IMP-0004's head registered as its member
+    assert b.get(f"/admin/imports/job/{job}/status").get_json()["created"] == 7
     assert H.get(H.code == "IMP-0004").village == engine.models["area"].get(
         engine.models["area"].code == "370405001002").id
 
@@ -193,5 +195,5 @@ def test_cli_import_exit_status(app, tmp_path):
     H = engine.models["household"]
     assert not H.select().where(H.code == "CSV-1").exists()
     ok = runner.invoke(args=["import", "household", str(path), "--user", "village1"])
-    assert ok.exit_code == 0 and "新增 1 条" in ok.output
+    assert ok.exit_code == 0 and "新增 2 条" in ok.output      # the household and its head as its member
     assert H.get(H.code == "CSV-1").head_name == "张"

@@ -1,6 +1,9 @@
 """Additive migration on both databases: new columns and indexes, data kept, lossy changes refused."""
+import datetime as dt
+
 import pytest
 
+from casework import idnumber
 from casework.engine import Engine
 from schema import MigrationRefused
 
@@ -21,8 +24,8 @@ def seed(engine):
     t = A.create(code="370405001", name="运河街道", level="township", parent=c)
     v = A.create(code="370405001001", name="中心社区", level="village", parent=t)
     for i in range(3):
-        H.create(code=f"H{i}", village=v, head_name=f"户主{i}", head_id_number="370481195803121233",
-                 hukou_type="1")
+        H.create(code=f"H{i}", village=v, head_name=f"户主{i}", hukou_type="1",
+                 head_id_number=idnumber.make("370481", dt.date(1958, 3, 12), 123 + 2 * i))
 
 
 def test_adds_columns_with_defaults_and_indexes_keeping_rows(db_url, tmp_path):

@@ -14,8 +14,9 @@ GENERATED = ("create_view", "edit_view", "delete_view", "action_view", "ajax_upd
 OTHERWISE = {"auth.login", "auth.logout",
              "case.transition_view",          # each transition's roles, in workflows/*.yaml
              "imports.check", "imports.commit", "imports.remap",   # the role's `import` right on the chosen table
-             "reports.start",                 # reads only, within the user's scope
-             "settings.index", "settings.profile"}   # the county administrator only
+             "imports.restart",               # the user's own interrupted job, checked again from the start
+             "reports.start", "reports.restart",   # reads only, within the user's scope
+             "settings.index", "settings.profile", "settings.backup_now"}   # the county administrator only
 
 
 def hand_written(app):

@@ -1,0 +1,160 @@
+#!/usr/bin/env python
+"""Load benchmark: many clerks at once against a real HTTP server, on bench_core.py's data set.
+
+    .venv/bin/python bench/bench_load.py [--backend sqlite|postgres|both] [--households N] [--members M]
+                                         [--users 30,60] [--seconds 60]
+
+SQLite is served as `python app.py` serves it (waitress, 8 threads); PostgreSQL by gunicorn
+(3 workers x 4 threads), both on 127.0.0.1 only. The workload (bench/load_office.py) runs in Locust,
+headless, on the same machine: list pages, ID searches, details, the home page, the case list and
+household saves. Printed per request: count, failures, p50/p95/p99 (ms), requests/s, and every
+distinct error. Nothing is asserted.
+
+Tools (not needed by the app or its tests; how to install them: bench/requirements-bench.txt):
+    locust   --locust PATH      default: `locust` on PATH, else /tmp/bench12-locust/bin/locust
+    gunicorn --gunicorn-path D  a folder holding the gunicorn package (pip install --target D gunicorn)
+"""
+import argparse
+import csv
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
+
+import bench_core  # noqa: E402
+from casework.engine import Engine  # noqa: E402
+
+TARGET_P95_MS = 300.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def quiet_settings(url):
+    """No automatic backup of a benchmark database while it is being measured."""
+    e = Engine(url)
+    e.settings.set("backup_interval_hours", 0, by="bench")
+    e.db.close()
+
+
+def start_server(backend, url, port, gunicorn_path):
+    env = dict(os.environ, DATABASE_URL=url, HOST="127.0.0.1", PORT=str(port), SECRET_KEY="bench-load-secret",
+               THREADS="8", BACKUP_DIR=tempfile.mkdtemp(prefix="bench-load-backups-"))
+    if backend == "sqlite":
+        cmd = [sys.executable, os.path.join(ROOT, "app.py")]
+    else:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (gunicorn_path, env.get("PYTHONPATH")) if p)
+        cmd = [sys.executable, "-m", "gunicorn", "-w", "3", "--threads", "4", "-b", f"127.0.0.1:{port}",
+               # keep-alive longer than a clerk's pause: with gunicorn's 2 s default the server closes
+               # an idle connection just as the client reuses it, and the client sees "connection reset"
+               "--keep-alive", "75", "--timeout", "120", "app:create_app()"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stdout.read()[-2000:]}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).read()
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    stop_server(proc)
+    raise SystemExit("server did not answer within 180 s")
+
+
+def stop_server(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_locust(locust, port, users, seconds, prefix):
+    cmd = [locust, "-f", os.path.join(HERE, "load_office.py"), "--headless", "-u", str(users),
+           "-r", str(max(1, users // 5)), "-t", f"{seconds}s", "--host", f"http://127.0.0.1:{port}",
+           "--csv", prefix, "--only-summary", "--stop-timeout", "10"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 180)
+    if not os.path.exists(prefix + "_stats.csv"):
+        raise SystemExit(f"locust failed: {done.stderr[-2000:]}")
+
+
+def read_stats(prefix):
+    with open(prefix + "_stats.csv", newline="") as fh:
+        stats = list(csv.DictReader(fh))
+    failures = []
+    if os.path.exists(prefix + "_failures.csv"):
+        with open(prefix + "_failures.csv", newline="") as fh:
+            failures = list(csv.DictReader(fh))
+    return stats, failures
+
+
+def report(label, users, stats, failures, seconds):
+    print(f"\n== {label}, {users} users, {seconds} s ==")
+    print(f"{'request':44} {'n':>6} {'fail':>5} {'p50':>6} {'p95':>6} {'p99':>6} {'req/s':>6}")
+    over = []
+    for row in stats:
+        name = row["Name"] if row["Name"] != "Aggregated" else "ALL"
+        p95 = float(row["95%"] or 0)
+        print(f"{name[:44]:44} {row['Request Count']:>6} {row['Failure Count']:>5} {row['50%']:>6} "
+              f"{row['95%']:>6} {row['99%']:>6} {float(row['Requests/s']):6.1f}")
+        if name not in ("ALL", "/login", "/login [POST]") and p95 > TARGET_P95_MS:
+            over.append(f"{name} p95 {p95:.0f} ms")
+    for f in failures:
+        print(f"  ERROR {f['Method']} {f['Name']}: {f['Error']} x{f['Occurrences']}")
+    total_fail = sum(int(r["Failure Count"]) for r in stats if r["Name"] == "Aggregated")
+    print(f"  failed requests: {total_fail}; over p95 {TARGET_P95_MS:.0f} ms: {', '.join(over) or 'none'}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    ap.add_argument("--households", type=int, default=400000)
+    ap.add_argument("--members", type=int, default=1000000)
+    ap.add_argument("--users", default="30,60", help="comma-separated numbers of simulated clerks")
+    ap.add_argument("--seconds", type=int, default=60, help="length of each run")
+    ap.add_argument("--locust", default=shutil.which("locust") or "/tmp/bench12-locust/bin/locust")
+    ap.add_argument("--gunicorn-path", default=os.environ.get("GUNICORN_PATH", "/tmp/bench12-gunicorn"))
+    args = ap.parse_args()
+    users = [int(u) for u in args.users.split(",")]
+    print(f"code {bench_core.git_revision()}; data {args.households:,} households / {args.members:,} members")
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        lock = None
+        if backend == "sqlite":
+            url, _meta = bench_core.prepare_sqlite(args.households, args.members)
+        else:
+            lock = bench_core.pg_lock()
+            url, _meta = bench_core.prepare_postgres(args.households, args.members)
+        quiet_settings(url)
+        port = free_port()
+        server = start_server(backend, url, port, args.gunicorn_path)
+        label = "waitress + SQLite (8 threads)" if backend == "sqlite" else "gunicorn + PostgreSQL (3 x 4)"
+        try:
+            for n in users:
+                prefix = os.path.join(tempfile.mkdtemp(prefix="bench-load-"), f"{backend}_{n}")
+                run_locust(args.locust, port, n, args.seconds, prefix)
+                stats, failures = read_stats(prefix)
+                report(label, n, stats, failures, args.seconds)
+        finally:
+            stop_server(server)
+            if lock is not None:
+                lock.close()
+
+
+if __name__ == "__main__":
+    main()
