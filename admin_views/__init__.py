@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from reports import document
 from schema import SchemaError
 
-from . import auth
+from . import auth, errors
 from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
 from .care_view import CareModelView
@@ -47,8 +47,6 @@ def init_app(app, engine):
     csrf.init_app(app)
     auth.login_manager.init_app(app)
     app.jinja_env.globals.setdefault("zip", zip)
-    app.register_error_handler(413, lambda e: (
-        "上传的文件太大，超过了导入文件大小上限。请分成几个文件导入。<a href='/admin/imports/'>返回</a>", 413))
     app.register_blueprint(auth.bp)
     app.before_request(auth.set_actor)
     app.teardown_request(auth.clear_actor)
@@ -100,6 +98,7 @@ def init_app(app, engine):
     admin.add_view(ImportView(engine, name="Excel 导入", endpoint="imports"))
     admin.add_view(AuditLogView(engine, name="修改记录", endpoint="audit", category="归档与审计"))
     admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))
+    errors.init_app(app, admin)
     return admin
 
 
