@@ -17,7 +17,7 @@ FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
               "unique_message"}
 RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at"}
-SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml"}
+SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml", "menus.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
 
 
