@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from reports import document
 from schema import SchemaError
 
-from . import auth, errors, menus, todo
+from . import auth, errors, menus, presets, todo
 from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
 from .care_view import CareModelView
@@ -100,6 +100,7 @@ def init_app(app, engine):
     admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))
     menus.init_app(app, admin, engine.registry)
     todo.init_app(app, engine, admin)
+    presets.init_app(app, engine)
     errors.init_app(app, admin)
     return admin
 

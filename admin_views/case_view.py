@@ -14,7 +14,7 @@ from casework import scope
 from casework.workflow import Refused
 from schema import RecordInvalid, types
 
-from . import auth
+from . import auth, presets
 from .forms import AdminBaseForm
 from .model_view import SchemaModelView, _int
 
@@ -23,6 +23,12 @@ ATTACHMENT_TYPES = {".pdf", ".jpg", ".jpeg", ".png", ".doc", ".docx", ".xls", ".
 
 class CaseModelView(SchemaModelView):
     details_template = "jiuzhu/case_details.html"
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        if request.method == "GET":
+            presets.new_case(self, form)
+        return form
 
     @property
     def flow(self):

@@ -234,6 +234,9 @@ class Importer:
                     continue
                 if value is None and self.update:
                     continue        # an empty cell leaves the stored value alone
+                if value is None and f.default is not None:
+                    # a new row from a workbook starts from the declared default, as a form's does
+                    value = types.get(f.type).coerce(f.default, f)
                 values[f.name] = value
             if not bad:
                 probe = model(**{k: v for k, v in values.items() if not isinstance(v, tuple)})

@@ -12,7 +12,7 @@ from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaErro
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
-               "order", "inline", "related", "menu", "table", "no_import"}
+               "order", "inline", "related", "menu", "table", "no_import", "search_inline"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
               "unique_message"}
@@ -155,7 +155,7 @@ def _entity(data, rel):
         lists[key] = [str(x) for x in value]
     return Entity(name=name, label=str(data["label"]), fields=fields, file=rel,
                   scope=data.get("scope"), archive=bool(data.get("archive")), title=data.get("title"),
-                  menu=data.get("menu"), table=data.get("table"),
+                  menu=data.get("menu"), table=data.get("table"), search_inline=bool(data.get("search_inline")),
                   no_import=str(data["no_import"]) if data.get("no_import") else None, **lists)
 
 

@@ -91,6 +91,7 @@ class Entity:
     menu: str | None = None       # menu category label
     table: str | None = None
     no_import: str | None = None  # why the Excel import refuses this table (its rows follow rules on save)
+    search_inline: bool = False   # the search also finds a record by its inline children's search fields
 
     def field(self, name):
         for f in self.fields:
