@@ -19,7 +19,7 @@ from casework import scope
 from schema import RecordInvalid, types
 from schema.resolve import DisplayContext, Resolver
 
-from . import auth, export, filters, presets
+from . import auth, export, filters, inline_errors, presets
 from .documents_view import DocumentsMixin
 from .forms import AdminBaseForm, ajax_field, build_form
 
@@ -440,6 +440,12 @@ class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
 
     # -- writes: one transaction each; a rule broken anywhere rolls back everything
     def handle_view_exception(self, exc):
+        if isinstance(exc, RecordInvalid) and self.spec.inline:
+            rows = inline_errors.explain(self, exc.errors)
+            if rows:
+                for message in rows:
+                    flash(f"保存失败：{message}", "error")
+                return True
         if isinstance(exc, RecordInvalid):
             for name, msg in exc.errors.items():
                 label = self.spec.field(name).label if self.spec.has_field(name) else name

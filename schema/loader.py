@@ -97,7 +97,11 @@ def _load_options(root):
             opts.append(Option(code=code, label=str(item["label"])))
         if name in out:
             raise SchemaError(rel, f"选项表 {name} 重复定义", name)
-        out[name] = OptionList(name=name, label=str(data.get("label") or name), options=opts, file=rel)
+        common = [str(c) for c in data.get("common") or []]
+        missing = [c for c in common if c not in seen]
+        if missing:
+            raise SchemaError(rel, f"common 中的代码不在选项中：{'、'.join(missing)}", name)
+        out[name] = OptionList(name=name, label=str(data.get("label") or name), options=opts, file=rel, common=common)
     return out
 
 

@@ -28,6 +28,7 @@ class OptionList:
     label: str
     options: list
     file: str = ""
+    common: list = dc_field(default_factory=list)    # codes offered first in forms (户主、配偶、子、女 …)
 
     def __post_init__(self):
         self.labels = {o.code: o.label for o in self.options}
@@ -43,6 +44,11 @@ class OptionList:
 
     def choices(self):
         return [(o.code, o.label) for o in self.options]
+
+    def form_choices(self):
+        """The common codes first, then the rest in the standard's order."""
+        first = [c for c in self.common if c in self.labels]
+        return [(c, self.labels[c]) for c in first] + [(o.code, o.label) for o in self.options if o.code not in first]
 
 
 @dataclass

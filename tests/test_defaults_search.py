@@ -99,3 +99,32 @@ def test_imported_household_gets_the_default_status(any_app):
     assert h.status == "none"                              # the form's default 未纳入, not blank
     head = M.get(M.id_number == pid(1961, 71))
     assert head.ethnicity == "01" and head.monthly_income == 0
+
+
+def test_member_rows_refused_all_at_once_naming_the_household(any_app):
+    """Two people already in other households: both rows named, the in-scope household by its title,
+    the other village's as 另一户（不在您的管辖范围）; nothing is written and what was typed stays."""
+    engine = engine_of(any_app)
+    H = engine.models["household"]
+    A = engine.models["area"]
+    mine, theirs = spouse_in(engine, VILLAGES["center"]), spouse_in(engine, VILLAGES["jiantou"])
+    home = H.get_by_id(mine.__data__["household"])
+    center = A.get(A.code == VILLAGES["center"])
+    head = pid(1955, 91)
+    data = {"code": "ROW-ERR-1", "village": str(center.id), "head_name": "钱一", "head_id_number": head,
+            "hukou_type": "2", "status": "none"}
+    for n, (name, number, relation) in enumerate([("钱一", head, "02"), (mine.name, mine.id_number, "10"),
+                                                  ("外村人", theirs.id_number, "20")]):
+        data.update({f"members-{n}-name": name, f"members-{n}-id_number": number, f"members-{n}-relation": relation,
+                     f"members-{n}-ethnicity": "01", f"members-{n}-monthly_income": "0", f"members-{n}-id": ""})
+    b = login(any_app, "village1")
+    before = H.select().count()
+    r = b.post("/admin/household/new/", data=data)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and H.select().count() == before
+    title = f"{home.code} {home.head_name}"
+    assert f"家庭成员第2行（{mine.name}）：身份证号 {mine.id_number} 已登记在“{title}”户中" in html
+    assert f"家庭成员第3行（外村人）：身份证号 {theirs.id_number} 已登记在另一户（不在您的管辖范围）中" in html
+    assert H.get_by_id(theirs.__data__["household"]).head_name not in html
+    assert "id_number" not in re.sub(r'(id|name|for)="[^"]*"', "", html).split("保存失败", 1)[-1][:400]
+    assert 'value="ROW-ERR-1"' in html and f'value="{mine.id_number}"' in html      # nothing typed is lost
