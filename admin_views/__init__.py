@@ -2,7 +2,7 @@
 import datetime as dt
 import os
 
-from flask import Blueprint
+from flask import Blueprint, redirect, url_for
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import Babel
@@ -48,6 +48,8 @@ def init_app(app, engine):
     auth.login_manager.init_app(app)
     app.jinja_env.globals.setdefault("zip", zip)
     app.register_blueprint(auth.bp)
+    # browsers ask for /favicon.ico whatever the page says
+    app.add_url_rule("/favicon.ico", "favicon", lambda: redirect(url_for("ui.static", filename="favicon.svg")))
     app.before_request(auth.set_actor)
     app.teardown_request(auth.clear_actor)
 

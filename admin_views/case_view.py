@@ -61,7 +61,9 @@ class CaseModelView(SchemaModelView):
             f = replace(self.spec.field(name), required=False, readonly=False)
             attrs[name] = types.get(f.type).form_field(f, ctx)
         attrs["opinion"] = wtforms.TextAreaField("办理意见" + ("（必填）" if t.opinion == "required" else ""))
-        attrs["attachment"] = wtforms.FileField("附件（可选：扫描件、照片、PDF）")
+        # image/* lets a phone offer its camera (入户调查 photos) besides its files
+        accept = "image/*," + ",".join(sorted(ATTACHMENT_TYPES))
+        attrs["attachment"] = wtforms.FileField("附件（可选：用手机拍照，或扫描件、PDF）", render_kw={"accept": accept})
         return type(f"Transition_{t.name}", (AdminBaseForm,), attrs)
 
     def timeline(self, record):

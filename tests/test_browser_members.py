@@ -106,6 +106,30 @@ def test_member_grid_typing_pasting_and_errors(demo_file, tmp_path):
             assert "“外星人”不在“与户主关系”的选项中" in messages
             assert page.locator(".jz-row-error").count() == 2
             assert "/new/" in page.url and not H.select().where(H.code == "GRID-0003").exists()
+
+            # -- the head must be among the members: refused before sending, said in Chinese
+            _start(page, srv.base, "GRID-0004")
+            page.fill("#head_name", "周五")
+            page.fill("#head_id_number", head)
+            rows.nth(0).locator("select[name$='-relation']").select_option(value="10")
+            page.locator("input[type=submit][value='保存']").click()
+            assert "成员中要有一位“与户主关系”为户主的人" in page.locator("#jz-grid-note").inner_text()
+            assert "/new/" in page.url and not H.select().where(H.code == "GRID-0004").exists()
+
+            # -- a phone (390 px): list, details, the grid and a case page never scroll sideways
+            page.set_viewport_size({"width": 390, "height": 844})
+            case = engine.models["case"].select().where(engine.models["case"].village == h.village).first()
+            for url in ["/admin/household/", f"/admin/household/details/?id={h.id}", "/admin/household/new/",
+                        f"/admin/household/edit/?id={h.id}", f"/admin/case/details/?id={case.id}", "/admin/"]:
+                page.goto(srv.base + url)
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, (url, width)
+            page.goto(srv.base + "/admin/")
+            assert page.evaluate("Chart.getChart('chart-history').scales.y.min") == 0      # axes from zero
+            assert page.evaluate("Chart.getChart('chart-types').scales.y.min") == 0
+            # -- an error page in the browser: Chinese, inside the layout
+            page.goto(srv.base + "/admin/household/details/?id=999999")
+            assert "找不到这个页面或记录" in page.locator("#error-page").inner_text()
             assert not errors, errors
         finally:
             browser.close()

@@ -65,7 +65,11 @@
     var problems = [];
     ["name", "id_number", "relation"].forEach(function (name) {
       var input = field(row, name);
-      if (input && !input.value.trim()) { mark(input, labelOf(input) + "不能为空"); problems.push(input); }
+      if (input && !input.value.trim()) {
+        mark(input, input.dataset.bad ? "“" + input.dataset.bad + "”不在“" + labelOf(input) + "”的选项中"
+                                      : labelOf(input) + "不能为空");
+        problems.push(input);
+      }
     });
     var id = field(row, "id_number");
     if (id && id.value.trim()) {
@@ -95,6 +99,7 @@
     var text = rows().length && heads === 0 ? "成员中要有一位“与户主关系”为户主的人（户主本人）。" : "";
     note.textContent = text;
     note.classList.toggle("d-none", !text);
+    if (text) problems.push(note);       // the save rules refuse it too: said here before sending
     return problems;
   }
 
@@ -134,6 +139,8 @@
       name.addEventListener("input", function () { syncFromRow(row); });
       name.addEventListener("paste", onPaste);
     }
+    var rel = field(row, "relation");
+    if (rel) rel.addEventListener("change", function () { delete rel.dataset.bad; });
     ["sex", "birth_date"].forEach(function (n) {
       var input = field(row, n);
       if (input) input.addEventListener("change", function () { delete input.dataset.auto; });
@@ -178,9 +185,10 @@
     text = text.trim();
     for (var i = 0; i < select.options.length; i++) {
       var o = select.options[i];
-      if (o.value === text || o.text === text) { select.value = o.value; return; }
+      if (o.value === text || o.text === text) { select.value = o.value; delete select.dataset.bad; return; }
     }
-    mark(select, "“" + text + "”不在“" + labelOf(select) + "”的选项中");
+    select.value = "";
+    select.dataset.bad = text;           // said at the field until a valid choice is made
   }
   function pasteRows(text) {
     var lines = text.replace(/\r/g, "").split("\n").filter(function (l) { return l.trim(); });
@@ -254,7 +262,8 @@
       var problems = checkAll();
       if (problems.length) {
         event.preventDefault();
-        problems[0].focus();
+        problems[0].scrollIntoView({block: "center"});
+        if (problems[0].focus) problems[0].focus();
       }
     });
   }
