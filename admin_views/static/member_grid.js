@@ -218,6 +218,23 @@
     pasteRows(text);                      // the empty row pasted into is filled first
   }
 
+  // the server's refusal names rows ("家庭成员第2行（赵小红）：身份证号 …"): marked there as well
+  function markRefusals() {
+    Array.prototype.forEach.call(document.querySelectorAll(".alert-danger, .alert-error"), function (alert) {
+      alert.textContent.split("\n").forEach(function (line) {
+        var m = /第(\d+)行[^：]*：(.+)/.exec(line);
+        if (!m) return;
+        var live = rows().filter(function (r) { return !isDeleted(r); }), row = live[parseInt(m[1], 10) - 1];
+        if (!row) return;
+        row.classList.add("jz-row-error");
+        var target = MAIN.map(function (n) { return field(row, n); }).filter(function (input) {
+          return input && labelOf(input) && m[2].trim().indexOf(labelOf(input)) === 0;
+        })[0];
+        if (target) mark(target, m[2].replace(/^保存失败：/, "").trim());
+      });
+    });
+  }
+
   function setUp() {
     var box = grid();
     if (!box) return;
@@ -246,15 +263,17 @@
     });
     rows().forEach(compact);
     // a new household starts with its head's row, filled from the head fields as they are typed
+    // (a saved household is left as stored until the user types: a difference there is the user's to see)
     if (!rows().length && document.getElementById("head_name")) {
       var row = addRow();
       if (row) field(row, "relation").value = HEAD;
+      syncFromHousehold();
     }
     ["head_name", "head_id_number"].forEach(function (id) {
       var input = document.getElementById(id);
       if (input) input.addEventListener("input", syncFromHousehold);
     });
-    syncFromHousehold();
+    markRefusals();
     // new rows from Flask-Admin's own "add" button get the same layout
     new MutationObserver(function () { rows().forEach(compact); })
       .observe(box.querySelector(".inline-field-list"), {childList: true});
