@@ -238,6 +238,11 @@ class Importer:
                     # a new row from a workbook starts from the declared default, as a form's does
                     value = types.get(f.type).coerce(f.default, f)
                 values[f.name] = value
+            if not self.update:
+                # fields the workbook has no column for (a status the rules keep) start from their default too
+                for f in part.spec.fields:
+                    if f.name not in values and f.default is not None and not f.derive:
+                        values[f.name] = types.get(f.type).coerce(f.default, f)
             if not bad:
                 probe = model(**{k: v for k, v in values.items() if not isinstance(v, tuple)})
                 try:

@@ -177,7 +177,7 @@ def _transition(t, i, wf_name, rel, entity, registry, field, state, known_effect
             if set(value) != {"period"} or key not in registry.settings or f.type != "date":
                 raise SchemaError(rel, f"流程 {wf_name} 的{where}：sets 中 {fname} 写作 {{period: 设置项}}，"
                                        f"且只能用于日期字段", entity.name, fname)
-        elif value != "today":
+        elif value is not None and value != "today":          # None (null) empties the field
             value = conditions._literal(value, f, registry, rel, where)
         sets[fname] = value
     effects = [t["effects"]] if isinstance(t.get("effects"), str) else list(t.get("effects") or [])
