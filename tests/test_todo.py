@@ -79,6 +79,10 @@ def test_todo_counts_per_role(any_app):
         check(b, got, {"待审批：公示期满": expired,
                        "待审批：民主评议后": cases(engine, TOWN1, Case.state == "evaluation"),
                        "待作复核结论": cases(engine, TOWN1, Case.state == "reviewing", Case.purpose == "review"),
+                       "待审批：临时救助（支出型）": cases(engine, TOWN1, Case.state == "reviewing",
+                                                     Case.assistance_type == "32"),
+                       "待审批：临时救助（急难型）": cases(engine, TOWN1, Case.state == "reviewing",
+                                                     Case.assistance_type == "31"),
                        "即将逾期": due_soon})
 
         b = login(any_app, "village1")
