@@ -386,8 +386,12 @@ def _register_cli(app, engine):
         for p in outcome.problems:
             where = "".join([p.sheet or "文件", f" 第{p.row}行" if p.row else "", f" {p.column}" if p.column else ""])
             click.echo(f"{where}：{p.message}" + (f"（值：{p.value}）" if p.value not in (None, "") else ""))
+        for n in outcome.notices:
+            click.echo(n)
         if outcome.problems:
             raise click.ClickException(f"发现 {len(outcome.problems)} 处错误，未写入任何数据。")
+        if outcome.unchanged:
+            click.echo(f"{outcome.unchanged} 行与现有记录相同，未改动。")
         if dry_run:
             click.echo(f"校验通过：{outcome.rows} 行。（--dry-run：未写入）")
         else:

@@ -34,7 +34,7 @@ def apply(engine, user, township_id, month, data, filename, today=None):
     outcome = ReturnOutcome()
     township = payments._check(models, user, township_id, month)
     try:
-        sheet, header_row, header = tabular.find_table(data, filename, engine.settings.get("import_max_mb") * 1024 * 1024,
+        sheet, header_row, header = tabular.find_table(data, filename, tabular.limits(engine.settings),
                                                        "流水号", "请使用本系统导出的发放清单，填好“处理结果”后导入")
     except tabular.FileRejected as e:
         outcome.problems.append(Problem("", 0, "", "", str(e)))

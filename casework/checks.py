@@ -215,7 +215,7 @@ def import_deaths(engine, user, data, filename, source=None):
     one bad line and nothing is written. Then the death check runs at once."""
     outcome = DeathImport()
     try:
-        sheet, header_row, header = tabular.find_table(data, filename, engine.settings.get("import_max_mb") * 1024 * 1024,
+        sheet, header_row, header = tabular.find_table(data, filename, tabular.limits(engine.settings),
                                                        "身份证号", "第一行应为 身份证号、姓名、死亡日期")
     except tabular.FileRejected as e:
         outcome.problems.append(Problem("", 0, "", "", str(e)))

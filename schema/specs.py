@@ -196,6 +196,7 @@ class Transition:
     style: str = "primary"
     effects: list = dc_field(default_factory=list)     # run after the step, in the same transaction
     computed: list = dc_field(default_factory=list)    # fields its form starts from the calculator's result
+    eligible: bool = False         # refused when the case's calculator finds the case does not qualify
 
 
 @dataclass
@@ -206,6 +207,7 @@ class Deadline:
     until: list                    # states that meet it
     days: str                      # the setting holding N
     unit: str = "working"          # working / calendar
+    pauses: list = dc_field(default_factory=list)      # states whose time does not count (e.g. 民主评议)
 
 
 @dataclass
