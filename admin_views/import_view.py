@@ -12,7 +12,8 @@ from flask import abort, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 
 from casework import scope
-from casework.imports import Importer, not_importable
+from casework.imports import Importer, importable_fields, not_importable
+from casework.sheet_layout import normal
 from reports.template import write_errors, write_template
 
 from . import auth
@@ -78,7 +79,8 @@ class ImportView(EngineView):
         q = B.select().order_by(B.at.desc()).limit(30)
         if scope.role_of(self.engine.models, user).level != "county":
             q = q.where(B.user_id == user.id)
-        return self.render("jiuzhu/import.html", entities=self.entities(), history=list(q))
+        saved = {e.name: sorted(self.mappings(e.name)) for e in self.entities()}
+        return self.render("jiuzhu/import.html", entities=self.entities(), history=list(q), saved=saved)
 
     @expose("/template/<entity>.xlsx")
     def template(self, entity):
@@ -98,14 +100,61 @@ class ImportView(EngineView):
             flash("请选择要导入的文件。", "error")
             return redirect(url_for(".index"))
         data = upload.read()
-        state = {"entity": spec.name, "label": spec.label, "filename": upload.filename,
-                 "update": request.form.get("mode") == "update", "phase": "check", "stage": "读取",
-                 "done": 0, "total": 0}
+        saved = request.form.get("saved_mapping", "")
+        mapping = self.mappings(spec.name).get(saved) if saved else None
+        job = self._new_job(spec, upload.filename, request.form.get("mode") == "update", data, mapping, saved)
+        return redirect(url_for(".job", job=job))
+
+    def _new_job(self, spec, filename, update, data, mapping, mapping_name=""):
+        state = {"entity": spec.name, "label": spec.label, "filename": filename, "update": update,
+                 "phase": "check", "stage": "读取", "done": 0, "total": 0, "chosen": mapping,
+                 "mapping_name": mapping_name}
         job = self.jobs.new(state)
         with open(os.path.join(self.folder(job), "upload.bin"), "wb") as fh:
             fh.write(data)
         self._start(job, state, dry_run=True)
-        return redirect(url_for(".job", job=job))
+        return job
+
+    # -- column mappings: confirmed or changed by the user, saved by name for the next roster
+    def _mapping_file(self, entity):
+        root = os.path.dirname(self.folder("x"))
+        return os.path.join(root, "mappings", f"{entity}.json")
+
+    def mappings(self, entity):
+        path = self._mapping_file(entity)
+        if not os.path.exists(path):
+            return {}
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+
+    @expose("/job/<job>/remap", methods=("POST",))
+    def remap(self, job):
+        """Check the same upload again with the columns mapped as the user chose on the page."""
+        state = self.status(job)
+        spec = self._entity(state["entity"])
+        path = os.path.join(self.folder(job), "upload.bin")
+        if not state.get("finished") or state.get("committed") or not os.path.exists(path):
+            flash("这个文件已经导入或还在校验，不能重新对应。", "error")
+            return redirect(url_for(".job", job=job))
+        chosen = {}
+        for sheet_no, sheet in enumerate(state.get("mapping") or []):
+            allowed = {f.name for f in importable_fields(self.engine.registry.entities[sheet["entity"]])}
+            columns = {}
+            for col in sheet["columns"]:
+                value = request.form.get(f"map-{sheet_no}-{col['index']}", col["field"])
+                columns[normal(col["header"])] = value if value in allowed else ""
+            chosen[sheet["entity"]] = columns       # by table: a saved mapping fits next month's file too
+        name = request.form.get("save_name", "").strip()[:40]
+        if name:
+            saved = self.mappings(spec.name)
+            saved[name] = chosen
+            os.makedirs(os.path.dirname(self._mapping_file(spec.name)), exist_ok=True)
+            self.jobs.write_json(self._mapping_file(spec.name), saved)
+            flash(f"已保存对应方案“{name}”，下次上传时可以直接选用。", "success")
+        with open(path, "rb") as fh:
+            data = fh.read()
+        new = self._new_job(spec, state["filename"], state["update"], data, chosen, name)
+        return redirect(url_for(".job", job=new))
 
     @expose("/job/<job>")
     def job(self, job):
@@ -114,7 +163,9 @@ class ImportView(EngineView):
         pages = max(1, -(-state.get("error_count", 0) // MAX_SHOWN))
         if page > 1:
             state["problems"] = self._problems(job, (page - 1) * MAX_SHOWN, MAX_SHOWN)
-        return self.render("jiuzhu/import_job.html", state=state, page=min(page, pages), pages=pages)
+        fields = {m["entity"]: [(f.name, f.label) for f in importable_fields(self.engine.registry.entities[m["entity"]])]
+                  for m in state.get("mapping") or []}
+        return self.render("jiuzhu/import_job.html", state=state, page=min(page, pages), pages=pages, fields=fields)
 
     def _problems(self, job, start, count):
         """A page of the full problem list, read line by line from the job's file."""
@@ -170,7 +221,8 @@ class ImportView(EngineView):
 
                 with open(os.path.join(self.folder(job), "upload.bin"), "rb") as fh:
                     data = fh.read()
-                outcome = Importer(self.engine, state["entity"], user, update=state["update"]).run(
+                outcome = Importer(self.engine, state["entity"], user, update=state["update"],
+                                   mapping=state.get("chosen")).run(
                     data, state["filename"], dry_run=dry_run, progress=progress)
                 if outcome.problems:
                     write_errors(outcome, os.path.join(self.folder(job), "errors.xlsx"))
@@ -178,9 +230,13 @@ class ImportView(EngineView):
                     for p in outcome.problems:
                         fh.write(json.dumps(_problem(p), ensure_ascii=False, default=str) + "\n")
                 state["preview"] = [{"sheet": name, "header": [_cell(h) for h in header[:PREVIEW_COLUMNS]],
-                                     "rows": [[_cell(v) for v in r[:PREVIEW_COLUMNS]] for r in rows[1:PREVIEW + 1]],
-                                     "count": max(0, len(rows) - 1)}
+                                     "rows": [[str(n)] + [_cell(v) for v in r[:PREVIEW_COLUMNS]]
+                                              for n, r in rows[:PREVIEW]],
+                                     "count": len(rows)}
                                     for name, _spec, header, rows in outcome.sheets]
+                state["mapping"] = [{"sheet": name, "entity": entity,
+                                     "columns": [{"index": i, "header": _cell(h), "field": f} for i, h, f in cols]}
+                                    for name, entity, cols in outcome.mapping]
                 state.update(finished=True, ok=outcome.ok, rows=outcome.rows, created=outcome.created,
                              updated=outcome.updated, committed=outcome.committed, batch=outcome.batch,
                              error_count=len(outcome.problems), notices=outcome.notices[:20],

@@ -40,8 +40,12 @@ class Jobs:
         return data
 
     def save(self, job, data):
-        path = os.path.join(self.folder(job), "status.json")
-        fd, tmp = tempfile.mkstemp(dir=self.folder(job))
+        self.write_json(os.path.join(self.folder(job), "status.json"), data)
+
+    @staticmethod
+    def write_json(path, data):
+        """Written aside and renamed: a reader in another process never sees half a file."""
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, ensure_ascii=False, default=str)
         os.replace(tmp, path)

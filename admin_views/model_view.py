@@ -27,8 +27,8 @@ from .forms import AdminBaseForm, ajax_field, build_form
 class ScopedLoader(AjaxModelLoader):
     """AJAX lookup for a reference: only rows in the user's scope (and of the declared area level)."""
 
-    def __init__(self, view, field_spec):
-        super().__init__(field_spec.name, {"placeholder": "输入名称或代码检索", "minimum_input_length": 0})
+    def __init__(self, view, field_spec, name=None):
+        super().__init__(name or field_spec.name, {"placeholder": "输入名称或代码检索", "minimum_input_length": 0})
         self.view, self.field_spec = view, field_spec
         self.target = field_spec.to or "area"
 
@@ -145,7 +145,15 @@ class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
         return DisplayContext(self.models.registry, g.resolver, self._ajax_field)
 
     def _ajax_field(self, spec):
-        return ajax_field(spec, self._form_ajax_refs[spec.name])
+        """A reference in this view's form, or in an inline child's rows (a `ref` or `area` field
+        declared on the child): the child's lookup is registered here, under its entity's name, so
+        this view's lookup URL answers it with the same scope."""
+        if spec.entity == self.spec.name:
+            return ajax_field(spec, self._form_ajax_refs[spec.name])
+        key = f"{spec.entity}__{spec.name}"
+        if key not in self._form_ajax_refs:
+            self._form_ajax_refs[key] = ScopedLoader(self, spec, name=key)
+        return ajax_field(spec, self._form_ajax_refs[key])
 
     def _formatter(self, column, masked):
         def fmt(view, context, model, name):

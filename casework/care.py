@@ -120,6 +120,31 @@ def install(models):
 
     models.hooks.before.append(before)
     models.hooks.after.append(after)
+    models.after_import = dict(getattr(models, "after_import", {}), care=lambda record: take_over(models, record))
+
+
+SINGLE_PERSON_TYPES = ("13", "21", "22")     # 单人保 and 特困: the roster counts one person
+
+
+def take_over(models, care):
+    """An imported roster row (taking over a roster kept elsewhere) enters care as an approved case
+    would: one active row per household and class, and a 新增 change from its start month at its
+    amount, checked like every change (a closed month refuses it)."""
+    Care, Change = models["care"], models["care_change"]
+    household = care.__data__["household"]
+    twin = Care.select().where(Care.household == household, Care.assistance_type == care.assistance_type,
+                               Care.status == "in_care", Care.id != care.id).exists()
+    if twin:
+        raise RecordInvalid({"household": "该户已在保（同一救助类别），不能重复纳入；金额变化请在“花名册变更”中调增或调减"})
+    if care.persons is None:
+        care.persons = 1 if care.assistance_type in SINGLE_PERSON_TYPES else (
+            models["household"].select(models["household"].member_count)
+            .where(models["household"].id == household).scalar() or 1)
+        care.save()
+    change = Change(care=care.id, kind="add", effective_month=care.start_month, new_amount=care.monthly_amount,
+                    reason="接收原有花名册（导入）")
+    change._by_system = True
+    change.save()
 
 
 def _check_change(models, change):

@@ -16,6 +16,7 @@ from schema.models import insert_rows
 from schema.resolve import DisplayContext
 
 from . import derive, refs, scope, system, tabular
+from . import sheet_layout as layout
 from .tabular import FileRejected
 
 
@@ -41,8 +42,9 @@ class Outcome:
     problems: list = field(default_factory=list)
     notices: list = field(default_factory=list)      # what was ignored or left alone, said to the user
     unchanged: int = 0                               # update mode: rows whose cells all equal the record
+    mapping: list = field(default_factory=list)      # (sheet, entity, [(column, header, field)]) proposed
     committed: bool = False
-    sheets: list = field(default_factory=list)      # (sheet name, entity, header, rows) for error files
+    sheets: list = field(default_factory=list)      # (sheet name, entity, header, [(row no, cells)]) for error files
 
     @property
     def ok(self):
@@ -58,6 +60,14 @@ class Part:
     rows: list = field(default_factory=list)          # (row number, {field: value}, raw row)
     keys: dict = field(default_factory=dict)          # key value → row number (for links and duplicates)
     defaults: list = field(default_factory=list)      # fields with a default and no column in the sheet
+    start: int = 1                                    # index of the first data row (below the header)
+    header: list = field(default_factory=list)        # the header cells (two header rows combined)
+    proposal: list = field(default_factory=list)      # (column index, header, field name or "") shown to the user
+    unmapped: list = field(default_factory=list)      # columns that belong to the inline child (a flat roster?)
+    given: dict = field(default_factory=dict)         # field → value for every row (the user's village)
+    generated: object = None                          # a unique code field the importer numbers
+    flat: bool = False                                # one sheet with one row per child
+    flat_of: object = None                            # the parent part of a flat roster's child part
 
 
 def not_importable(registry, entity_name):
@@ -121,11 +131,12 @@ class ImportRefused(Exception):
 
 
 class Importer:
-    def __init__(self, engine, entity_name, user, update=False):
+    def __init__(self, engine, entity_name, user, update=False, mapping=None):
         self.engine, self.models, self.registry = engine, engine.models, engine.registry
         self.spec = self.registry.entities[entity_name]
         self.children = [self.registry.entities[c] for c in self.spec.inline]
         self.user, self.update = user, update
+        self.mapping = mapping          # {entity: {column index or header: field name}} the user chose
         self.ctx = DisplayContext(self.registry)
         self.problems = []
         self.notices = []
@@ -140,6 +151,7 @@ class Importer:
             if not self.problems:
                 for part in parts:
                     self._parse_rows(part, progress)
+                self._group_flat(parts)
                 self._check_links(parts)
                 self._check_unique(parts)
         except FileRejected as e:
@@ -148,9 +160,15 @@ class Importer:
         outcome.problems = sorted(self.problems, key=lambda p: (p.sheet, p.row))
         outcome.notices = self.notices
         outcome.rows = sum(len(p.rows) for p in parts)
-        outcome.sheets = [(p.sheet.name, p.spec, p.sheet.rows[0] if p.sheet.rows else [], p.sheet.rows) for p in parts]
+        by_sheet = {}
+        for p in parts:             # a flat roster is one sheet read twice: keep it once, with every row
+            entry = (p.sheet.name, p.spec, p.header, self._data_rows(p))
+            if p.sheet.name not in by_sheet or len(entry[3]) > len(by_sheet[p.sheet.name][3]):
+                by_sheet[p.sheet.name] = entry
+        outcome.sheets = list(by_sheet.values())
+        outcome.mapping = [(p.sheet.name, p.spec.name, p.proposal) for p in parts]
         if outcome.ok and outcome.rows == 0:
-            outcome.problems.append(Problem("", 0, "", "", "文件中没有数据行（第1行是表头，数据从第2行开始）"))
+            outcome.problems.append(Problem("", 0, "", "", "文件中没有数据行（表头下面应是一行一条记录）"))
         saved_one_by_one = self.update or any(not link_keys(p.spec) for p in parts)
         if outcome.ok and (not dry_run or saved_one_by_one):
             try:
@@ -160,6 +178,15 @@ class Importer:
                 outcome.problems = sorted(self.problems, key=lambda p: (p.sheet, p.row))
         self._record_history(outcome)
         return outcome
+
+    @staticmethod
+    def _data_rows(part):
+        """(row number, cells) of the rows read as data; all rows below the header when the header
+        itself was refused (the error workbook must keep them)."""
+        if part.rows:
+            return [(row_no, raw) for row_no, _, raw, _ in part.rows]
+        return [(i + 1, row) for i, row in enumerate(part.sheet.rows[part.start:], part.start)
+                if any(str(c).strip() for c in row if c is not None)]
 
     def problem(self, part, row, column, value, message):
         self.problems.append(Problem(part.sheet.name if part else "", row, column, value, message))
@@ -181,71 +208,159 @@ class Importer:
             part = self._map_header(spec, sheet)
             if part:
                 parts.append(part)
+        if len(parts) == 1 and parts[0].unmapped:
+            flat = self._map_flat(parts[0], sheets)
+            if flat:
+                parts.append(flat)
+            else:
+                main = parts[0]
+                self.notices.append(f"“{main.sheet.name}”表中这些列没有对应的字段，不导入："
+                                    + "、".join(layout.normal(main.header[i]) for i in main.unmapped))
+        seen = set()
+        self.notices = [n for n in self.notices if not (n in seen or seen.add(n))]
         return parts
 
-    def _map_header(self, spec, sheet):
-        rows = sheet.rows
-        if not rows or not any(str(c).strip() for c in rows[0]):
-            if any(any(str(c).strip() for c in r) for r in rows):
-                self.problems.append(Problem(sheet.name, 1, "", "", "第1行应为表头（各列的中文名称）"))
+    def _map_flat(self, main, sheets):
+        """One sheet, one row per member, household columns repeated or merged down: the members
+        become the household's inline child rows."""
+        child = self.children[0]
+        if any(s.name.strip() in (child.label, child.name) for s in sheets):
+            return None
+        names = self._column_names(child)
+        taken = set(main.columns)
+        hits = [i for i, raw in enumerate(main.header) if i not in taken and layout.lookup(raw, names)[0]]
+        key = next((f for f in link_keys(child) if f.type == "id_card"), None)
+        if not key or not any(layout.lookup(main.header[i], names)[0] is key for i in hits):
+            return None
+        part = self._map_header(child, main.sheet, others=main)
+        part.flat_of = main
+        main.flat = True
+        # rows that leave the household columns blank belong to the household above them
+        previous = None
+        for i in range(main.start, len(main.sheet.rows)):
+            row = main.sheet.rows[i]
+            if not any(str(c).strip() for c in row if c is not None) or i + 1 in main.sheet.hidden \
+                    or layout.skip_reason(row):
+                continue
+            if all(str(row[c] if c < len(row) and row[c] is not None else "").strip() == "" for c in main.columns):
+                if previous is not None:
+                    for c in main.columns:
+                        if c < len(previous):
+                            row.extend([""] * max(0, c + 1 - len(row)))
+                            row[c] = previous[c]
             else:
-                self.problems.append(Problem(sheet.name, 0, "", "", "工作表是空的"))
+                previous = row
+        self.notices.append(f"“{main.sheet.name}”是一行一人的花名册：按{self.spec.label}的列把各行归到同一户，"
+                            f"每行导入为一名{child.label}")
+        return part
+
+    def _map_header(self, spec, sheet, others=None):
+        """others: the part of the other entity read from the same sheet (a flat roster): its
+        columns count for finding the header and are not reported as unmapped here."""
+        rows = sheet.rows
+        if not any(any(str(c).strip() for c in r if c is not None) for r in rows):
+            self.problems.append(Problem(sheet.name, 0, "", "", "工作表是空的"))
             return None
         part = Part(spec=spec, sheet=sheet, columns={})
-        known = {}
-        for f in importable_fields(spec):
-            for name in (f.label, f.name, header_text(f)):
-                known[name] = f
-        if not any(_header(c) in known for c in rows[0]):
-            below = next((i for i, r in enumerate(rows[1:4], 2) if sum(_header(c) in known for c in r) >= 2), None)
-            if below:
-                title = "、".join(str(c).strip() for c in rows[0] if str(c).strip())[:40]
-                self.problem(part, 1, "", title, f"表头应在第1行：表头在第{below}行，请删除上面的标题行（“{title}”）后再导入")
-                return part
-        if self.update:
-            for f in importable_fields(spec):
-                if f.fixed:
-                    for name in (f.label, f.name, header_text(f)):
-                        known.pop(name, None)
-        ignorable = ignored_columns(spec, self.update)
-        seen, ignored = {}, []
-        for index, raw in enumerate(rows[0]):
-            text = _header(raw)
+        names = self._column_names(spec)
+        ignorable = {layout.normal(k): v for k, v in ignored_columns(spec, self.update).items()}
+        layout.fill_merged(sheet)
+        other_names = self._column_names(others.spec) if others else self._flat_names(spec)
+        found = layout.find_header(sheet, {**{k: "ignored" for k in ignorable}, **other_names, **names})
+        if found is None:
+            example = "、".join(f.label for f in importable_fields(spec)[:4])
+            self.problem(part, 1, "", "", f"找不到表头：前{layout.HEADER_SCAN}行中没有一行是“{spec.label}”的列名"
+                                          f"（如 {example}），请使用导入模板，或在第一行写上各列的中文名称")
+            return part
+        first, last, header = found
+        part.start, part.header = last + 1, header
+        if first:
+            above = "、".join(dict.fromkeys(str(c).strip() for r in rows[:first] for c in r if str(c or "").strip()))[:40]
+            self.notices.append(f"“{sheet.name}”表头在第{first + 1}行，上面的 {first} 行（{above}）不导入")
+        chosen = (self.mapping or {}).get(spec.name)
+        seen, ignored, unmapped = {}, [], []
+        part.proposal = []
+        for index, raw in enumerate(header):
+            text = layout.normal(raw)
             if not text:
                 continue
-            f = known.get(text)
-            if f is None and text in ignorable:
-                ignored.append(f"{text}（{ignorable[text]}）")
+            if others and index in others.columns:
+                continue
+            if chosen is not None:
+                name = chosen.get(str(index), chosen.get(text))
+                f = spec.field(name) if name and spec.has_field(name) and spec.field(name) in importable_fields(spec) else None
+            else:
+                f, _ = layout.lookup(raw, names)
+            if f is None and others is None and layout.lookup(raw, self._flat_names(spec))[0]:
+                part.unmapped.append(index)         # a member's column on a household sheet: maybe flat
+                continue
+            part.proposal.append((index, str(raw).strip(), f.name if f else ""))
+            if f is None and layout.lookup(raw, ignorable)[0]:
+                ignored.append(f"{text}（{layout.lookup(raw, ignorable)[0]}）")
             elif f is None:
-                self.problem(part, 1, str(raw), raw, f"未知的列“{raw}”：请使用导入模板中的列名")
+                unmapped.append(text)
             elif f.name in seen:
-                self.problem(part, 1, str(raw), raw, f"列“{f.label}”出现了两次（第{seen[f.name]}列和第{index + 1}列）")
+                self.problem(part, last + 1, str(raw), raw, f"列“{f.label}”出现了两次（第{seen[f.name]}列和第{index + 1}列）")
             else:
                 seen[f.name] = index + 1
                 part.columns[index] = f
         if ignored:
             self.notices.append(f"“{sheet.name}”表中这些列不导入：" + "、".join(ignored))
+        if unmapped:
+            self.notices.append(f"“{sheet.name}”表中这些列没有对应的字段，不导入：" + "、".join(unmapped)
+                                + "（可在下方“列的对应”中改选）")
+        if sheet.merged_ranges and any(r2 >= part.start for (_, _), (r2, _) in sheet.merged_ranges):
+            self.notices.append(f"“{sheet.name}”表中的合并单元格已按每行填入同一个值（如一户的户主信息合并在各成员行上）")
         part.defaults = [f for f in importable_fields(spec) if f.default is not None and f.name not in seen
                          and f.type not in ("ref", "area")]
         back = self._back_ref(spec)
         key = match_key(spec)
         if self.update:
             if key is None or key.name not in seen:
-                self.problem(part, 1, "", "", f"更新模式需要“{key.label if key else '唯一编号'}”列来找到已有记录")
+                self.problem(part, part.start, "", "", f"更新模式需要“{key.label if key else '唯一编号'}”列来找到已有记录")
         else:
             for f in importable_fields(spec):
-                if f.required and f.default is None and f.name not in seen and f is not back:
-                    self.problem(part, 1, f.label, "", f"缺少必填列“{f.label}”")
-        if back and back.name not in seen:
-            self.problem(part, 1, back.label, "", f"缺少列“{back.label}”：填写所属{self.spec.label}的"
+                if not f.required or f.default is not None or f.name in seen or f is back:
+                    continue
+                if self._user_area(f) is not None:
+                    part.given[f.name] = self._user_area(f)
+                    self.notices.append(f"“{sheet.name}”表中没有“{f.label}”列：按您的区划填写")
+                elif spec is self.spec and self.children and f.unique and f.type == "text":
+                    part.generated = f      # a roster has no household numbers: one is given per village
+                else:
+                    self.problem(part, part.start, f.label, "", f"缺少必填列“{f.label}”")
+        if others is not None and back:
+            pass                        # a flat roster: each row's household is the row's own
+        elif back and back.name not in seen:
+            self.problem(part, part.start, back.label, "", f"缺少列“{back.label}”：填写所属{self.spec.label}的"
                                                   f"{'或'.join(k.label for k in link_keys(self.spec))}")
-        for rng in sheet.merged:
-            self.problem(part, int("".join(c for c in rng.split(":")[0] if c.isdigit())), "", rng,
-                         f"有合并单元格 {rng}：请取消合并，每个单元格各填一个值")
         for ref in sheet.formulas[:20]:
             self.problem(part, int("".join(c for c in ref if c.isdigit())), ref, "",
                          f"单元格 {ref} 是公式：请复制后“选择性粘贴 → 数值”再导入")
         return part
+
+    def _user_area(self, f):
+        """The user's own area, for an area field of its level that the sheet leaves out."""
+        if f.type != "area" or not self.user or not self.user.__data__.get("area"):
+            return None
+        area = self.models["area"].get_or_none(id=self.user.__data__["area"])
+        return area.id if area and area.level == f.level else None
+
+    def _flat_names(self, spec):
+        if spec is not self.spec or not self.children:
+            return {}
+        return self._column_names(self.children[0])
+
+    def _column_names(self, spec):
+        """Normalised header → field: labels, names, template headers and declared aliases. In update
+        mode fixed fields are left out (they are ignored with a notice)."""
+        names = {}
+        for f in importable_fields(spec):
+            if self.update and f.fixed:
+                continue
+            for name in (f.label, f.name, header_text(f), *f.aliases):
+                names.setdefault(layout.normal(name), f)
+        return names
 
     def _back_ref(self, spec):
         if spec is self.spec:
@@ -255,17 +370,23 @@ class Importer:
     # -- rows
     def _parse_rows(self, part, progress):
         model = self.models[part.spec.name]
-        total = len(part.sheet.rows) - 1
+        total = len(part.sheet.rows) - part.start
         masked = 0
         key = match_key(part.spec) if self.update else None
-        for offset, raw_row in enumerate(part.sheet.rows[1:]):
-            row_no = offset + 2
+        skipped = {}
+        for offset, raw_row in enumerate(part.sheet.rows[part.start:]):
+            row_no = part.start + offset + 1
             if not any(str(c).strip() for c in raw_row if c is not None):
+                continue
+            reason = "隐藏行" if row_no in part.sheet.hidden else layout.skip_reason(raw_row)
+            if reason:
+                skipped.setdefault(reason, []).append(row_no)
                 continue
             values, bad = {}, False
             if not self.update:
                 for f in part.defaults:
                     values[f.name] = types.get(f.type).parse(f.default, f, self.ctx)
+                values.update(part.given)
             for index, f in part.columns.items():
                 raw = raw_row[index] if index < len(raw_row) else ""
                 if f.type in ("ref", "area"):
@@ -326,21 +447,70 @@ class Importer:
             part.rows.append((row_no, values, raw_row, bad))
             if progress and offset % 2000 == 0:
                 progress("校验", offset, total)
+        for reason, numbers in skipped.items():
+            shown = "、".join(str(n) for n in numbers[:10]) + ("等" if len(numbers) > 10 else "")
+            self.notices.append(f"“{part.sheet.name}”表中的{reason}不导入：第{shown}行（共 {len(numbers)} 行）")
         if masked:
             self.notices.append(f"“{part.sheet.name}”表中有 {masked} 个打码的号码（导出时按您的权限隐藏），保留原值不改")
 
     # -- links: areas, parents in the same file or in the database, all within the user's scope
+    def _group_flat(self, parts):
+        """A flat roster's rows with the same household cells are one household: its first row is
+        the household, and every row is one member of it."""
+        main = next((p for p in parts if p.flat), None)
+        child = next((p for p in parts if p.flat_of is main), None) if main else None
+        if not main or not child:
+            return
+        back = self._back_ref(child.spec)
+        first, kept = {}, []
+        household_of = {}
+        for row in main.rows:
+            row_no, _, raw, _ = row
+            key = tuple(_plain_text(raw[c] if c < len(raw) else "") for c in sorted(main.columns))
+            if key not in first:
+                first[key] = row_no
+                kept.append(row)
+            household_of[row_no] = first[key]
+        main.rows = kept
+        for row_no, values, _, _ in child.rows:
+            if row_no in household_of:
+                values[back.name] = ("row", household_of[row_no])
+
+    def _number(self, main):
+        """Household numbers for a roster that has none: the village code and a serial, after the
+        highest number already given in that village."""
+        f = main.generated
+        model = self.models[main.spec.name]
+        area_field = next((a for a in main.spec.fields if a.type == "area"), None)
+        Area = self.models["area"]
+        serial = {}
+        for row_no, values, _, bad in main.rows:
+            if values.get(f.name) or not area_field or not isinstance(values.get(area_field.name), int):
+                continue
+            village = values[area_field.name]
+            if village not in serial:
+                code = Area.get_by_id(village).code
+                taken = [c for (c,) in model.select(getattr(model, f.name))
+                         .where(getattr(model, f.name).startswith(code + "-")).tuples()]
+                numbers = [int(c.rsplit("-", 1)[1]) for c in taken if c.rsplit("-", 1)[1].isdigit()]
+                serial[village] = [code, max(numbers, default=0)]
+            serial[village][1] += 1
+            values[f.name] = f"{serial[village][0]}-{serial[village][1]:04d}"
+
     def _check_links(self, parts):
         main = next((p for p in parts if p.spec is self.spec), None)
+        for part in parts:
+            for f in part.spec.fields:
+                if f.type == "area" and any(isinstance(v.get(f.name), tuple) for _, v, _, _ in part.rows):
+                    self._resolve_areas(part, f)
+        if main and main.generated:
+            self._number(main)
         if main:
             for key in link_keys(self.spec):
                 for row_no, values, _, bad in main.rows:
                     if values.get(key.name) is not None:
                         main.keys.setdefault((key.name, values[key.name]), row_no)
         for part in parts:
-            for f in part.spec.fields:
-                if f.type == "area" and any(f.name in v for _, v, _, _ in part.rows):
-                    self._resolve_areas(part, f)
             back = self._back_ref(part.spec)
             if back:
                 self._resolve_parents(part, back, main)
@@ -376,11 +546,12 @@ class Importer:
 
     def _resolve_parents(self, part, back, main):
         keys = link_keys(self.spec)
-        wanted = {values[back.name][1] for _, values, _, _ in part.rows if isinstance(values.get(back.name), tuple)}
+        wanted = {values[back.name][1] for _, values, _, _ in part.rows
+                  if isinstance(values.get(back.name), tuple) and values[back.name][0] == "link"}
         in_db = refs.lookup(self.models, self.spec.name, self.user, wanted)
         for row_no, values, _, _ in part.rows:
             link = values.get(back.name)
-            if not isinstance(link, tuple):
+            if not isinstance(link, tuple) or link[0] != "link":
                 continue
             text = link[1]
             in_file = next((main.keys[(k.name, text)] for k in keys if main and (k.name, text) in main.keys), None)
@@ -516,8 +687,9 @@ class Importer:
         rules (one active card per household, the roster's start month): each row is saved as a form
         would save it. A row a rule refuses stops the whole file."""
         model = self.models[part.spec.name]
+        then = getattr(self.models, "after_import", {}).get(part.spec.name)
         for i, (values, data) in enumerate(rows):
-            self._save_one(part, model(**data), values, data)
+            self._save_one(part, model(**data), values, data, then)
             outcome.created += 1
             if progress and i % 2000 == 0:
                 progress("写入", i, len(rows))
@@ -544,9 +716,12 @@ class Importer:
             if progress and i % 2000 == 0:
                 progress("写入", i, len(rows))
 
-    def _save_one(self, part, record, values, data):
+    def _save_one(self, part, record, values, data, then=None):
+        """then: the rule a new row of this table goes through once saved (the roster's 新增)."""
         try:
             record.save()
+            if then:
+                then(record)
         except RecordInvalid as e:
             row_no = next(r for r, v, _, _ in part.rows if v is values)
             for name, message in e.errors.items():
@@ -608,10 +783,6 @@ def _stored(model, name, value):
         return f.python_value(f.db_value(value))
     except (TypeError, ValueError):
         return value
-
-
-def _header(raw):
-    return str(raw if raw is not None else "").strip().replace("\u3000", "").rstrip("*＊").strip()
 
 
 def _plain_text(raw):

@@ -39,6 +39,8 @@ class Sheet:
     rows: list                                  # list of lists of cell values (row 1 = header)
     merged: list = field(default_factory=list)  # ["A2:B3", …]
     formulas: list = field(default_factory=list)  # ["C5", …]
+    hidden: set = field(default_factory=set)     # 1-based numbers of rows hidden in Excel
+    merged_ranges: list = field(default_factory=list)  # ((first row, first col), (last row, last col)), 0-based
 
 
 def find_table(data, filename, limits, marker, hint):
@@ -66,9 +68,9 @@ def read(data, filename, limits):
         return [Sheet(name=re.sub(r"\.csv$", "", filename or "", flags=re.I), rows=_csv_rows(data, limits))]
     if not name.endswith(WORKBOOK_EXT):
         raise FileRejected("只能导入 Excel 工作簿（.xlsx、.xls）或 CSV 文件")
-    formulas = {}
+    formulas, hidden = {}, {}
     if data[:4] == b"PK\x03\x04":
-        formulas = _scan_zip(data, limits, name.endswith((".xlsx", ".xlsm")))
+        formulas, hidden = _scan_zip(data, limits, name.endswith((".xlsx", ".xlsm")))
     try:
         book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except pc.PasswordError:
@@ -89,10 +91,12 @@ def read(data, filename, limits):
         _check_extent(f"工作表“{sheet_name}”", end[0] + 1, end[1] + 1, limits)
         try:
             rows = sheet.to_python(skip_empty_area=False)
-            merged = [_range_name(r) for r in (sheet.merged_cell_ranges or [])]
+            ranges = list(sheet.merged_cell_ranges or [])
+            merged = [_range_name(r) for r in ranges]
         except Exception:
             raise FileRejected(f"工作表“{sheet_name}”无法读取，文件可能已损坏") from None
-        sheets.append(Sheet(name=sheet_name, rows=rows, merged=merged, formulas=formulas.get(index, [])))
+        sheets.append(Sheet(name=sheet_name, rows=rows, merged=merged, formulas=formulas.get(index, []),
+                            hidden=hidden.get(index, set()), merged_ranges=ranges))
     return sheets
 
 
@@ -128,6 +132,9 @@ def _csv_rows(data, limits):
 
 CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
 FORMULA_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*>(?:(?!</c>).)*?<f[ >/]', re.S)
+ROW_TAG = re.compile(rb"<row\b([^>]*)>")
+ROW_NUMBER = re.compile(rb'\br="([0-9]+)"')
+HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
 WORKSHEET = re.compile(r"xl/worksheets/sheet(\d+)\.xml")
 CHUNK = 1024 * 1024
 MAX_CELL_BYTES = 2 * CHUNK      # Excel holds at most 32767 characters in a cell (≈ 100 KB of XML)
@@ -142,7 +149,7 @@ def _scan_zip(data, limits, is_xlsx):
     too_big = FileRejected(f"工作簿解压后超过 {limits.max_uncompressed // mb} MB 的上限，可能是异常文件；"
                            f"请确认文件内容，或分成几个文件导入")
     giant_cell = FileRejected("工作簿中有一个单元格的内容超过 Excel 允许的长度（32767 个字），可能是异常文件，不能导入")
-    out, total, strings_carry = {}, 0, b""
+    out, hidden, total, strings_carry = {}, {}, 0, b""
     try:
         book = zipfile.ZipFile(io.BytesIO(data))
     except Exception:
@@ -182,6 +189,11 @@ def _scan_zip(data, limits, is_xlsx):
                         for letters, digits in CELL.findall(work):
                             max_row = max(max_row, int(digits))
                             max_col = max(max_col, _column_number(letters))
+                        if b"hidden=" in work:
+                            for attrs in ROW_TAG.findall(work):
+                                number = ROW_NUMBER.search(attrs)
+                                if number and HIDDEN.search(attrs):
+                                    hidden.setdefault(index, set()).add(int(number.group(1)))
                         if b"<f" in work:
                             refs.extend(m.decode() for m in FORMULA_CELL.findall(work))
                         if max_row > limits.max_rows or max_col > limits.max_columns:
@@ -197,7 +209,7 @@ def _scan_zip(data, limits, is_xlsx):
     except Exception:
         # damaged compressed data (zlib.error, bad CRC), a bad entry, …: the workbook cannot be trusted
         raise FileRejected("无法读取这个文件：工作簿已经损坏，请用 Excel 打开后另存一份再导入") from None
-    return out
+    return out, hidden
 
 
 def _check_strings(buf, giant_cell):

@@ -9,6 +9,8 @@ import xlsxwriter
 from casework import refs
 from casework.imports import header_text, importable_fields
 
+from .workbook import print_setup
+
 TEXT_TYPES = {"checklist", "id_card", "bank_account", "phone", "text", "textarea", "month"}
 HOW = {
     "text": "文本", "textarea": "文本，可多行", "int": "整数", "money": "金额（元），如 1200.50",
@@ -67,6 +69,7 @@ def write_template(registry, entity_name, path):
                 how = f"{target.label}的{refs.how_to_name(target)}"
             guide_rows.append((spec.label, f.label, "必填" if f.required else "", how, f.help or ""))
         sheet.freeze_panes(1, 0)
+        print_setup(sheet, sum(max(10, len(f.label) * 2 + 4) for f in fields), 0)
     guide = book.add_worksheet("填写说明")
     guide.write_row(0, 0, ["工作表", "列", "是否必填", "怎样填写", "说明"], head)
     for r, row in enumerate(guide_rows, 1):
@@ -105,28 +108,30 @@ def write_errors(outcome, path):
         for col, h in enumerate(header):
             sheet.write_string(0, col, "" if h is None else str(h), head)
         sheet.write_string(0, width, "错误原因", head)
+        print_setup(sheet, sum(max(10, len(str(h or "")) * 2 + 4) for h in header) + 60, 0)
         problems_of = by_sheet.get(name, {})
-        for row_no in range(2, len(rows) + 1):
-            values = rows[row_no - 1][:width]
-            if not any(str(v).strip() for v in values if v is not None):
-                continue
+        out = 0
+        for row_no, cells in rows:
+            values = cells[:width]
+            out += 1        # the header comes back in row 1, data from row 2; title, total, hidden rows dropped
             problems = problems_of.get(row_no)
             for col, value in enumerate(values):
                 if value in (None, ""):
                     continue
                 if isinstance(value, dt.datetime):
-                    sheet.write_datetime(row_no - 1, col, value, time_fmt)
+                    sheet.write_datetime(out, col, value, time_fmt)
                 elif isinstance(value, dt.date):
-                    sheet.write_datetime(row_no - 1, col, dt.datetime.combine(value, dt.time()), date_fmt)
+                    sheet.write_datetime(out, col, dt.datetime.combine(value, dt.time()), date_fmt)
                 elif isinstance(value, str):
-                    sheet.write_string(row_no - 1, col, value, bad_fill if problems else None)
+                    sheet.write_string(out, col, value, bad_fill if problems else None)
                 else:
-                    sheet.write(row_no - 1, col, value)
+                    sheet.write(out, col, value)
             if problems:
-                sheet.write_string(row_no - 1, width, "；".join(f"{p.column}：{p.message}" if p.column else p.message
+                sheet.write_string(out, width, "；".join(f"{p.column}：{p.message}" if p.column else p.message
                                                               for p in problems), reason_fmt)
+    starts = {name: (rows[0][0] - 1 if rows else 1) for name, _, _, rows in outcome.sheets}
     notes = [p for rows in general.values() for p in rows] + \
-        [p for rows in by_sheet.values() for r, ps in rows.items() if r < 2 for p in ps]
+        [p for sheet, rows in by_sheet.items() for r, ps in rows.items() if r <= starts.get(sheet, 1) for p in ps]
     if notes:
         sheet = book.add_worksheet("文件问题")
         sheet.set_column(1, 1, 80)

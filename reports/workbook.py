@@ -10,6 +10,24 @@ import datetime as dt
 import xlsxwriter
 
 FORMULA_START = ("=", "+", "-", "@")
+A4 = 9
+PORTRAIT_WIDTH = 95             # column widths (characters) that fit an A4 page upright at a readable size
+
+
+def print_setup(sheet, width, header_row):
+    """A printed list is filed: A4, upright or across as the table's width asks, one page wide,
+    the header repeated on every page (so a later page of the bank list still names its columns),
+    centred, and page numbers in the footer."""
+    sheet.set_paper(A4)
+    if width > PORTRAIT_WIDTH:
+        sheet.set_landscape()
+    else:
+        sheet.set_portrait()
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0, header_row)
+    sheet.center_horizontally()
+    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    sheet.set_footer("&C第 &P 页，共 &N 页")
 
 
 class SheetWriter:
@@ -36,11 +54,14 @@ class SheetWriter:
         self.row += 1
 
     def header(self, labels, widths=None):
+        total = 0
         for col, label in enumerate(labels):
             self.sheet.write_string(self.row, col, label, self.fmt["header"])
             width = (widths or {}).get(col) or max(8, min(40, len(label) * 2 + 2))
             self.sheet.set_column(col, col, width)
+            total += width
         self.sheet.freeze_panes(self.row + 1, 0)
+        print_setup(self.sheet, total, self.row)
         self.row += 1
 
     def cells(self, values, formats=None):

@@ -16,10 +16,26 @@ ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "
                "search_inline"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
-              "unique_message", "fixed"}
+              "unique_message", "fixed", "aliases", "renamed_from"}
 RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at"}
 SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml", "menus.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
+
+
+def _aliases(rel, entity, field, raw):
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(a, (str, int)) for a in raw):
+        raise SchemaError(rel, "aliases 应为列名的列表，如 [身份证号码, 公民身份号码]", entity, field)
+    return [str(a) for a in raw]
+
+
+def _renamed_from(rel, entity, field, raw):
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not NAME.match(raw):
+        raise SchemaError(rel, f"renamed_from 应为原字段的英文名（小写字母、数字、下划线），而不是 {raw!r}", entity, field)
+    return raw
 
 
 def _read(path, rel):
@@ -95,7 +111,10 @@ def _load_options(root):
             if code in seen:
                 raise SchemaError(rel, f"选项代码 {code} 重复", name)
             seen.add(code)
-            opts.append(Option(code=code, label=str(item["label"])))
+            aliases = item.get("aliases") or []
+            if not isinstance(aliases, list):
+                raise SchemaError(rel, f"选项 {code} 的 aliases 应为列表，如 [妻子, 老伴]", name)
+            opts.append(Option(code=code, label=str(item["label"]), aliases=[str(a) for a in aliases]))
         if name in out:
             raise SchemaError(rel, f"选项表 {name} 重复定义", name)
         common = [str(c) for c in data.get("common") or []]
@@ -151,7 +170,8 @@ def _entity(data, rel):
             sensitive=bool(raw.get("sensitive")), readonly=bool(raw.get("readonly")),
             derive=raw.get("derive"), level=raw.get("level"), hidden=bool(raw.get("hidden")),
             in_list=raw.get("in_list", True) is not False, unique_message=raw.get("unique_message"),
-            fixed=bool(raw.get("fixed")),
+            fixed=bool(raw.get("fixed")), aliases=_aliases(rel, name, fname, raw.get("aliases")),
+            renamed_from=_renamed_from(rel, name, fname, raw.get("renamed_from")),
             entity=name))
     lists = {}
     for key in ("list", "filters", "search", "order", "inline", "related", "editable"):

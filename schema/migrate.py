@@ -133,8 +133,16 @@ def plan(models):
             continue
         have = columns_of(db, table)
         declared = set()
+        renamed = set()
         for field in model._meta.sorted_fields:
             declared.add(field.column_name)
+            old = _former_column(spec, field)
+            if field.column_name not in have and old and old in have:
+                # the field's values are in its former column: rename it rather than add an empty one
+                renamed.add(old)
+                result.steps.append((f"表 {table} 的列 {old} 改名为 {field.column_name}（{field.verbose_name or ''}）",
+                                     lambda t=table, o=old, n=field.column_name: run_ops(migrator.rename_column(t, o, n))))
+                continue
             if field.column_name not in have:
                 result.steps.append((f"表 {table} 增加列 {field.column_name}（{field.verbose_name or ''}）",
                                      lambda m=model, f=field: _add_column(migrator, m, f)))
@@ -148,7 +156,8 @@ def plan(models):
                 result.refusals.append(MigrationRefused(
                     spec.file, f"数据库中的列 {field.column_name} 与声明不一致：{verdict}。"
                                f"已拒绝迁移；如确需修改，请新建字段并迁移数据", name, fname))
-        for col in sorted(set(have) - declared):
+        result.refusals.extend(_options_in_use(models, spec, model, have))
+        for col in sorted(set(have) - declared - renamed):
             result.notes.append(f"表 {table} 的列 {col} 已不在声明中，保留不删")
         have_idx = {i.name for i in db.get_indexes(table, schema=schema_name)}
         for idx in model._meta.fields_to_index():
@@ -168,6 +177,39 @@ def plan(models):
                 result.steps.append((f"表 {table} 建立索引 {idx_name}",
                                      lambda m=model, i=idx: _create_index(m, i)))
     return result
+
+
+def _former_column(spec, field):
+    name = field.name[:-3] if field.name.endswith("_id") and not spec.has_field(field.name) else field.name
+    if not spec.has_field(name) or not spec.field(name).renamed_from:
+        return None
+    f = spec.field(name)
+    return f.renamed_from + ("_id" if f.type in ("ref", "area") else "")
+
+
+def _options_in_use(models, spec, model, have):
+    """A choice whose stored codes are no longer in its option list would show raw codes and be
+    emptied by the next edit: the migration is refused, naming the codes and how many rows hold them."""
+    out = []
+    for f in spec.fields:
+        if f.type not in ("choice", "checklist") or f.name not in have or f.options not in models.registry.options:
+            continue
+        codes = set(models.registry.options[f.options].labels)
+        col = getattr(model, f.name)
+        counts = {}
+        query = model.select(col, pw.fn.COUNT(pw.SQL("*"))).where(col.is_null(False) & (col != "")).group_by(col)
+        if f.type == "choice":
+            query = query.where(col.not_in(sorted(codes)))
+        for value, n in query.tuples():
+            for code in (value.split(",") if f.type == "checklist" else [value]):
+                if code not in codes:
+                    counts[code] = counts.get(code, 0) + n
+        if counts:
+            listed = "、".join(f"“{c}”{n} 行" for c, n in sorted(counts.items())[:10])
+            out.append(MigrationRefused(
+                spec.file, f"选项表 {f.options} 中已没有这些代码，但数据库里还有记录在用：{listed}。"
+                           f"请把选项加回去（可改名称），或先把这些记录改为别的选项后再删", spec.name, f.name))
+    return out
 
 
 def _duplicates(model, index):

@@ -20,6 +20,7 @@ class SchemaError(Exception):
 class Option:
     code: str
     label: str
+    aliases: list = dc_field(default_factory=list)   # other words offices write for it (妻子 → 配偶)
 
 
 @dataclass
@@ -34,13 +35,24 @@ class OptionList:
         self.labels = {o.code: o.label for o in self.options}
         self._codes = {o.label: o.code for o in self.options}
         self._codes.update({o.code: o.code for o in self.options})
+        for o in self.options:
+            for alias in o.aliases:
+                self._codes.setdefault(str(alias), o.code)
 
     def label_of(self, code):
         return self.labels.get(code, code)
 
     def code_of(self, text):
-        """Accept a code or a label (imports and filters use either)."""
-        return self._codes.get(str(text).strip())
+        """Accept a code, a label or a declared alias (imports and filters use either); a code typed
+        as a number (1.0 from a cell, 2 for "02") is found too."""
+        if isinstance(text, float) and text.is_integer():
+            text = int(text)
+        text = str(text).strip().replace("\u3000", "")
+        code = self._codes.get(text)
+        if code is None and text.isdigit():
+            code = next((c for c in self.labels if c.isdigit() and c.lstrip("0") == text.lstrip("0")
+                         and len(c) > len(text)), None)
+        return code
 
     def choices(self):
         return [(o.code, o.label) for o in self.options]
@@ -72,6 +84,8 @@ class Field:
     unique_message: str | None = None   # shown when a unique value is taken
     in_list: bool = True          # False keeps a field out of the list page (forms, export keep it)
     fixed: bool = False           # written when the record is made; afterwards only by a signed workflow step
+    aliases: list = dc_field(default_factory=list)   # other headers offices write for this column
+    renamed_from: str | None = None   # the field's former name: migration renames its column, keeping the data
     entity: str = ""
 
     @property

@@ -215,6 +215,10 @@ class MoneyColumn(pw.DecimalField):
         return value.quantize(Money.CENT, rounding=ROUND_HALF_UP) if value is not None else None
 
 
+FULLWIDTH_MARKS = str.maketrans("．，－＋／　", ".,-+/ ")
+MONEY_UNIT = re.compile(r"(人民币|￥|¥)|(元)?\s*(/|每)\s*(月|人|户|人·月|人月)$|元$")
+
+
 @register
 class Money(FieldType):
     name = "money"
@@ -232,7 +236,8 @@ class Money(FieldType):
             raise CellError("应为金额")
         if isinstance(raw, float):
             raw = repr(raw)
-        text = str(raw).strip().translate(idnumber.FULLWIDTH).replace(",", "").replace("元", "")
+        text = str(raw).strip().translate(idnumber.FULLWIDTH).translate(FULLWIDTH_MARKS).replace(",", "")
+        text = MONEY_UNIT.sub("", text).strip()
         try:
             value = Decimal(text)
         except InvalidOperation:
@@ -395,6 +400,8 @@ class Choice(FieldType):
     max_length = 32     # the option list is checked where it is known: form choices, import
 
     def parse(self, raw, spec, ctx=None):
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)          # a code typed as a number reads back as 1.0
         value = super().parse(raw, spec, ctx)
         if value is None:
             return None

@@ -20,6 +20,12 @@ def pid(year, order, month=3, day=4):
 def county(db_url):
     """A small county on each backend: two townships, three villages, four households."""
     app = make_app(db_url)
+    seed_county(app)
+    yield app
+    engine_of(app).db.close()
+
+
+def seed_county(app):
     engine = engine_of(app)
     token = system.actor.set((None, "测试", None))
     try:
@@ -40,8 +46,6 @@ def county(db_url):
             M.create(household=h, name=name, id_number=head, relation="02", monthly_income=0)
     finally:
         system.actor.reset(token)
-    yield app
-    engine.db.close()
 
 
 def one_sheet(name, header, rows):

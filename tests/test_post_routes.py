@@ -13,7 +13,7 @@ GENERATED = ("create_view", "edit_view", "delete_view", "action_view", "ajax_upd
 # routes guarded otherwise, each by a rule of its own, walked below too
 OTHERWISE = {"auth.login", "auth.logout",
              "case.transition_view",          # each transition's roles, in workflows/*.yaml
-             "imports.check", "imports.commit",   # the role's `import` right on the chosen table
+             "imports.check", "imports.commit", "imports.remap",   # the role's `import` right on the chosen table
              "reports.start",                 # reads only, within the user's scope
              "settings.index", "settings.profile"}   # the county administrator only
 
