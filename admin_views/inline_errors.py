@@ -68,11 +68,11 @@ def explain(view, exc_errors):
                         types.get(f.type).coerce(value, f)
                     except types.CellError as e:
                         messages.append(f"{who}：{f.label} {e}")
-    found_in_rows = bool(messages)
     for name, msg in exc_errors.items():
         if view.spec.has_field(name):
             messages.insert(0, f"{view.spec.field(name).label}：{msg}")
-        elif not found_in_rows:
+        elif not any(msg in m for m in messages):
+            # the rule that refused (sex against the ID …) is always said, with the field's Chinese label
             label = next((view.models.registry.entities[c].field(name).label for c in view.spec.inline
                           if view.models.registry.entities[c].has_field(name)), name)
             messages.append(f"{label}：{msg}")
