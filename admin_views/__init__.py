@@ -2,7 +2,7 @@
 import datetime as dt
 import os
 
-from flask import Blueprint
+from flask import Blueprint, redirect, url_for
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import Babel
@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from reports import document
 from schema import SchemaError
 
-from . import auth, versioning
+from . import auth, errors, menus, presets, todo, versioning
 from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
 from .care_view import CareModelView
@@ -47,9 +47,9 @@ def init_app(app, engine):
     csrf.init_app(app)
     auth.login_manager.init_app(app)
     app.jinja_env.globals.setdefault("zip", zip)
-    app.register_error_handler(413, lambda e: (
-        "上传的文件太大，超过了导入文件大小上限。请分成几个文件导入。<a href='/admin/imports/'>返回</a>", 413))
     app.register_blueprint(auth.bp)
+    # browsers ask for /favicon.ico whatever the page says
+    app.add_url_rule("/favicon.ico", "favicon", lambda: redirect(url_for("ui.static", filename="favicon.svg")))
     app.before_request(auth.set_actor)
     app.teardown_request(auth.clear_actor)
 
@@ -100,6 +100,10 @@ def init_app(app, engine):
     admin.add_view(ImportView(engine, name="Excel 导入", endpoint="imports"))
     admin.add_view(AuditLogView(engine, name="修改记录", endpoint="audit", category="归档与审计"))
     admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))
+    menus.init_app(app, admin, engine.registry)
+    todo.init_app(app, engine, admin)
+    presets.init_app(app, engine)
+    errors.init_app(app, admin)
     versioning.install(app)
     return admin
 

@@ -1,6 +1,7 @@
 """The audit trail: a record's history (one click from its details page) and, for county roles,
 the whole log with filters. Plus the home page and the settings page."""
 import datetime as dt
+import json
 import os
 
 from flask import abort, flash, redirect, request, send_file, url_for
@@ -15,13 +16,47 @@ from . import auth
 PAGE = 50
 
 
+SYSTEM_FIELDS = {"archived": "已归档"}
+
+
+def _plain(value):
+    """A value without a field spec: never Python's True/False/None on a Chinese page."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+def _filled(engine, entity, value, ctx):
+    """A step's "what was filled" JSON as "label：value" lines, labels from the entities it points to."""
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return _plain(value)
+    if not isinstance(data, dict):
+        return _plain(value)
+    reg = engine.registry.entities[entity]
+    targets = [f.to for f in reg.fields if f.type == "ref" and f.to in engine.registry.entities]
+    lines = []
+    for key, item in data.items():
+        owner = next((t for t in targets if engine.registry.entities[t].has_field(key)), None)
+        if owner:
+            lines.append(f"{engine.registry.entities[owner].field(key).label}：{_display(engine, owner, key, item, ctx)}")
+        else:
+            lines.append(f"{key}：{_plain(item)}")
+    return "；".join(lines)
+
+
 def _display(engine, entity, name, value, ctx):
     reg = engine.registry.entities[entity]
     if not reg.has_field(name):
-        return "" if value is None else str(value)
+        return _plain(value)
     spec = reg.field(name)
     if spec.type == "password":
         return "******"
+    if spec.type == "json":
+        return "" if value in (None, "") else _filled(engine, entity, value, ctx)
     ftype = types.get(spec.type)
     try:
         coerced = value if spec.type in ("ref", "area", "choice", "bool") else ftype.coerce(value, spec)
@@ -35,8 +70,10 @@ def describe(engine, log, ctx):
     settings = engine.registry.settings if log.entity == system.SETTING_ENTITY else {}
     changes = []
     for name, (old, new) in sorted(log.change_dict().items()):
+        if reg and reg.has_field(name) and reg.field(name).hidden and reg.field(name).type != "json":
+            continue                     # internal codes (a step's code, a path) have a readable twin
         label = reg.field(name).label if reg and reg.has_field(name) else \
-            settings[name].label if name in settings else {"archived": "已归档"}.get(name, name)
+            settings[name].label if name in settings else SYSTEM_FIELDS.get(name, name)
         if reg:
             old, new = _display(engine, log.entity, name, old, ctx), _display(engine, log.entity, name, new, ctx)
         changes.append((label, old, new))

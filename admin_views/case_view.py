@@ -14,7 +14,7 @@ from casework import scope
 from casework.workflow import Refused
 from schema import RecordInvalid, types
 
-from . import auth
+from . import auth, presets
 from .forms import AdminBaseForm
 from .model_view import SchemaModelView, _int
 
@@ -23,6 +23,12 @@ ATTACHMENT_TYPES = {".pdf", ".jpg", ".jpeg", ".png", ".doc", ".docx", ".xls", ".
 
 class CaseModelView(SchemaModelView):
     details_template = "jiuzhu/case_details.html"
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        if request.method == "GET":
+            presets.new_case(self, form)
+        return form
 
     @property
     def flow(self):
@@ -55,7 +61,9 @@ class CaseModelView(SchemaModelView):
             f = replace(self.spec.field(name), required=False, readonly=False)
             attrs[name] = types.get(f.type).form_field(f, ctx)
         attrs["opinion"] = wtforms.TextAreaField("办理意见" + ("（必填）" if t.opinion == "required" else ""))
-        attrs["attachment"] = wtforms.FileField("附件（可选：扫描件、照片、PDF）")
+        # image/* lets a phone offer its camera (入户调查 photos) besides its files
+        accept = "image/*," + ",".join(sorted(ATTACHMENT_TYPES))
+        attrs["attachment"] = wtforms.FileField("附件（可选：用手机拍照，或扫描件、PDF）", render_kw={"accept": accept})
         return type(f"Transition_{t.name}", (AdminBaseForm,), attrs)
 
     def timeline(self, record):

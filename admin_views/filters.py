@@ -132,6 +132,21 @@ class NumberEqual(Typed, Equal):
     pass
 
 
+class IsEmpty(PathFilter):
+    """Rows where the field is not filled in yet (a to-do: no home visit date, no check result)."""
+    op_label = "未填写"
+
+    def __init__(self, view, path, label, text=False):
+        super().__init__(view, path, label, options=[("1", "是")])
+        self.text = text                # a text column may hold "" where nothing was chosen
+
+    def clean(self, value):
+        return value
+
+    def compare(self, col, value):
+        return (col.is_null() | (col == "")) if self.text else col.is_null()
+
+
 class BoolEqual(Equal):
     weak = True
 
@@ -165,13 +180,14 @@ def _level_of(view, path):
 
 
 def build(view):
-    out = []
+    out, empties = [], []
     for path in view.spec.filters:
         f = view.resolve(path)
         label = _label_for(view, path)
         if f.type == "choice":
             opts = view.models.registry.options[f.options].choices()
             out += [ChoiceEqual(view, path, label, options=opts), NotEqual(view, path, label, options=opts)]
+            empties.append(IsEmpty(view, path, label, text=True))
         elif f.type in ("area", "ref") and (f.type == "area" or f.to == "area"):
             level = _level_of(view, path)
             out.append(AreaEqual(view, path, label, f, options=lambda lv=level: view.area_options(lv)))
@@ -182,9 +198,10 @@ def build(view):
         elif f.type in ("date", "datetime"):
             out += [DateAfter(view, path, label, f, data_type="datepicker"),
                     DateBefore(view, path, label, f, data_type="datepicker")]
+            empties.append(IsEmpty(view, path, label))
         elif f.type in ("int", "money"):
             out += [NumberEqual(view, path, label, f), NumberGreater(view, path, label, f),
                     NumberSmaller(view, path, label, f)]
         else:
             out += [Contains(view, path, label), Equal(view, path, label)]
-    return out
+    return out + empties        # last, so the position of every older filter in saved links stays

@@ -19,7 +19,7 @@ from casework import heads, scope
 from schema import RecordInvalid, types
 from schema.resolve import DisplayContext, Resolver
 
-from . import auth, export, filters
+from . import auth, export, filters, inline_errors, presets
 from .documents_view import DocumentsMixin
 from .forms import AdminBaseForm, ajax_field, build_form
 from .versioning import VersionedSaves, VersionedXEditable, guarded, versioned_list_form
@@ -255,6 +255,12 @@ class SchemaModelView(VersionedSaves, DocumentsMixin, auth.Guarded, ModelView):
             form_class = self.scaffold_inline_form_models(form_class)
         return form_class
 
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        if request.method == "GET":
+            presets.only_village(self, form)
+        return form
+
     def get_edit_form(self):
         # a saved record's `fixed` fields are not on its edit form (a correction is a workflow step)
         if not any(f.fixed for f in self.spec.fields):
@@ -306,7 +312,12 @@ class SchemaModelView(VersionedSaves, DocumentsMixin, auth.Guarded, ModelView):
         return bool(self.spec.search)
 
     def search_placeholder(self):
-        return "搜索：" + "、".join(self.resolve(p).label for p in self.spec.search)
+        labels = [self.resolve(p).label for p in self.spec.search]
+        if self.spec.search_inline:
+            labels += [f"任一{self.models.registry.entities[c].label}的" + "、".join(
+                self.models.registry.entities[c].field(p).label for p in self.models.registry.entities[c].search
+                if "." not in p) for c in self.spec.inline]
+        return "搜索：" + "、".join(labels)
 
     def _search_clause(self, term, within_area):
         """Rows where any search field matches the term.
@@ -327,6 +338,7 @@ class SchemaModelView(VersionedSaves, DocumentsMixin, auth.Guarded, ModelView):
             conditions.append(filters.path_condition(
                 self.models, self.spec.name, path,
                 lambda col, t=ftype, f=f: t.search_clause(filters.unindexed(col) if hint else col, term, f)))
+        conditions += self._inline_search(term, hint)
         if not conditions:
             return scope.NOTHING
         if within_area:
@@ -344,6 +356,27 @@ class SchemaModelView(VersionedSaves, DocumentsMixin, auth.Guarded, ModelView):
                 lookup = lookup.where(self.model.archived == self.archived_mode)
             lookups.append(lookup)
         return self.model.id.in_(pw.reduce(pw.operator.or_, lookups))
+
+    def _inline_search(self, term, hint):
+        """`search_inline`: rows whose live inline children match the term on the children's own
+        search fields (a household found by its spouse's ID number), one indexed lookup per field."""
+        out = []
+        for child_name in self.spec.inline if self.spec.search_inline else ():
+            child_spec = self.models.registry.entities[child_name]
+            child = self.models[child_name]
+            back = next(f for f in child_spec.fields if f.type == "ref" and f.to == self.spec.name)
+            for path in child_spec.search:
+                f = child_spec.field(path) if "." not in path else None
+                ftype = types.get(f.type) if f else None
+                if ftype is None or ftype.search_clause(pw.Field(), term, f) is None:
+                    continue
+                col = getattr(child, f.name)
+                lookup = child.select(getattr(child, back.name)).where(
+                    ftype.search_clause(filters.unindexed(col) if hint else col, term, f))
+                if child_spec.archive:
+                    lookup = lookup.where(child.archived == False)  # noqa: E712
+                out.append(self.model.id.in_(lookup))
+        return out
 
     def get_filters(self):
         return filters.build(self) or None
@@ -434,6 +467,12 @@ class SchemaModelView(VersionedSaves, DocumentsMixin, auth.Guarded, ModelView):
 
     # -- writes: one transaction each; a rule broken anywhere rolls back everything
     def handle_view_exception(self, exc):
+        if isinstance(exc, RecordInvalid) and self.spec.inline:
+            rows = inline_errors.explain(self, exc.errors)
+            if rows:
+                for message in rows:
+                    flash(f"保存失败：{message}", "error")
+                return True
         if isinstance(exc, RecordInvalid):
             for name, msg in exc.errors.items():
                 label = self.spec.field(name).label if self.spec.has_field(name) else name

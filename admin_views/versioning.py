@@ -16,7 +16,7 @@ import logging
 
 import peewee as pw
 import wtforms
-from flask import flash, g, render_template_string, request
+from flask import flash, g, request
 from flask_admin.model.widgets import XEditableWidget
 from werkzeug.datastructures import MultiDict
 
@@ -146,14 +146,6 @@ def _carry_current_version(form, exc, main_model):
                 sub["row_version"].data = current
 
 
-# standalone: the admin's master template needs a view context an error handler does not have
-BUSY_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>系统繁忙</title></head>
-<body style="font-family: sans-serif; margin: 3em">
-<p style="padding: 1em; background: #fff3cd; border: 1px solid #ffe08a">{{ message }}</p>
-<p>您刚才填写的内容还在上一页的表单里：请点“返回”回到表单，稍等片刻再提交。</p>
-<p><button onclick="history.back()">返回</button></p></body></html>"""
-
-
 def install(app):
     """Every view of the app: a locked database is tried once more; then a page, never a 500."""
     for endpoint, fn in list(app.view_functions.items()):
@@ -164,7 +156,9 @@ def install(app):
         if not is_locked(exc):
             raise exc
         app.logger.warning("database locked after a retry: %s %s", request.method, request.path)
-        return render_template_string(BUSY_PAGE, message=BUSY_MESSAGE), 503
+        from . import errors
+        admin = (app.extensions.get("admin") or [None])[0]
+        return errors.page(503, errors.BUSY_TEXT, admin)
 
 
 def _retry_once(fn):

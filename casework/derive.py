@@ -3,6 +3,7 @@
 Per-record rules run before a save (and may refuse it); aggregate rules recompute a parent after
 its children change. Bound to a ModelSet by `install(models)`.
 """
+import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -115,6 +116,21 @@ def copy(record, spec, models=None):
         value = model.select(getattr(model, part)).where(model.id == value).scalar()
         entity = models.registry.entities[target]
     setattr(record, spec.name, value)
+
+
+@rule("fill")
+def fill(record, spec, models=None):
+    """Left empty, taken from a reference path (a new case's applicant from its household's head);
+    what the user typed is kept."""
+    if getattr(record, spec.name) in (None, ""):
+        copy(record, spec, models)
+
+
+@rule("today")
+def today(record, spec, models=None):
+    """Left empty, today's date (a case's 申请日期): the same default on the form, an import and the API."""
+    if getattr(record, spec.name) is None:
+        setattr(record, spec.name, dt.date.today())
 
 
 def backfill(models):

@@ -433,10 +433,18 @@ class Importer:
                     continue
                 if value is None and self.update:
                     continue        # an empty cell leaves the stored value alone
+                if value is None and f.default is not None:
+                    # a new row from a workbook starts from the declared default, as a form's does
+                    value = types.get(f.type).coerce(f.default, f)
                 values[f.name] = value
             if key and not bad and values.get(key.name) is None:
                 self.problem(part, row_no, key.label, "", f"更新模式须填写{key.label}，才能找到要更新的记录")
                 bad = True
+            if not self.update:
+                # fields the workbook has no column for (a status the rules keep) start from their default too
+                for f in part.spec.fields:
+                    if f.name not in values and f.default is not None and not f.derive:
+                        values[f.name] = types.get(f.type).coerce(f.default, f)
             if not bad:
                 probe = model(**{k: v for k, v in values.items() if not isinstance(v, tuple)})
                 try:

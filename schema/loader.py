@@ -13,12 +13,12 @@ from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaErro
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
                "order", "inline", "related", "menu", "table", "no_import", "unique_rows",
-               "versioned", "head", "import_key"}
+               "versioned", "head", "import_key", "search_inline"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
               "unique_message", "fixed", "aliases", "renamed_from"}
 RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at", "version"}
-SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml"}
+SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml", "menus.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
 
 
@@ -117,7 +117,11 @@ def _load_options(root):
             opts.append(Option(code=code, label=str(item["label"]), aliases=[str(a) for a in aliases]))
         if name in out:
             raise SchemaError(rel, f"选项表 {name} 重复定义", name)
-        out[name] = OptionList(name=name, label=str(data.get("label") or name), options=opts, file=rel)
+        common = [str(c) for c in data.get("common") or []]
+        missing = [c for c in common if c not in seen]
+        if missing:
+            raise SchemaError(rel, f"common 中的代码不在选项中：{'、'.join(missing)}", name)
+        out[name] = OptionList(name=name, label=str(data.get("label") or name), options=opts, file=rel, common=common)
     return out
 
 
@@ -177,7 +181,7 @@ def _entity(data, rel):
         lists[key] = [str(x) for x in value]
     return Entity(name=name, label=str(data["label"]), fields=fields, file=rel,
                   scope=data.get("scope"), archive=bool(data.get("archive")), title=data.get("title"),
-                  menu=data.get("menu"), table=data.get("table"),
+                  menu=data.get("menu"), table=data.get("table"), search_inline=bool(data.get("search_inline")),
                   no_import=str(data["no_import"]) if data.get("no_import") else None,
                   unique_rows=_unique_rows(data.get("unique_rows"), rel, name, seen),
                   versioned=bool(data.get("versioned", True)), head=_head(rel, name, data.get("head")),

@@ -29,6 +29,7 @@ class OptionList:
     label: str
     options: list
     file: str = ""
+    common: list = dc_field(default_factory=list)    # codes offered first in forms (户主、配偶、子、女 …)
 
     def __post_init__(self):
         self.labels = {o.code: o.label for o in self.options}
@@ -55,6 +56,11 @@ class OptionList:
 
     def choices(self):
         return [(o.code, o.label) for o in self.options]
+
+    def form_choices(self):
+        """The common codes first, then the rest in the standard's order."""
+        first = [c for c in self.common if c in self.labels]
+        return [(c, self.labels[c]) for c in first] + [(o.code, o.label) for o in self.options if o.code not in first]
 
 
 @dataclass
@@ -127,6 +133,7 @@ class Entity:
     menu: str | None = None       # menu category label
     table: str | None = None
     no_import: str | None = None  # why the Excel import refuses this table (its rows follow rules on save)
+    search_inline: bool = False   # the search also finds a record by its inline children's search fields
     unique_rows: list = dc_field(default_factory=list)   # UniqueRows
     head: dict | None = None      # the head of the household must be one of its members (casework/heads.py)
     import_key: str | None = None # the field an import update finds rows by (default: a unique ID number)

@@ -411,7 +411,7 @@ class Choice(FieldType):
         return code
 
     def form_field(self, spec, ctx):
-        pairs = [("", "（请选择）")] + ctx.registry.option_list(spec.options).choices()
+        pairs = [("", "（请选择）")] + ctx.registry.option_list(spec.options).form_choices()
         choices = [SelectChoice(value, label) for value, label in pairs]
         vals = [v.InputRequired(message="此项为必填项") if spec.required else v.Optional()]
         return wtforms.SelectField(spec.label, choices=choices, validators=vals,

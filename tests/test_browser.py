@@ -122,17 +122,19 @@ def test_household_create_search_details_export(demo_file, tmp_path):
                 page.select_option("#hukou_type", value="1")
                 assert page.locator("#hukou_type option:checked").inner_text() == "城镇"
 
-                # -- two members inline
+                # -- two members inline: the head's row is already there, made from the head fields
                 add = page.locator(".inline-field > a.btn").filter(has_text="添加")
                 rows = page.locator(".inline-field-list > .inline-field")
-                for n, (name, number, relation) in enumerate([("张建国", head_id, "02"),
-                                                              ("李秀英", spouse_id, "10")]):
-                    add.first.click()
-                    rows.nth(n).wait_for(state="visible")
-                    row = rows.nth(n)
-                    row.locator("input[name$='-name']").fill(name)
-                    row.locator("input[name$='-id_number']").fill(number)
-                    row.locator("select[name$='-relation']").select_option(value=relation)
+                head = rows.nth(0)
+                assert head.locator("input[name$='-name']").input_value() == "张建国"
+                assert head.locator("input[name$='-id_number']").input_value() == head_id
+                assert head.locator("select[name$='-relation']").input_value() == "02"
+                add.first.click()
+                rows.nth(1).wait_for(state="visible")
+                row = rows.nth(1)
+                row.locator("input[name$='-name']").fill("李秀英")
+                row.locator("input[name$='-id_number']").fill(spouse_id)
+                row.locator("select[name$='-relation']").select_option(value="10")
                 assert rows.count() == 2
                 page.screenshot(path=str(tmp_path / "household_form.png"), full_page=True)
 
