@@ -215,6 +215,8 @@ class Flow:
         for fname in t.fields:
             f = spec.field(fname)
             raw = form.get(fname)
+            if raw in (None, "") and fname in t.defaults:
+                raw = today.isoformat() if t.defaults[fname] == "today" else t.defaults[fname]
             try:
                 value = types.get(f.type).parse(raw, _optional(f), ctx) if f.type in ("choice", "checklist") \
                     else types.get(f.type).coerce(raw, f)
@@ -228,8 +230,9 @@ class Flow:
         for fname, value in t.sets.items():
             if value == "today":
                 value = today
-            elif isinstance(value, dict):
-                value = today + dt.timedelta(days=self.setting(value["period"]) - 1)
+            elif isinstance(value, dict):              # a period of natural days, counted by the civil code
+                start = getattr(record, value["after"]) if value.get("after") else today
+                value = self.calendar().period_end_or_unrolled(start or today, self.setting(value["period"]))
             setattr(record, fname, value)
             filled[fname] = value
         return filled

@@ -456,3 +456,23 @@ def test_money_records_stay_within_the_township(app, browser_for):
     assert other.get(f"/admin/roster/?village={village.id}&month=2026-10").status_code == 404
     html = browser_for("village1").get(f"/admin/roster/?village={village.id}&month=2026-10").get_data(as_text=True)
     assert "中心社区 社会救助对象花名册（2026-10）" in html
+
+
+def test_income_items_entered_on_the_web_drive_the_case_page_breakdown(app, browser_for):
+    town = browser_for("town1")
+    h = household_in(app, "370405001001")
+    eng = engine_of(app)
+    Member, Item = eng.models["member"], eng.models["income_item"]
+    first = Member.select().where(Member.household == h.id).order_by(Member.id).first()
+    persons = Member.select().where(Member.household == h.id, Member.archived == False).count()  # noqa: E712
+    for item, category, amount in [("labour", "wages", "300"), ("disability_allowance", "transfer", "200")]:
+        r = town.post("/admin/income_item/new/", {"household": h.id, "member": first.id, "category": category,
+                                                  "item": item, "monthly_amount": amount, "basis": "入户调查"})
+        assert r.status_code == 302, r.get_data(as_text=True)[:1500]
+    assert Item.select().where(Item.household == h.id).count() == 2
+    new_case(town, h)
+    html = page(town, latest_case(app).id)
+    assert f"收入：工资性收入·劳务报酬（务工、零工）（{first.name}）" in html
+    assert "200.00 元（不计入家庭收入）" in html and "300.00 元" in html
+    standard = 920 if h.hukou_type == "1" else 740          # the demo's sample standards for 2026
+    assert f"{standard * persons - 300:,.2f} 元" in html      # (standard − 300 ÷ n) × n, the allowance not counted

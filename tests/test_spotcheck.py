@@ -32,7 +32,8 @@ def approve(world, town=0, near=False, on=D(2026, 10, 20)):
     household = len(world.households) - 1
     extra = {"near_relative": True, "near_relative_of": "村主任之子"} if near else {}
     staff, visitor = ("town", "village") if town == 0 else ("admin", "admin")
-    case = world.do(world.case("12", household=household, **extra), "start_investigation", staff, on=D(2026, 10, 8))
+    case = world.do(world.case("12", household=household, apply_date=D(2026, 10, 8), **extra), "start_investigation",
+                    staff, on=D(2026, 10, 8))
     case = world.do(case, "record_home_visit", visitor, home_visit_date="2026-10-08", investigator_1="张明",
                     investigator_2="李红", home_visit_record="入户")
     case = world.do(case, "finish_investigation", staff, on=D(2026, 10, 9), verification_record="无异常",
