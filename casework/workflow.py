@@ -451,6 +451,8 @@ class Flow:
             wf = flow.workflow(record)
             user = flow._actor()
             flow._write_step(record, "register", "受理登记", None, wf.start, user, None, {}, None, flow.clock())
+            for name in wf.effects.get(wf.start, []):      # what registering itself does (先行救助 paid)
+                care.EFFECTS[name](flow, record, user, flow.clock())
             flow.refresh(record)
             type(record).update(due_date=record.due_date, due_item=record.due_item).where(
                 type(record).id == record.id).execute()

@@ -2,6 +2,7 @@
 working-day calendar (across the 2026 National Day holiday and its make-up working days),
 objection and democratic evaluation, denial, the above-limit step, refusals, deadlines."""
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -88,8 +89,10 @@ def deadline(world, case, label):
 def test_dibao_end_to_end_across_national_day(world):
     case = world.case("12")                                      # accepted Friday 25 September 2026
     assert case.state == "accepted" and case.case_no == "370405001-2026-00001"
+    # the investigation starts within 3 working days (57号 art. 15): 28, 29, 30 September
+    assert case.due_date == D(2026, 9, 30) and case.due_item == "开始调查核对"
     # 8 working days: 28, 29, 30 Sep; 1–7 Oct holiday; 8, 9, Sat 10 Oct (make-up day), 12, 13 Oct
-    assert case.due_date == D(2026, 10, 13) and case.due_item == "调查核对"
+    assert deadline(world, case, "调查核对").due == D(2026, 10, 13)
     case = world.investigate(case, D(2026, 9, 28), D(2026, 10, 10))
     assert case.state == "reviewing"
     assert deadline(world, case, "调查核对").state == "met"
@@ -104,7 +107,7 @@ def test_dibao_end_to_end_across_national_day(world):
     case = world.do(case, "approve", "leader", on=D(2026, 10, 16), decided_amount="420")
     assert (case.state, case.decision_date, str(case.decided_amount)) == ("approved", D(2026, 10, 16), "420.00")
     assert case.due_date is None
-    assert [d.state for d in world.flow.deadlines(case)] == ["met", "met", "met"]
+    assert [d.state for d in world.flow.deadlines(case)] == ["met", "met", "met", "met"]
     assert (case.processing_days, case.decided_late) == (11, False)    # 28–30 Sep, 8–10 and 12–16 Oct
     assert world.steps(case) == [
         ("register", "accepted", "town姓名"), ("start_investigation", "investigating", "town姓名"),
@@ -278,6 +281,27 @@ def test_emergency_aid_first_then_registration(world):
     assert case.state == "approved"
 
 
+def test_emergency_aid_paid_first_is_in_the_reserve_ledger_even_when_denied(world):
+    from casework import reserve
+    Entry, models = world.engine.models["reserve_entry"], world.engine.models
+    town = world.towns[0].id
+    world.today = D(2026, 10, 9)
+    first = world.case("31", aid_date=D(2026, 10, 8), aid_given="500", materials="id_card,hardship_statement,pledge")
+    entry = Entry.get(Entry.case == first.id)
+    assert (entry.kind, entry.amount, entry.entry_date, entry.balance) == (
+        "advance", Decimal("500.00"), D(2026, 10, 8), Decimal("49500.00"))
+    first = world.do(first, "complete", "town", verification_record="事后核对", proposed_amount="800")
+    world.do(first, "approve", "leader", decided_amount="800")           # only the 300 the decision adds
+    assert [(e.kind, e.amount) for e in Entry.select().where(Entry.case == first.id).order_by(Entry.id)] == [
+        ("advance", Decimal("500.00")), ("payment", Decimal("300.00"))]
+    second = world.case("31", aid_date=D(2026, 10, 9), aid_given="1000", materials="id_card,hardship_statement,pledge")
+    second = world.do(second, "complete", "town", verification_record="事后核对：不符合", proposed_amount="1000")
+    second = world.do(second, "deny", "leader", denial_reason="核实有稳定收入，不属于急难情形")
+    assert second.state == "denied"
+    assert [(e.kind, e.amount) for e in Entry.select().where(Entry.case == second.id)] == [("advance", Decimal("1000.00"))]
+    assert reserve.balance(models, town) == Decimal("48200.00")          # 50000 − 500 − 300 − 1000
+
+
 def test_tekun_self_care_assessment(world):
     case = world.investigate(world.case("21"), D(2026, 9, 28), D(2026, 9, 29))
     with pytest.raises(RecordInvalid) as e:
@@ -365,8 +389,8 @@ def test_state_and_workflow_fields_are_moved_only_by_transitions(world):
 
 
 def test_unknown_year_gives_a_warning_not_a_deadline(world):
-    world.today = D(2026, 12, 28)
-    case = world.case("12", apply_date=D(2026, 12, 28))
+    world.today = D(2026, 12, 30)
+    case = world.case("12", apply_date=D(2026, 12, 30))
     assert case.due_date is None and "期限无法计算" in case.due_item
     assert "2027年的法定节假日安排尚未录入" in deadline(world, case, "调查核对").warning
     # the county enters 2027's days off and confirms the year
@@ -375,8 +399,9 @@ def test_unknown_year_gives_a_warning_not_a_deadline(world):
         Day.create(county=county, day=day, kind="holiday", note="元旦")
     world.engine.settings.set("calendar_confirmed_years", "2027")
     world.flow.refresh(case)
-    # 28 Dec + 8: 29, 30, 31 Dec, (1 Jan holiday), 4–8 Jan → 8 Jan 2027
-    assert case.due_date == D(2027, 1, 8)
+    # 30 Dec + 3: 31 Dec, (1 Jan holiday), 4, 5 Jan → 5 Jan 2027; + 8: … 11, 12 Jan
+    assert (case.due_date, case.due_item) == (D(2027, 1, 5), "开始调查核对")
+    assert deadline(world, case, "调查核对").due == D(2027, 1, 12)
 
 
 def test_calendar_functions():
