@@ -156,6 +156,11 @@ class Flow:
             if not conditions.evaluate(t.when, record.__data__, self.setting, today):
                 raise Refused(t.when_message or f"当前条件不满足，不能执行“{t.label}”")
             filled = self._fill(record, wf, t, form, today)
+            for fname, value in filled.items():
+                f = record._spec.field(fname)
+                if f.type in ("ref", "area") and value is not None and \
+                        not scope.allows(self.models, f.to or "area", user, value):
+                    raise RecordInvalid({fname: f"所选的{f.label}不在您的管辖区划内"})
             opinion = (opinion or "").strip()
             errors = self._check(record, t, today)
             if t.opinion == "required" and not opinion:
@@ -413,6 +418,16 @@ class Flow:
                                  township.name.alias("township"), township.code.alias("township_code"))
                     .order_by(Case.due_date, Case.id).limit(limit).dicts())
 
+    def _keep_fixed(self, record, old):
+        """What a case is about (household, applicant, type, the near-relative filing, the dates its
+        deadlines start from) is `fixed` once accepted: only a signed correction step changes it."""
+        changed = [f for f in record._spec.fields if f.fixed and record.__data__.get(f.name) != old.get(f.name)]
+        if changed:
+            wf = self.workflow(record)
+            fix = next((t for t in wf.transitions if set(t.fields) & {f.name for f in changed}), None) if wf else None
+            how = f"如需更正，请在事项页办理“{fix.label}”并写明理由" if fix else "如需更正，请撤回后重新受理"
+            raise RecordInvalid({changed[0].name: f"事项受理后不能修改{'、'.join(f.label for f in changed)}；{how}"})
+
     # -- creation: the first step
     def install(self):
         flow = self
@@ -439,6 +454,8 @@ class Flow:
                 before_wf = flow.registry.workflow_for(wf.entity, old.get(wf.type_field), old)
                 if before_wf is not wf:
                     raise RecordInvalid({wf.type_field: "已受理的事项不能改为另一流程的救助类别；请撤回后重新受理"})
+                if not moving:
+                    flow._keep_fixed(record, old)
                 if not moving:
                     setattr(record, wf.state_field, old.get(wf.state_field))    # only transitions move it
 

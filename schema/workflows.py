@@ -179,7 +179,7 @@ def _transition(t, i, wf_name, rel, entity, registry, field, state, known_effect
                     after is not None and not (entity.has_field(after) and entity.field(after).type == "date")):
                 raise SchemaError(rel, f"流程 {wf_name} 的{where}：sets 中 {fname} 写作 {{period: 设置项}} 或 "
                                        f"{{period: 设置项, after: 日期字段}}，且只能用于日期字段", entity.name, fname)
-        elif value != "today":
+        elif value is not None and value != "today":          # None (null) empties the field
             value = conditions._literal(value, f, registry, rel, where)
         sets[fname] = value
     defaults = {}
