@@ -276,7 +276,7 @@ def _register_cli(app, engine):
         """数据比对：死亡、重复享受、干部职工近亲属、金额与测算不符。"""
 
     @checks_group.command("run")
-    @click.option("--kind", "kinds", multiple=True, type=click.Choice(["death", "duplicate", "relative", "amount", "head"]),
+    @click.option("--kind", "kinds", multiple=True, type=click.Choice(["death", "duplicate", "relative", "amount", "head", "type"]),
                   help="只运行这几类（可重复）；不写则全部运行")
     def checks_run(kinds):
         """运行数据比对，新发现的写入“比对结果”，打印各类新发现数和待核实总数。"""

@@ -50,7 +50,8 @@ class CaseModelView(SchemaModelView):
             if bound and bound[0] == t.name:
                 form = bound[1]
             else:
-                form = self._form_class(t)(obj=_FormData(record, t, self.workflow_of(record), computed))
+                form = self._form_class(t)(obj=_FormData(record, t, self.workflow_of(record), computed,
+                                                                    self.flow.clock()))
             out.append((t, reason, form))
         return out
 
@@ -190,7 +191,7 @@ class _FormData:
     """The record's current values as a form's initial data; an empty amount the workflow lists in
     `prefill` starts from the amount already proposed, else from the calculator's result."""
 
-    def __init__(self, record, t, wf, computed):
+    def __init__(self, record, t, wf, computed, today):
         for name in t.fields:
             value = getattr(record, name)
             if name in t.computed and computed and computed.amount is not None:
@@ -198,4 +199,6 @@ class _FormData:
             elif value is None and wf and name in wf.prefill:
                 value = record.proposed_amount if record.proposed_amount is not None else (
                     computed.amount if computed else None)
+            elif value is None and name in t.defaults:
+                value = today if t.defaults[name] == "today" else t.defaults[name]
             setattr(self, name, value)

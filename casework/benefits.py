@@ -82,10 +82,41 @@ class Context:
             query = query.where(Member.archived == False)  # noqa: E712
         return list(query.order_by(Member.id))
 
-    def income(self):
-        """(total counted monthly income, persons) of the household, exact."""
+    def income(self, member=None):
+        """(counted monthly income, persons, lines), exact: from the household's income items where it
+        has any (items the setting exempts are listed, not counted), else from the members' monthly
+        income; of one member only when `member` is given."""
         members = self.members()
-        return sum((Fraction(Decimal(m.monthly_income or 0)) for m in members), Fraction(0)), len(members)
+        items = self.income_items()
+        if not items:
+            chosen = [member] if member is not None else members
+            return sum((Fraction(Decimal(m.monthly_income or 0)) for m in chosen), Fraction(0)), len(members), []
+        exempt = _codes(self.setting("income_exempt_items"))
+        options = self.engine.registry.options
+        names = {m.id: m.name for m in members}
+        total, lines = Fraction(0), []
+        for it in items:
+            owner = it.__data__.get("member")
+            if member is not None and owner != member.id:
+                continue
+            label = (f"收入：{options['income_category'].label_of(it.category)}·{options['income_item'].label_of(it.item)}"
+                     + (f"（{names[owner]}）" if owner in names else ""))
+            if it.item in exempt:
+                lines.append((label, f"{yuan(it.monthly_amount)}（不计入家庭收入）"))
+                continue
+            total += Fraction(Decimal(it.monthly_amount))
+            lines.append((label, yuan(it.monthly_amount)))
+        lines.append(("计入收入合计（元/月）", f"{money(total)} 元"))
+        return total, len(members), lines
+
+    def income_items(self):
+        if "income_item" not in self.models.models:
+            return []
+        Item = self.models["income_item"]
+        query = Item.select().where(Item.household == self.household.id)
+        if Item._spec.archive:
+            query = query.where(Item.archived == False)  # noqa: E712
+        return list(query.order_by(Item.id))
 
 
 def standard_in_force(models, village, kind, month, hukou_type=None, care_level=None):
@@ -169,9 +200,10 @@ def _not_eligible(out, reason):
 def dibao(ctx):
     """差额救助: the whole household is covered; (standard − total income ÷ persons) × persons."""
     standard = _dibao_standard(ctx)
-    total, persons = ctx.income()
+    total, persons, lines = ctx.income()
     out = Breakdown(None)
     _standard_line(out, ctx, standard)
+    out.lines += lines
     per_capita = total / persons if persons else Fraction(0)
     out.add("家庭人均月收入", f"{money(per_capita)} 元")
     out.add("保障人数（家庭人口）", f"{persons} 人")
@@ -191,9 +223,10 @@ def dibao_single(ctx):
     as a household of one: standard − the member's own monthly income."""
     household = ctx.household
     standard = ctx.standard("dibao", hukou_type=household.hukou_type)
-    total, persons = ctx.income()
+    total, persons, lines = ctx.income()
     out = Breakdown(None)
     _standard_line(out, ctx, standard)
+    out.lines += lines
     per_capita = total / persons if persons else Fraction(0)
     level = Fraction(Decimal(standard.amount))
     multiple = Fraction(Decimal(ctx.setting("edge_family_multiple")))
@@ -214,7 +247,7 @@ def dibao_single(ctx):
         return _not_eligible(out, f"{person.name}不是一级、二级残疾或三级智力、精神残疾，也未登记患重特大疾病，"
                                   f"不符合单人保条件")
     out.add("单人保对象", f"{person.name}（{why}）")
-    own = Fraction(Decimal(person.monthly_income or 0))
+    own = ctx.income(member=person)[0]
     out.add("本人月收入", f"{money(own)} 元")
     out.add("保障人数（单人保）", "1 人")
     if own >= level:

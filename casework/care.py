@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from schema import RecordInvalid
 
+from . import covered
 from .named import Named
 
 EFFECTS = Named()
@@ -49,7 +50,7 @@ def start_care(flow, record, user, today):
         from .workflow import Refused
         raise Refused("该户已在保（同一救助类别），不能再次纳入；金额变化请在“花名册变更”中调增或调减")
     start = next_month((record.decision_date or today).strftime("%Y-%m"))
-    persons = 1 if record.assistance_type in ("13", "21", "22") else (
+    persons = 1 if record.assistance_type in covered.SINGLE_PERSON else (
         models["household"].select(models["household"].member_count).where(
             models["household"].id == household).scalar() or 1)
     care = Care(household=household, assistance_type=record.assistance_type, case=record.id, persons=persons,

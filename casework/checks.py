@@ -202,8 +202,31 @@ def check_heads(finder):
                    village=village, household=household, person_name=name, id_number=number)
 
 
+def check_types(finder):
+    """Cases whose type contradicts how the person is supported: 分散供养 under the 集中 type and the
+    reverse (the type decides the standard paid and the account paid into)."""
+    Case = finder.models["case"]
+    labels = finder.models.registry.options["assistance_type"]
+    for code, form in SUPPORT_FORM_OF_TYPE.items():
+        query = Case.select(Case.id, Case.case_no, Case.applicant_name, Case.household, Case.village,
+                            Case.support_form).where(Case.assistance_type == code, Case.support_form.is_null(False),
+                                                     Case.support_form != form)
+        if Case._spec.archive:
+            query = query.where(Case.archived == False)  # noqa: E712
+        for case_id, case_no, name, household, village, actual in query.tuples():
+            other = next(c for c, f in SUPPORT_FORM_OF_TYPE.items() if f == actual)
+            finder.add("type", f"case:{case_id}:{code}:{actual}",
+                       f"事项 {case_no} 的救助类别为“{labels.label_of(code)}”，供养方式却是"
+                       f"“{finder.models.registry.options['support_form'].label_of(actual)}”，"
+                       f"应为“{labels.label_of(other)}”；请核实后更正救助类别或供养方式",
+                       village=village, household=household, case=case_id, person_name=name)
+
+
+# the support form each 特困 type stands for (民发〔2021〕43号: 集中供养 in an institution, 分散供养 at home)
+SUPPORT_FORM_OF_TYPE = {"21": "home", "22": "institution"}
+
 CHECKS = {"death": check_deaths, "duplicate": check_duplicates, "relative": check_relatives, "amount": check_amounts,
-          "head": check_heads}
+          "head": check_heads, "type": check_types}
 
 
 def run(engine, kinds=None):

@@ -5,7 +5,7 @@ import datetime as dt
 
 from schema import RecordInvalid
 
-from . import scope, workdays
+from . import scope
 from .care import township_of
 
 # what a township user may write; everything else is the county's registration and decision
@@ -149,15 +149,7 @@ def _assign(engine, record, today):
 def reply_deadline(engine, assigned_on):
     """Natural days after the assignment; a last day that is a statutory day off moves to the next
     working day (民法典第二百零三条), on the same calendar as the case deadlines."""
-    due = assigned_on + dt.timedelta(days=engine.settings.get("complaint_reply_days"))
-    try:
-        calendar = engine.flow.calendar()
-        rolled = due
-        while not calendar.is_workday(rolled):
-            rolled += dt.timedelta(days=1)
-        return rolled
-    except workdays.CalendarUnknown:
-        return due                                # never later than the true deadline
+    return engine.flow.calendar().period_end_or_unrolled(assigned_on, engine.settings.get("complaint_reply_days"))
 
 
 def _number(record):

@@ -2,14 +2,14 @@
 
 The monthly run counts them into the line, so a month's report keeps the people as they were that
 month: a member who turns 60 next year does not move last year's figures. A household's care covers
-all its members; single-person care (单人保, 特困) covers the applicant of the deciding case, or the
+all its members; single-person care (单人保, 特困, 经济困难老年人补贴) covers the applicant of the deciding case, or the
 head of the household for rows kept before the case was in the system.
 """
 import datetime as dt
 
 import peewee as pw
 
-SINGLE_PERSON = ("13", "21", "22")
+SINGLE_PERSON = ("13", "21", "22", "41")
 CATEGORIES = ("elderly", "adults", "minors", "women", "disabled", "labour_partial", "labour_none")
 
 

@@ -16,8 +16,13 @@ def filler(engine, record, user, unmask):
     village_id = record.__data__.get("village")
     village = Area.get_or_none(id=village_id) if village_id else None
     township = Area.get_or_none(id=village.__data__["parent"]) if village and village.__data__.get("parent") else None
+    county = Area.get_or_none(id=township.__data__["parent"]) if township and township.__data__.get("parent") else None
     today = flow.clock()
     special = {"village": village.name if village else "", "township": township.name if township else "",
+               "county": county.name if county else "",
+               # 行政复议法（2023年修订）第二十四条: a township government's decision, and one of a county
+               # government's department (民政局), are both appealed to the county government
+               "reconsideration_body": f"{county.name}人民政府" if county else "县级人民政府",
                "today": f"{today.year}年{today.month}月{today.day}日", "user": user.full_name if user else ""}
 
     def step_value(token):
@@ -36,6 +41,8 @@ def filler(engine, record, user, unmask):
             return special[token]
         if token.startswith("step:"):
             return step_value(token)
+        if token.startswith("setting:"):
+            return str(engine.settings.get(token[8:]))
         if token == "missing_materials":
             return "、".join(items(token))
         spec, raw = resolver.value(entity, record.__data__, token)

@@ -18,6 +18,8 @@ def install(models):
             return
         if record.level in ("rectification", "supervision") and not record.deadline:
             raise RecordInvalid({"deadline": "整改通知和督办须填写整改时限"})
+        if record.deadline and record.deadline != (old or {}).get("deadline") and record.deadline < dt.date.today():
+            raise RecordInvalid({"deadline": f"整改时限 {record.deadline} 已经过去，请填写今天或以后的日期"})
         level = scope.actor_level(models)
         if old is not None and level in ("township", "village"):
             changed = {k for k in record.__data__ if k not in ("reply", "updated_at", "created_at", "status",

@@ -1,5 +1,7 @@
 """The township's reserve fund for temporary aid (临时救助备用金): allocations in, aid paid out; the
-balance never goes below zero. A temporary-aid case approved by the township pays from it."""
+balance never goes below zero. A temporary-aid case approved by the township pays from it; emergency
+aid paid first (先行救助) is entered when the case is registered, and stays paid even if the case is
+later denied; the approval then pays only what the decision adds to it."""
 from decimal import Decimal
 
 import peewee as pw
@@ -8,7 +10,7 @@ from schema import RecordInvalid
 
 from .care import effect, township_of
 
-OUT = ("payment", "refund")
+OUT = ("payment", "refund", "advance")
 
 
 def balance(models, township_id, exclude=None):
@@ -28,9 +30,28 @@ def pay_from_reserve(flow, record, user, today):
     models = flow.models
     if user is None or flow.registry.roles[user.role].level == "county" or record.state != "approved":
         return
+    Entry = models["reserve_entry"]
+    advanced = Entry.select(pw.fn.SUM(Entry.amount)).where(Entry.case == record.id, Entry.kind == "advance").scalar()
+    amount = Decimal(record.decided_amount or 0) - Decimal(advanced or 0)
+    if amount <= 0:
+        return                                  # the emergency aid already paid covers the decision
+    note = f"临时救助 {record.case_no}" + (f"（已先行救助 {Decimal(advanced):,.2f} 元）" if advanced else "")
+    _enter(models, record, "payment", amount, today, note)
+
+
+@effect("advance_from_reserve")
+def advance_from_reserve(flow, record, user, today):
+    """Emergency aid paid first (先行救助): out of the township's reserve on the day it was paid."""
+    if not record.aid_given:
+        return
+    _enter(flow.models, record, "advance", record.aid_given, record.aid_date or today,
+           f"先行救助 {record.case_no}")
+
+
+def _enter(models, record, kind, amount, day, note):
     township = township_of(models, record.__data__.get("village"))
-    entry = models["reserve_entry"](township=township, kind="payment", amount=record.decided_amount,
-                                    entry_date=today, case=record.id, note=f"临时救助 {record.case_no}")
+    entry = models["reserve_entry"](township=township, kind=kind, amount=amount, entry_date=day, case=record.id,
+                                    note=note)
     try:
         entry.save()
     except RecordInvalid as e:

@@ -1,6 +1,7 @@
 """Monthly spot checks (随机抽查, policy document 002): for each township, at least `spotcheck_percent`
 of the cases approved that month (rounded up, at least one where there are any), drawn at random from
-a stored seed so that anyone can redraw the same sample, and every near-relative case on top.
+a stored seed so that anyone can redraw the same sample, and every near-relative case on top of that
+share (not inside it).
 
 A month's draw is kept: drawing again returns it unchanged unless the county administrator forces a
 new draw, and then the old one stays, marked superseded."""
@@ -39,13 +40,15 @@ def population(models, township, month):
 
 
 def sample(cases, percent, seed):
-    """(chosen cases, reasons): near relatives always; the rest drawn with the seed up to the quota."""
+    """(chosen cases, reasons): the random share (percent of the month's cases, rounded up, at least
+    one) drawn with the seed from the cases that are not near relatives', and every near-relative
+    case on top of it, not counted in it (document 002: they are all checked anyway)."""
     if not cases:
         return [], {}
     quota = max(1, math.ceil(len(cases) * percent / 100))
     near = [c for c in cases if c.near_relative]
     others = [c for c in cases if not c.near_relative]
-    drawn = random.Random(seed).sample(others, min(len(others), max(0, quota - len(near))))
+    drawn = random.Random(seed).sample(others, min(len(others), quota))
     reasons = {c.id: "near_relative" for c in near}
     reasons.update({c.id: "random" for c in drawn})
     chosen = sorted(near + drawn, key=lambda c: c.id)

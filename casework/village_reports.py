@@ -47,6 +47,8 @@ def install(models):
             twin = twin.where(Report.id != record.id)
         if twin.exists():
             raise RecordInvalid({"month": f"本村 {month} 的月报已经报送，请修改那一份，不要重复报送"})
+        if record.kind == "zero" and month >= today.strftime("%Y-%m"):
+            raise RecordInvalid({"kind": f"{month} 还没有结束，零报告在月末之后报送（本月有情况的可先报“有变化”）"})
         if record.kind == "zero":
             changes, cases = changes_in(models, village, month)
             if changes or cases:

@@ -46,6 +46,22 @@ class Calendar:
                 left -= 1
         return day
 
+    def period_end(self, start, n):
+        """The last day of a period of n natural days (民法典第二百零一条、第二百零三条): the day of
+        `start` does not count; a last day that is a statutory day off moves to the next working day."""
+        day = start + dt.timedelta(days=n)
+        while not self.is_workday(day):
+            day += dt.timedelta(days=1)
+        return day
+
+    def period_end_or_unrolled(self, start, n):
+        """period_end, or the plain n-th day when the year's holidays are unknown (never later than
+        the true last day, so nothing is shown as still open that is not)."""
+        try:
+            return self.period_end(start, n)
+        except CalendarUnknown:
+            return start + dt.timedelta(days=n)
+
     def working_days_between(self, start, end):
         """Working days after `start` up to and including `end`; negative when end < start."""
         if end < start:

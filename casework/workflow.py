@@ -220,6 +220,8 @@ class Flow:
         for fname in t.fields:
             f = spec.field(fname)
             raw = form.get(fname)
+            if raw in (None, "") and fname in t.defaults:
+                raw = today.isoformat() if t.defaults[fname] == "today" else t.defaults[fname]
             try:
                 value = types.get(f.type).parse(raw, _optional(f), ctx) if f.type in ("choice", "checklist") \
                     else types.get(f.type).coerce(raw, f)
@@ -233,8 +235,9 @@ class Flow:
         for fname, value in t.sets.items():
             if value == "today":
                 value = today
-            elif isinstance(value, dict):
-                value = today + dt.timedelta(days=self.setting(value["period"]) - 1)
+            elif isinstance(value, dict):              # a period of natural days, counted by the civil code
+                start = getattr(record, value["after"]) if value.get("after") else today
+                value = self.calendar().period_end_or_unrolled(start or today, self.setting(value["period"]))
             setattr(record, fname, value)
             filled[fname] = value
         return filled
@@ -465,6 +468,8 @@ class Flow:
             wf = flow.workflow(record)
             user = flow._actor()
             flow._write_step(record, "register", "受理登记", None, wf.start, user, None, {}, None, flow.clock())
+            for name in wf.effects.get(wf.start, []):      # what registering itself does (先行救助 paid)
+                care.EFFECTS[name](flow, record, user, flow.clock())
             flow.refresh(record)
             type(record).update(due_date=record.due_date, due_item=record.due_item).where(
                 type(record).id == record.id).execute()

@@ -2,7 +2,8 @@
 filled from one record, written as a .docx (the A4 web page renders the same filled blocks).
 
 Blocks: {title: …}, {text: …}, {list: NAME}, {table: [[cell, …], …]}, {signature: [text, …]}.
-A placeholder is {field}, {ref.field}, {township} {village} {today} {user}, {missing_materials}
+A placeholder is {field}, {ref.field}, {township} {village} {county} {today} {user},
+{reconsideration_body} (the authority an appeal goes to), {setting:key}, {missing_materials}
 or {step:action|other.actor_name|at|opinion}. Unknown ones are refused when the file is loaded.
 """
 import os
@@ -22,7 +23,7 @@ from schema.specs import SchemaError
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "documents")
 TOKEN = re.compile(r"\{([\w.:|]+)\}")
-SPECIAL = {"township", "village", "today", "user"}
+SPECIAL = {"township", "village", "county", "today", "user", "reconsideration_body"}
 LISTS = {"missing_materials"}
 STEP_ATTRS = {"actor_name", "at", "opinion"}
 BLOCKS = {"title", "text", "list", "table", "signature"}
@@ -91,6 +92,10 @@ def _texts(body):
 
 def _check_token(token, entity, registry, actions, rel, i):
     if token in SPECIAL or token in LISTS:
+        return
+    if token.startswith("setting:"):
+        if token[8:] not in registry.settings:
+            raise SchemaError(rel, f"第{i}块的占位符 {{{token}}}：{token[8:]} 不是设置项", entity.name)
         return
     if token.startswith("step:"):
         names, _, attr = token[5:].rpartition(".")

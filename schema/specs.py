@@ -208,7 +208,8 @@ class Transition:
     when_message: str | None = None
     check: Any = None              # condition after the form's values: else refused with check_message
     check_message: str | None = None
-    sets: dict = dc_field(default_factory=dict)        # field → "today" | {period: setting} | literal
+    sets: dict = dc_field(default_factory=dict)        # field → "today" | {period: setting[, after: field]} | literal
+    defaults: dict = dc_field(default_factory=dict)    # form field → "today" | literal, when left empty
     opinion: str = "optional"      # required / optional
     style: str = "primary"
     effects: list = dc_field(default_factory=list)     # run after the step, in the same transaction

@@ -14,7 +14,7 @@ WORKFLOW_KEYS = {"name", "label", "entity", "type_field", "state_field", "types"
                  "deadlines", "create_requires", "extends", "drop", "calculator", "prefill",
                  "effects", "match"}
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "fields", "requires", "checked", "when",
-                   "when_message", "check", "check_message", "sets", "opinion", "style", "effects", "computed", "eligible"}
+                   "when_message", "check", "check_message", "sets", "opinion", "style", "effects", "computed", "eligible", "defaults"}
 DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit", "pauses"}
 
 
@@ -174,13 +174,20 @@ def _transition(t, i, wf_name, rel, entity, registry, field, state, known_effect
     for fname, value in (t.get("sets") or {}).items():
         f = field(fname, f"{where} 的 sets")
         if isinstance(value, dict):
-            key = value.get("period")
-            if set(value) != {"period"} or key not in registry.settings or f.type != "date":
-                raise SchemaError(rel, f"流程 {wf_name} 的{where}：sets 中 {fname} 写作 {{period: 设置项}}，"
-                                       f"且只能用于日期字段", entity.name, fname)
+            key, after = value.get("period"), value.get("after")
+            if not set(value) <= {"period", "after"} or key not in registry.settings or f.type != "date" or (
+                    after is not None and not (entity.has_field(after) and entity.field(after).type == "date")):
+                raise SchemaError(rel, f"流程 {wf_name} 的{where}：sets 中 {fname} 写作 {{period: 设置项}} 或 "
+                                       f"{{period: 设置项, after: 日期字段}}，且只能用于日期字段", entity.name, fname)
         elif value is not None and value != "today":          # None (null) empties the field
             value = conditions._literal(value, f, registry, rel, where)
         sets[fname] = value
+    defaults = {}
+    for fname, value in (t.get("defaults") or {}).items():
+        f = field(fname, f"{where} 的 defaults")
+        if fname not in (t.get("fields") or []):
+            raise SchemaError(rel, f"流程 {wf_name} 的{where}：defaults 中的 {fname} 不在 fields 中", entity.name, fname)
+        defaults[fname] = value if value == "today" else conditions._literal(value, f, registry, rel, where)
     effects = [t["effects"]] if isinstance(t.get("effects"), str) else list(t.get("effects") or [])
     for effect_name in effects:
         if known_effects is not None and effect_name not in known_effects:
@@ -198,7 +205,7 @@ def _transition(t, i, wf_name, rel, entity, registry, field, state, known_effect
         when=conditions.build(t.get("when"), entity, registry, rel, where),
         when_message=t.get("when_message"),
         check=conditions.build(t.get("check"), entity, registry, rel, where),
-        check_message=t.get("check_message"), eligible=bool(t.get("eligible", False)))
+        check_message=t.get("check_message"), eligible=bool(t.get("eligible", False)), defaults=defaults)
 
 
 def load_profiles(documents, registry):

@@ -4,7 +4,7 @@ import datetime as dt
 import random
 from decimal import Decimal
 
-from casework import benefits, system
+from casework import benefits, checks, system
 
 # (type, steps to take, calendar days since the last step): a long idle time makes an overdue case
 PLANS = [
@@ -98,7 +98,7 @@ def _form(action, rng, day, amount):
                                      "decided_amount": str(amount)},
         "deny": {"denial_reason": "家庭人均收入高于当地低保标准。"},
         "assess_self_care": {"care_eat": "yes", "care_dress": "yes", "care_bed": "no", "care_toilet": "no",
-                             "care_walk": "yes", "care_bathe": "no", "support_form": rng.choice(["home", "institution"])},
+                             "care_walk": "yes", "care_bathe": "no", "support_form": "home"},   # 21 分散供养; set by type below
         "to_county": {"proposed_amount": str(amount)},
         "complete": {"verification_record": "事后补办：核对无异常。", "proposed_amount": str(amount)},
         "refer": {"referred_to": "housing"},
@@ -154,6 +154,10 @@ def demo_cases(engine, households_by_town, today=None):
                 made += 1
                 for action, gap in zip(actions, gaps):
                     nxt = _next_weekday(day, gap)
+                    if action == "approve" and type_code not in ("31", "32"):     # after the notice has ended
+                        notice_end = Case.get_by_id(record.id).notice_end
+                        if notice_end and nxt <= notice_end:
+                            nxt = _next_weekday(notice_end, 1)
                     if nxt > today:
                         break
                     day = nxt
@@ -170,7 +174,10 @@ def demo_cases(engine, households_by_town, today=None):
                         computed = flow.breakdown(Case.get_by_id(record.id))
                         if computed and computed.amount:
                             amount = computed.amount
-                    flow.perform(record.id, action, actor, _form(action, rng, day, amount),
+                    form = _form(action, rng, day, amount)
+                    if action == "assess_self_care":      # the type says how the person is supported
+                        form["support_form"] = checks.SUPPORT_FORM_OF_TYPE[type_code]
+                    flow.perform(record.id, action, actor, form,
                                  opinion="同意" if action not in ("deny", "fail_verification", "withdraw")
                                  else "不符合条件" if action != "withdraw" else "申请人自愿撤回")
             finally:

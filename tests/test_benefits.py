@@ -81,6 +81,47 @@ def test_rounding_and_minimum_payment_are_settings(world):
     assert result.amount == Decimal("10.00") and ("最低发放额", "10.00 元") in result.lines
 
 
+def test_the_standard_follows_the_case_type_not_the_hukou(world):
+    members(world, 0, [600, 0, 0])                    # a household of 农村 hukou
+    urban = compute(world, "11")                      # decided as 城市低保 (where it lives): the urban standard
+    assert urban.amount == Decimal("2160.00") and urban.lines[0] == ("保障标准（2026-03）", "920.00 元/人·月")
+    assert compute(world, "12").amount == Decimal("1620.00")          # (740 − 200) × 3
+
+
+def income_items(world, household, rows):
+    Item = world.engine.models["income_item"]
+    token = system.actor.set((None, "测试", None))
+    for member, category, item, amount in rows:
+        Item.create(household=world.households[household], member=member, category=category, item=item,
+                    monthly_amount=amount, basis="核对平台")
+    system.actor.reset(token)
+
+
+def test_income_items_count_except_the_exempt_ones(world):
+    a, b, c = members(world, 0, [0, 0, 0])            # the members' own figures are not used once items exist
+    income_items(world, 0, [(a, "wages", "wage", 1200), (b, "transfer", "disability_allowance", 200),
+                            (None, "support", "alimony", 300), (c, "transfer", "pension", 150)])
+    # counted: 1200 + 300 + 150 = 1650, per capita 550: (740 − 550) × 3 = 570
+    result = compute(world)
+    assert result.amount == Decimal("570.00")
+    assert ("收入：工资性收入·工资薪金（成员0）", "1,200.00 元") in result.lines
+    assert ("收入：转移净收入·困难残疾人生活补贴和重度残疾人护理补贴（成员1）", "200.00 元（不计入家庭收入）") in result.lines
+    assert ("收入：赡养（扶养、抚养）费·赡养（扶养、抚养）费", "300.00 元") in result.lines
+    assert ("计入收入合计（元/月）", "1650.00 元") in result.lines
+    world.engine.settings.set("income_exempt_items", "family_planning")      # the allowance counted now
+    result = compute(world)                           # 1850 ÷ 3: (740 − 616.67) × 3 = 2220 − 1850 = 370
+    assert result.amount == Decimal("370.00") and ("计入收入合计（元/月）", "1850.00 元") in result.lines
+
+
+def test_single_cover_counts_the_members_own_income_items(world):
+    made = members(world, 0, [0, 0, 0], disability_class="5", disability_grade="2")
+    income_items(world, 0, [(made[0], "transfer", "disability_allowance", 300),       # exempt
+                            (made[0], "wages", "labour", 100), (made[1], "wages", "wage", 2300)])
+    world.record = world.case("13", applicant_name=made[0].name, applicant_id_number=made[0].id_number)
+    result = world.flow.breakdown(world.record)       # per capita 2400 ÷ 3 = 800: an edge family
+    assert result.eligible is True and result.amount == Decimal("640.00")    # 740 − 100
+
+
 def test_exact_per_capita_income_is_not_rounded_before_the_gap(world):
     members(world, 0, [1000, 0, 0])                   # (740 − 1000 ÷ 3) × 3 = 2220 − 1000 = 1220 exactly
     world.engine.settings.set("dibao_rounding_digits", 2)

@@ -48,7 +48,8 @@ def test_township_takes_a_dibao_case_to_approval(demo_file, tmp_path):
     today = {"date": dt.date.today()}
     engine.flow.clock = lambda: today["date"]
     H, A = engine.models["household"], engine.models["area"]
-    household = H.select().where(H.village.in_(A.select(A.id).where(A.code == "370405001001"))).order_by(H.id).first()
+    household = H.select().where(H.village.in_(A.select(A.id).where(A.code == "370405001001")),
+                                 H.income_per_capita < 500).order_by(H.id).first()       # below the standard
     wz_log = logging.getLogger("werkzeug")
     level = wz_log.level
     wz_log.setLevel(logging.ERROR)
@@ -70,7 +71,7 @@ def test_township_takes_a_dibao_case_to_approval(demo_file, tmp_path):
                 result = page.locator(".select2-drop-active .select2-result-label", has_text=household.code)
                 result.first.wait_for(state="visible")
                 result.first.click()
-                page.select_option("#assistance_type", value="12")
+                page.select_option("#assistance_type", value={"1": "11", "2": "12"}[household.hukou_type])
                 page.fill("#applicant_name", household.head_name)
                 page.fill("#applicant_id_number", household.head_id_number)
                 page.fill("#apply_date", today["date"].isoformat())

@@ -172,14 +172,19 @@ def test_deadlines_page_and_home_counts(app, browser_for):
 def test_settings_profile_switch(app, browser_for):
     new_case(browser_for("town1"), household_in(app, "370405001001"), apply_date="2026-09-25")
     case = latest_case(app)
-    assert case.due_date == dt.date(2026, 10, 13)          # 8 working days (Taierzhuang)
+    flow = engine_of(app).flow
+
+    def investigation_due():
+        return {d.label: d.due for d in flow.deadlines(latest_case(app))}["调查核对"]
+    assert investigation_due() == dt.date(2026, 10, 13)          # 8 working days (Taierzhuang)
+    assert case.due_date == dt.date(2026, 9, 30)                # started within 3 working days
     admin = browser_for("admin")
     r = admin.post("/admin/settings/profile/", {"profile": "national"})
     assert r.status_code == 302
     assert engine_of(app).settings.get("notice_days") == 7
-    assert latest_case(app).due_date == dt.date(2026, 10, 22)   # 15 working days, recomputed at once
+    assert investigation_due() == dt.date(2026, 10, 22)         # 15 working days
     assert browser_for("town1").post("/admin/settings/profile/", {"profile": "taierzhuang"}).status_code == 403
-    assert engine_of(app).settings.get("total_days") == 30
+    assert engine_of(app).settings.get("total_days") == 20      # approval delegated to the township
 
 
 def to_publicity(app, case, amount="420"):
@@ -266,7 +271,21 @@ def test_denial_notice_carries_the_reasons(app, browser_for):
     eng.flow.perform(case.id, "fail_verification", User.get(username="town1"),
                      {"verification_record": "名下有车辆", "denial_reason": "家庭拥有机动车辆，不符合条件"}, opinion="不予批准")
     html = town.get(f"/admin/case/document/?id={case.id}&name=denial_notice").get_data(as_text=True)
-    assert "家庭拥有机动车辆，不符合条件" in html and "行政复议" in html
+    assert "家庭拥有机动车辆，不符合条件" in html
+    # a township decision is appealed to the county government (行政复议法 2023 art. 24), in 60 days
+    assert "自收到本告知书之日起60日内向台儿庄区人民政府申请行政复议" in html and "6个月内" in html
+    assert "县民政局申请行政复议" not in html
+    # the delivery is recorded as a signed step; a date before the decision is refused, nothing written
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    r = act(town, case.id, "serve_denial_notice", notice_served_on=yesterday)
+    assert r.status_code == 200 and "送达日期不能早于作出决定的日期" in r.get_data(as_text=True)
+    assert latest_case(app).notice_served_on is None
+    r = act(town, case.id, "serve_denial_notice", notice_served_on=dt.date.today().isoformat())
+    assert r.status_code == 302 and latest_case(app).notice_served_on == dt.date.today()
+    assert steps(app, case.id)[-1] == "serve_denial_notice"
+    html = town.get(f"/admin/case/document/?id={case.id}&name=denial_notice").get_data(as_text=True)
+    today = dt.date.today()
+    assert f"送达日期：{today.year}年{today.month}月{today.day}日" in html or f"送达日期：{today.isoformat()}" in html
 
 
 def test_a_broken_document_template_is_named(tmp_path):
@@ -302,7 +321,7 @@ def test_command_line(app, browser_for):
     r = runner.invoke(args=["cases", "overdue", "--township", "370405999"])
     assert r.exit_code == 0 and "共 0 件逾期" in r.output
     r = runner.invoke(args=["settings", "profile", "national"])
-    assert r.exit_code == 0 and engine_of(app).settings.get("total_days") == 30
+    assert r.exit_code == 0 and engine_of(app).settings.get("total_days") == 20
     r = runner.invoke(args=["settings", "profile", "nowhere"])
     assert r.exit_code != 0 and "没有设置方案" in r.output
 
@@ -456,3 +475,23 @@ def test_money_records_stay_within_the_township(app, browser_for):
     assert other.get(f"/admin/roster/?village={village.id}&month=2026-10").status_code == 404
     html = browser_for("village1").get(f"/admin/roster/?village={village.id}&month=2026-10").get_data(as_text=True)
     assert "中心社区 社会救助对象花名册（2026-10）" in html
+
+
+def test_income_items_entered_on_the_web_drive_the_case_page_breakdown(app, browser_for):
+    town = browser_for("town1")
+    h = household_in(app, "370405001001")
+    eng = engine_of(app)
+    Member, Item = eng.models["member"], eng.models["income_item"]
+    first = Member.select().where(Member.household == h.id).order_by(Member.id).first()
+    persons = Member.select().where(Member.household == h.id, Member.archived == False).count()  # noqa: E712
+    for item, category, amount in [("labour", "wages", "300"), ("disability_allowance", "transfer", "200")]:
+        r = town.post("/admin/income_item/new/", {"household": h.id, "member": first.id, "category": category,
+                                                  "item": item, "monthly_amount": amount, "basis": "入户调查"})
+        assert r.status_code == 302, r.get_data(as_text=True)[:1500]
+    assert Item.select().where(Item.household == h.id).count() == 2
+    new_case(town, h)
+    html = page(town, latest_case(app).id)
+    assert f"收入：工资性收入·劳务报酬（务工、零工）（{first.name}）" in html
+    assert "200.00 元（不计入家庭收入）" in html and "300.00 元" in html
+    standard = 920 if h.hukou_type == "1" else 740          # the demo's sample standards for 2026
+    assert f"{standard * persons - 300:,.2f} 元" in html      # (standard − 300 ÷ n) × n, the allowance not counted

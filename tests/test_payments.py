@@ -21,9 +21,11 @@ def world(engine):
 
 
 def approved(world, household=0, amount="620"):
-    case = world.investigate(world.case("12", household=household), D(2026, 9, 28), D(2026, 9, 29))
+    case = world.investigate(world.case("12", household=household, apply_date=D(2026, 9, 25)),
+                             D(2026, 9, 28), D(2026, 9, 29))
     case = world.do(case, "propose", "town", on=D(2026, 9, 30), proposed_amount=amount)
-    return world.do(case, "approve", "leader", on=D(2026, 10, 8), decided_amount=amount)
+    # the 3-day notice ends on 3 October, a holiday: it runs to 8 October, the next working day
+    return world.do(case, "approve", "leader", on=D(2026, 10, 9), decided_amount=amount)
 
 
 def with_card(world, household=0, account="6228480012345678901"):

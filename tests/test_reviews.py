@@ -141,6 +141,7 @@ def test_review_screen_lists_the_village_and_opens_a_review(app, browser_for):
     village_user = engine.models["user"].get(username="village1")
     mine = reviews.due(engine, village_user)
     assert mine and all(r["village"] == Area.get_by_id(village_user.__data__["area"]).name for r in mine)
+    mine = [r for r in mine if not r["case_id"]]             # the demo already reviews some of them
     html = browser_for("village1").get("/admin/reviews/").get_data(as_text=True)
     assert "定期复核" in html and mine[0]["head_name"] in html
     others = [r for r in reviews.due(engine, engine.models["user"].get(username="admin"))

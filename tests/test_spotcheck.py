@@ -32,7 +32,8 @@ def approve(world, town=0, near=False, on=D(2026, 10, 20)):
     household = len(world.households) - 1
     extra = {"near_relative": True, "near_relative_of": "村主任之子"} if near else {}
     staff, visitor = ("town", "village") if town == 0 else ("admin", "admin")
-    case = world.do(world.case("12", household=household, **extra), "start_investigation", staff, on=D(2026, 10, 8))
+    case = world.do(world.case("12", household=household, apply_date=D(2026, 9, 25), **extra), "start_investigation",
+                    staff, on=D(2026, 10, 8))
     case = world.do(case, "record_home_visit", visitor, home_visit_date="2026-10-08", investigator_1="张明",
                     investigator_2="李红", home_visit_record="入户")
     case = world.do(case, "finish_investigation", staff, on=D(2026, 10, 9), verification_record="无异常",
@@ -49,9 +50,14 @@ def test_share_per_township_near_relatives_and_reproducibility(world):
     approve(world, 0, on=D(2026, 11, 2))                      # another month: not in October's population
     drawn = {d.township: d for d in spotcheck.draw(world.engine, world.users["admin"], "2026-10", seed=42)}
     first, second = drawn["镇0"], drawn["镇1"]
-    assert first.population == 7 and len(first.sample) == math.ceil(7 * 0.3) == 3
+    # 30% of 7 rounded up = 3 drawn from the 6 ordinary cases, and the near relative's on top: 4
+    assert first.population == 7 and len(first.sample) == math.ceil(7 * 0.3) + 1 == 4
     near = [c.case_no for c in made if c.near_relative]
     assert set(near) <= set(first.sample)
+    Item, Check = world.engine.models["spot_check_case"], world.engine.models["spot_check"]
+    reasons = sorted(r.reason for r in Item.select().join(Check, on=(Item.spot_check == Check.id))
+                     .where(Check.township == world.towns[0].id))
+    assert reasons == ["near_relative", "random", "random", "random"]
     assert second.population == 1 and len(second.sample) == 1            # never fewer than one
     # the same seed draws the same cases
     again, _ = spotcheck.sample(spotcheck.population(world.engine.models, world.towns[0], "2026-10"), 30, 42)
@@ -161,7 +167,11 @@ def test_failed_check_becomes_a_finding_the_township_answers(world):
     finding.level = "rectification"
     with pytest.raises(RecordInvalid, match="整改时限"):
         finding.save()
-    finding.deadline = D(2026, 11, 30)
+    finding.deadline = dt.date.today() - dt.timedelta(days=1)
+    with pytest.raises(RecordInvalid, match="已经过去，请填写今天或以后的日期"):
+        finding.save()
+    deadline = dt.date.today() + dt.timedelta(days=10)
+    finding.deadline = deadline
     finding.save()
     finding.status = "accepted"
     with pytest.raises(RecordInvalid, match="回复整改情况后才能验收"):
@@ -170,7 +180,7 @@ def test_failed_check_becomes_a_finding_the_township_answers(world):
 
     finding = Finding.get_by_id(finding.id)
     token = as_user("town")
-    finding.deadline = D(2027, 1, 31)
+    finding.deadline = deadline + dt.timedelta(days=30)
     with pytest.raises(RecordInvalid, match="乡镇只能填写整改回复"):
         finding.save()
     finding = Finding.get_by_id(finding.id)
@@ -179,14 +189,15 @@ def test_failed_check_becomes_a_finding_the_township_answers(world):
     system.actor.reset(token)
     finding = Finding.get_by_id(finding.id)
     assert finding.status == "replied" and finding.replied_on is not None
-    assert [f.id for f in findings.overdue(world.engine.models, world.users["town"], D(2026, 12, 1))] == [finding.id]
-    assert list(findings.overdue(world.engine.models, world.users["other_town"], D(2026, 12, 1))) == []
+    after = deadline + dt.timedelta(days=1)
+    assert [f.id for f in findings.overdue(world.engine.models, world.users["town"], after)] == [finding.id]
+    assert list(findings.overdue(world.engine.models, world.users["other_town"], after)) == []
 
     token = as_user("county")
     finding.status = "accepted"
     finding.save()
     system.actor.reset(token)
-    assert list(findings.overdue(world.engine.models, world.users["town"], D(2026, 12, 1))) == []
+    assert list(findings.overdue(world.engine.models, world.users["town"], after)) == []
     reports, _ = rep.load(world.engine.registry)
     _v, (scores,) = rep.run(world.engine, world.users["admin"], reports["township_scores"], {"month": "2026-10"})
     assert scores.rows == [["镇0", 1, 0, 1, 0, 0, Decimal("97.0000")]]

@@ -21,10 +21,16 @@ def world(engine):
 def test_one_report_per_village_and_month_zero_only_without_changes(world):
     engine, village = world.engine, world.users["village"]
     Report = engine.models["village_report"]
-    report = village_reports.submit(engine, village, world.villages[0].id, THIS_MONTH, "zero", "12")
-    assert (report.kind, report.visited, report.reported_by, report.late) == ("zero", 12, "village姓名", False)
+    report = village_reports.submit(engine, village, world.villages[0].id, "2026-08", "zero", "12")
+    assert (report.kind, report.visited, report.reported_by, report.late) == ("zero", 12, "village姓名", True)
     with pytest.raises(RecordInvalid, match="已经报送"):
-        village_reports.submit(engine, village, world.villages[0].id, THIS_MONTH, "changes", content="新增一人")
+        village_reports.submit(engine, village, world.villages[0].id, "2026-08", "changes", content="新增一人")
+    # a month not yet ended cannot be reported as having had no change
+    with pytest.raises(RecordInvalid, match=f"{THIS_MONTH} 还没有结束，零报告在月末之后报送"):
+        village_reports.submit(engine, village, world.villages[0].id, THIS_MONTH, "zero", "12")
+    on_time = village_reports.submit(engine, village, world.villages[0].id, THIS_MONTH, "changes", "12",
+                                     content="一户外出务工")
+    assert on_time.late is False
     # applied in September, approved in October: on the roster from November
     approve(world, 0)
     with pytest.raises(RecordInvalid, match="1 件新申请，不能报零报告"):
@@ -36,7 +42,7 @@ def test_one_report_per_village_and_month_zero_only_without_changes(world):
     late = village_reports.submit(engine, village, world.villages[0].id, "2026-10", "changes",
                                   content="户主S0 经审批纳入低保")
     assert late.late is True                           # October's report was due on 5 November
-    assert Report.select().count() == 2
+    assert Report.select().count() == 3
 
 
 def test_bad_input_and_scope_write_nothing(world):
@@ -57,7 +63,8 @@ def test_bad_input_and_scope_write_nothing(world):
 
 def test_missing_list_per_scope(world):
     engine = world.engine
-    village_reports.submit(engine, world.users["village"], world.villages[0].id, THIS_MONTH, "zero")
+    village_reports.submit(engine, world.users["village"], world.villages[0].id, THIS_MONTH, "changes",
+                           content="新增一户申请")
     town = village_reports.status(engine, world.users["town"], THIS_MONTH)
     assert [(v.name, r is not None) for v, r in town] == [("村0", True)]
     county = village_reports.status(engine, world.users["admin"], THIS_MONTH)

@@ -2,6 +2,7 @@
 working-day calendar (across the 2026 National Day holiday and its make-up working days),
 objection and democratic evaluation, denial, the above-limit step, refusals, deadlines."""
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -88,23 +89,26 @@ def deadline(world, case, label):
 def test_dibao_end_to_end_across_national_day(world):
     case = world.case("12")                                      # accepted Friday 25 September 2026
     assert case.state == "accepted" and case.case_no == "370405001-2026-00001"
+    # the investigation starts within 3 working days (57号 art. 15): 28, 29, 30 September
+    assert case.due_date == D(2026, 9, 30) and case.due_item == "开始调查核对"
     # 8 working days: 28, 29, 30 Sep; 1–7 Oct holiday; 8, 9, Sat 10 Oct (make-up day), 12, 13 Oct
-    assert case.due_date == D(2026, 10, 13) and case.due_item == "调查核对"
+    assert deadline(world, case, "调查核对").due == D(2026, 10, 13)
     case = world.investigate(case, D(2026, 9, 28), D(2026, 10, 10))
     assert case.state == "reviewing"
     assert deadline(world, case, "调查核对").state == "met"
     case = world.do(case, "propose", "town", on=D(2026, 10, 12), proposed_amount="420")
-    assert (case.state, case.notice_start, case.notice_end) == ("publicity", D(2026, 10, 12), D(2026, 10, 14))
+    # 3 natural days, the posting day not counted: 13, 14, 15 October
+    assert (case.state, case.notice_start, case.notice_end) == ("publicity", D(2026, 10, 12), D(2026, 10, 15))
     with pytest.raises(Refused, match="公示期满后才能审批"):
-        world.do(case, "approve", "leader", on=D(2026, 10, 14), decided_amount="420")
-    # decision within 1 working day after the notice: 15 October; the whole path: 12 working days → 19 Oct
-    assert deadline(world, case, "公示期满后审批").due == D(2026, 10, 15)
+        world.do(case, "approve", "leader", on=D(2026, 10, 15), decided_amount="420")
+    # decision within 1 working day after the notice: 16 October; the whole path: 12 working days → 19 Oct
+    assert deadline(world, case, "公示期满后审批").due == D(2026, 10, 16)
     assert deadline(world, case, "全流程办结").due == D(2026, 10, 19)
-    case = world.do(case, "approve", "leader", on=D(2026, 10, 15), decided_amount="420")
-    assert (case.state, case.decision_date, str(case.decided_amount)) == ("approved", D(2026, 10, 15), "420.00")
+    case = world.do(case, "approve", "leader", on=D(2026, 10, 16), decided_amount="420")
+    assert (case.state, case.decision_date, str(case.decided_amount)) == ("approved", D(2026, 10, 16), "420.00")
     assert case.due_date is None
-    assert [d.state for d in world.flow.deadlines(case)] == ["met", "met", "met"]
-    assert (case.processing_days, case.decided_late) == (10, False)    # 28–30 Sep, 8–10 and 12–15 Oct
+    assert [d.state for d in world.flow.deadlines(case)] == ["met", "met", "met", "met"]
+    assert (case.processing_days, case.decided_late) == (11, False)    # 28–30 Sep, 8–10 and 12–16 Oct
     assert world.steps(case) == [
         ("register", "accepted", "town姓名"), ("start_investigation", "investigating", "town姓名"),
         ("record_home_visit", "investigating", "village姓名"), ("finish_investigation", "reviewing", "town姓名"),
@@ -138,6 +142,30 @@ def test_objection_sends_the_case_to_democratic_evaluation(world):
     total = deadline(world, case, "全流程办结")
     assert (total.state, total.due) == ("met", D(2026, 11, 2))
     assert (case.processing_days, case.decided_late) == (13, False)
+
+
+def test_the_posting_day_is_recorded_and_a_notice_ending_on_a_day_off_runs_to_the_next_working_day(world):
+    case = world.investigate(world.case("12"), D(2026, 9, 28), D(2026, 9, 29))
+    world.today = D(2026, 10, 14)
+    with pytest.raises(RecordInvalid) as refused:               # posted tomorrow: not yet
+        world.do(case, "propose", "town", proposed_amount="300", notice_start="2026-10-15")
+    assert refused.value.errors["__all__"] == "公示张贴日期不能早于申请日期，也不能晚于今天"
+    with pytest.raises(RecordInvalid):
+        world.do(case, "propose", "town", proposed_amount="300", notice_start="2026-09-24")   # before applying
+    # proposed on Wednesday 14 Oct, posted the same day: 15, 16, Sat 17 → Monday 19 October
+    case = world.do(case, "propose", "town", proposed_amount="300", notice_start="2026-10-14")
+    assert (case.notice_start, case.notice_end) == (D(2026, 10, 14), D(2026, 10, 19))
+    assert deadline(world, case, "公示期满后审批").due == D(2026, 10, 20)
+    with pytest.raises(Refused, match="公示期满后才能审批"):
+        world.do(case, "approve", "leader", on=D(2026, 10, 19), decided_amount="300")
+
+
+def test_a_notice_entered_the_day_after_posting_keeps_the_posting_day(world):
+    case = world.investigate(world.case("12"), D(2026, 9, 28), D(2026, 9, 29))
+    case = world.do(case, "propose", "town", on=D(2026, 10, 13), proposed_amount="300", notice_start="2026-10-12")
+    assert (case.notice_start, case.notice_end) == (D(2026, 10, 12), D(2026, 10, 15))
+    steps = world.flow.steps(case)
+    assert steps[-1].at.date() == D(2026, 10, 13)        # the step keeps the day it was entered
 
 
 def test_an_evaluation_past_its_own_limit_is_late_but_the_total_still_excludes_it(world):
@@ -253,6 +281,27 @@ def test_emergency_aid_first_then_registration(world):
     assert case.state == "approved"
 
 
+def test_emergency_aid_paid_first_is_in_the_reserve_ledger_even_when_denied(world):
+    from casework import reserve
+    Entry, models = world.engine.models["reserve_entry"], world.engine.models
+    town = world.towns[0].id
+    world.today = D(2026, 10, 9)
+    first = world.case("31", aid_date=D(2026, 10, 8), aid_given="500", materials="id_card,hardship_statement,pledge")
+    entry = Entry.get(Entry.case == first.id)
+    assert (entry.kind, entry.amount, entry.entry_date, entry.balance) == (
+        "advance", Decimal("500.00"), D(2026, 10, 8), Decimal("49500.00"))
+    first = world.do(first, "complete", "town", verification_record="事后核对", proposed_amount="800")
+    world.do(first, "approve", "leader", decided_amount="800")           # only the 300 the decision adds
+    assert [(e.kind, e.amount) for e in Entry.select().where(Entry.case == first.id).order_by(Entry.id)] == [
+        ("advance", Decimal("500.00")), ("payment", Decimal("300.00"))]
+    second = world.case("31", aid_date=D(2026, 10, 9), aid_given="1000", materials="id_card,hardship_statement,pledge")
+    second = world.do(second, "complete", "town", verification_record="事后核对：不符合", proposed_amount="1000")
+    second = world.do(second, "deny", "leader", denial_reason="核实有稳定收入，不属于急难情形")
+    assert second.state == "denied"
+    assert [(e.kind, e.amount) for e in Entry.select().where(Entry.case == second.id)] == [("advance", Decimal("1000.00"))]
+    assert reserve.balance(models, town) == Decimal("48200.00")          # 50000 − 500 − 300 − 1000
+
+
 def test_tekun_self_care_assessment(world):
     case = world.investigate(world.case("21"), D(2026, 9, 28), D(2026, 9, 29))
     with pytest.raises(RecordInvalid) as e:
@@ -263,12 +312,42 @@ def test_tekun_self_care_assessment(world):
     case = world.do(case, "assess_self_care", "town", support_form="分散供养（在家）", **items)
     assert (case.state, case.self_care_level, case.support_form) == ("reviewing", "partial", "home")
     items["care_walk"] = "不能"
-    case = world.do(case, "assess_self_care", "county", support_form="institution", **items)
+    case = world.do(case, "assess_self_care", "county", support_form="home", **items)
     assert case.self_care_level == "none"
     world.engine.settings.set("self_care_partial_max_unmet", "4")
-    case = world.do(case, "assess_self_care", "town", support_form="institution", **items)
+    case = world.do(case, "assess_self_care", "town", support_form="home", **items)
     assert case.self_care_level == "partial"
+    # 集中供养 under the 分散 type contradicts it: refused, nothing changed
+    with pytest.raises(RecordInvalid) as refused:
+        world.do(case, "assess_self_care", "town", support_form="institution", **items)
+    assert "供养方式与救助类别矛盾" in refused.value.errors["__all__"]
+    assert world.engine.models["case"].get_by_id(case.id).support_form == "home"
     assert world.do(case, "propose", "town", proposed_amount="900").state == "publicity"
+
+
+def test_centralised_tekun_takes_only_institution_support(world):
+    case = world.investigate(world.case("22"), D(2026, 9, 28), D(2026, 9, 29))
+    items = dict(care_eat="能", care_dress="能", care_bed="能", care_toilet="能", care_walk="能", care_bathe="能")
+    with pytest.raises(RecordInvalid) as refused:
+        world.do(case, "assess_self_care", "town", support_form="home", **items)
+    assert "集中供养（供养机构）的应按“特困人员救助供养（集中）”办理" in refused.value.errors["__all__"]
+    case = world.do(case, "assess_self_care", "town", support_form="institution", **items)
+    assert case.support_form == "institution"
+
+
+def test_elderly_allowance_is_approved_by_the_township_not_referred(world):
+    case = world.case("41")                                   # 000号文件: devolved to the township with 低保
+    offered = [t.name for t, _ in world.flow.offered(case, world.users["town"])]
+    assert "refer" not in offered and "start_investigation" in offered
+    case = world.do(case, "start_investigation", "town", on=D(2026, 9, 28))
+    case = world.do(case, "finish_investigation", "town", verification_record="低保家庭，年满80周岁",
+                    verification_result="符合条件")
+    with pytest.raises(Refused, match="不能执行“乡镇批准”"):
+        world.do(case, "approve", "town", decided_amount="100")
+    case = world.do(case, "approve", "leader", on=D(2026, 9, 29), decided_amount="100")
+    assert (case.state, case.decision_date) == ("approved", D(2026, 9, 29))
+    care = world.engine.models["care"].get(world.engine.models["care"].case == case.id)
+    assert (care.persons, str(care.monthly_amount), care.start_month) == (1, "100.00", "2026-10")
 
 
 def test_special_aid_is_referred_and_its_feedback_tracked(world):
@@ -310,8 +389,8 @@ def test_state_and_workflow_fields_are_moved_only_by_transitions(world):
 
 
 def test_unknown_year_gives_a_warning_not_a_deadline(world):
-    world.today = D(2026, 12, 28)
-    case = world.case("12", apply_date=D(2026, 12, 28))
+    world.today = D(2026, 12, 30)
+    case = world.case("12", apply_date=D(2026, 12, 30))
     assert case.due_date is None and "期限无法计算" in case.due_item
     assert "2027年的法定节假日安排尚未录入" in deadline(world, case, "调查核对").warning
     # the county enters 2027's days off and confirms the year
@@ -320,8 +399,9 @@ def test_unknown_year_gives_a_warning_not_a_deadline(world):
         Day.create(county=county, day=day, kind="holiday", note="元旦")
     world.engine.settings.set("calendar_confirmed_years", "2027")
     world.flow.refresh(case)
-    # 28 Dec + 8: 29, 30, 31 Dec, (1 Jan holiday), 4–8 Jan → 8 Jan 2027
-    assert case.due_date == D(2027, 1, 8)
+    # 30 Dec + 3: 31 Dec, (1 Jan holiday), 4, 5 Jan → 5 Jan 2027; + 8: … 11, 12 Jan
+    assert (case.due_date, case.due_item) == (D(2027, 1, 5), "开始调查核对")
+    assert deadline(world, case, "调查核对").due == D(2027, 1, 12)
 
 
 def test_calendar_functions():
@@ -340,8 +420,10 @@ def test_national_profile_switches_by_settings_alone(world):
     world.engine.settings.apply_profile("national", by="admin")
     case = world.investigate(world.case("12"), D(2026, 9, 28), D(2026, 9, 29))
     case = world.do(case, "propose", "town", on=D(2026, 9, 30), proposed_amount="300")
-    assert case.notice_end == D(2026, 10, 6)              # 7 days
-    assert deadline(world, case, "全流程办结").due == D(2026, 11, 12)     # 30 working days
+    # 7 natural days after 30 Sep end on 7 Oct, a holiday: the next working day, 8 Oct (民法典第二百零三条)
+    assert case.notice_end == D(2026, 10, 8)
+    # approval delegated to the township: 20 working days (民发〔2022〕83号): 28–30 Sep, 8–16, 19–23, 26–29 Oct
+    assert deadline(world, case, "全流程办结").due == D(2026, 10, 29)
     world.engine.settings.apply_profile("taierzhuang", by="admin")
     assert world.engine.settings.get("notice_days") == 3
 
