@@ -23,6 +23,7 @@ from .payment_view import PaymentView
 from .report_view import ReportView
 from .roster_view import RosterView
 from .review_view import ReviewView
+from .security_view import SecurityLogView, SecurityView
 from .spotcheck_view import SpotCheckView
 from .village_report_view import VillageReportView
 from .model_view import SchemaModelView
@@ -38,10 +39,13 @@ def init_app(app, engine):
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=engine_setting(engine, "session_hours")))
+    # Flask defines both keys (31 days, no cap), so setdefault would never apply: set them. The cookie's
+    # lifetime is only an outer bound; the server-side session (casework/accounts) enforces the setting.
+    app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=engine_setting(engine, "session_hours"))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    # uploads above the import limit are refused by the importer with a message, not by Werkzeug
-    app.config.setdefault("MAX_CONTENT_LENGTH", (engine_setting(engine, "import_max_mb") + 5) * 1024 * 1024)
+    # uploads a little above the import limit reach the importer, which refuses them with its message;
+    # anything larger is refused by Werkzeug before it is read (nothing is written to disk)
+    app.config["MAX_CONTENT_LENGTH"] = (engine_setting(engine, "import_max_mb") + 5) * 1024 * 1024
     # flask-admin switches to flask-babel whenever it is importable: Babel(app) is mandatory
     Babel(app, locale_selector=lambda: "zh_Hans_CN")
     csrf.init_app(app)
@@ -50,6 +54,7 @@ def init_app(app, engine):
     app.register_error_handler(413, lambda e: (
         "上传的文件太大，超过了导入文件大小上限。请分成几个文件导入。<a href='/admin/imports/'>返回</a>", 413))
     app.register_blueprint(auth.bp)
+    app.before_request(auth.check_session)
     app.before_request(auth.set_actor)
     app.teardown_request(auth.clear_actor)
 
@@ -99,7 +104,11 @@ def init_app(app, engine):
     admin.add_view(ReportView(engine, name="统计报表", endpoint="reports"))
     admin.add_view(ImportView(engine, name="Excel 导入", endpoint="imports"))
     admin.add_view(AuditLogView(engine, name="修改记录", endpoint="audit", category="归档与审计"))
+    admin.add_view(SecurityLogView(engine, name="安全审计记录", endpoint="security_log", url="/admin/security-log",
+                                   category="归档与审计"))
     admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))
+    admin.add_view(SecurityView(engine, name="账号安全", endpoint="security", url="/admin/security",
+                                category="系统管理"))
     return admin
 
 
