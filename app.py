@@ -334,6 +334,20 @@ def _register_cli(app, engine):
         engine.settings.apply_profile(name, by="命令行")
         click.echo(f"已切换为“{engine.registry.profiles[name].label}”，未办结事项的期限已重算。")
 
+    @app.cli.group("audit")
+    def audit_group():
+        """修改记录与安全审计记录的校验。"""
+
+    @audit_group.command("verify")
+    def audit_verify():
+        """检查修改记录和安全审计记录的校验链；有被改动或删除的记录时列出并以退出码 1 结束。"""
+        problems = engine.security_log.verify()
+        for log, row_id, problem in problems:
+            click.echo(f"{log} 第 {row_id} 条：{problem}")
+        if problems:
+            raise SystemExit(1)
+        click.echo("校验通过：修改记录和安全审计记录都没有被改动或删除。")
+
     @app.cli.command("init")
     @click.option("--demo", is_flag=True, help="创建演示县（两个乡镇、六个村、约500户）和演示账号")
     @click.option("--county-code", envvar="JIUZHU_COUNTY_CODE", help="本县区划代码（6位）")
@@ -349,7 +363,8 @@ def _register_cli(app, engine):
         county_code = county_code or click.prompt("本县区划代码（6位）")
         county_name = county_name or click.prompt("本县名称")
         if not admin_password and not bootstrap.has_admin(engine):
-            admin_password = click.prompt("管理员 admin 的密码（至少8位）", hide_input=True,
+            rules = "；".join(engine.accounts.rules()[:3])
+            admin_password = click.prompt(f"管理员 admin 的密码（{rules}）", hide_input=True,
                                           confirmation_prompt=True)
         try:
             click.echo(bootstrap.minimal(engine, county_code, county_name, admin_password))

@@ -3,8 +3,8 @@ import os
 
 import schema
 
-from . import (accounts, benefits, care, cards, certificates, checks, complaints, credit, derive, findings, reserve,
-               reviews, scope, security_log, system, village_reports, workflow)
+from . import (accounts, benefits, care, cards, certificates, checks, complaints, credit, derive, findings,
+               reserve, reviews, scope, security_log, system, village_reports, workflow)
 
 SCHEMA_DIR = schema.HERE
 
@@ -19,7 +19,7 @@ class Engine:
         self.system = system.Tables(self.db)
         system.install_audit(self.models, self.system)
         self.settings = system.Settings(self.registry, self.system)
-        self.security_log = security_log.Log(self.db)
+        self.security_log = security_log.Log(self.db, self.system)
         self.accounts = accounts.Accounts(self.db, self.settings)
         accounts.install(self.models, self.accounts, self.security_log)
         self.models.settings = self.settings     # rules that read a policy number (derive.self_care)

@@ -28,11 +28,7 @@ _chain_lock = threading.Lock()
 PG_LOCK_KEY = 731_1302
 
 
-class ReadOnlyRow(Exception):
-    pass
-
-
-class SecurityEvent(system.SystemModel):
+class SecurityEvent(system.AppendOnly, system.SystemModel):
     at = pw.DateTimeField(index=True)
     user_id = pw.IntegerField(null=True, index=True)
     username = pw.CharField(max_length=40, null=True, index=True)
@@ -48,28 +44,26 @@ class SecurityEvent(system.SystemModel):
     class Meta:
         table_name = "security_event"
 
-    def save(self, *a, **kw):
-        if self._pk is not None:
-            raise ReadOnlyRow("安全审计记录不能修改")
-        return super().save(*a, **kw)
 
-    def delete_instance(self, *a, **kw):
-        raise ReadOnlyRow("安全审计记录不能删除")
+class AuditSeal(system.AppendOnly, system.SystemModel):
+    """The chain over the change log (audit_log), kept beside it so the many writers of audit rows
+    (forms, imports, payment runs) need not wait for one another: rows are sealed in batches, in the
+    order they are found, each seal holding the previous seal's hash."""
+    audit_id = pw.IntegerField(unique=True)
+    prev_hash = pw.CharField(max_length=64)
+    hash = pw.CharField(max_length=64)
 
-    @classmethod
-    def update(cls, *a, **kw):
-        raise ReadOnlyRow("安全审计记录不能修改")
-
-    @classmethod
-    def delete(cls):
-        raise ReadOnlyRow("安全审计记录不能删除")
+    class Meta:
+        table_name = "audit_seal"
 
 
 FIELDS = ("at", "user_id", "username", "ip", "kind", "entity", "record_id", "subject", "detail")
+AUDIT_FIELDS = ("id", "at", "user_id", "username", "ip", "entity", "record_id", "action", "changes", "batch")
+LATE = 10000        # audit ids below the last sealed one still looked at: transactions that committed late
 
 
-def row_hash(prev, values):
-    text = json.dumps([prev] + [_canon(values.get(k)) for k in FIELDS], ensure_ascii=False, separators=(",", ":"))
+def row_hash(prev, values, fields=FIELDS):
+    text = json.dumps([prev] + [_canon(values.get(k)) for k in fields], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -80,32 +74,38 @@ def _canon(value):
 
 
 class Log:
-    """The security log bound to one database."""
+    """The security log and the change log's seals, bound to one database."""
 
-    def __init__(self, db):
-        self.db = db
-        meta = type("Meta", (), {"database": db, "table_name": SecurityEvent._meta.table_name})
-        self.Event = type("SecurityEvent", (SecurityEvent,), {"__module__": __name__, "Meta": meta})
+    def __init__(self, db, tables):
+        self.db, self.AuditLog = db, tables.AuditLog
+        for base in (SecurityEvent, AuditSeal):
+            meta = type("Meta", (), {"database": db, "table_name": base._meta.table_name})
+            setattr(self, base.__name__, type(base.__name__, (base,), {"__module__": __name__, "Meta": meta}))
+        self.Event = self.SecurityEvent
 
     def create(self):
-        self.db.create_tables([self.Event], safe=True)
-        self._protect()
+        self.db.create_tables([self.Event, self.AuditSeal], safe=True)
+        for model in (self.Event, self.AuditSeal, self.AuditLog):
+            self._protect(model._meta.table_name)
 
-    def _protect(self):
+    def _protect(self, table):
         """Refuse UPDATE and DELETE in the database, whoever connects through the application."""
-        table = self.Event._meta.table_name
+        message = "审计记录只能新增，不能修改或删除"
         if isinstance(self.db, pw.PostgresqlDatabase):
             self.db.execute_sql(
                 "CREATE OR REPLACE FUNCTION jiuzhu_append_only() RETURNS trigger AS $$ BEGIN "
-                "RAISE EXCEPTION '安全审计记录只能新增，不能修改或删除'; END $$ LANGUAGE plpgsql")
+                f"RAISE EXCEPTION '{message}'; END $$ LANGUAGE plpgsql")
             self.db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
             self.db.execute_sql(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
                                 "FOR EACH ROW EXECUTE FUNCTION jiuzhu_append_only()")
         else:
             for op in ("UPDATE", "DELETE"):
-                self.db.execute_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                    "BEGIN SELECT RAISE(ABORT, '安全审计记录只能新增，不能修改或删除'); END")
+                self.db.execute_sql(f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                                    f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
+
+    def _chain_locked(self):
+        if isinstance(self.db, pw.PostgresqlDatabase):
+            self.db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK_KEY,))
 
     def record(self, kind, user_id=None, username=None, ip=None, entity=None, record_id=None, subject=None,
                detail=None):
@@ -120,15 +120,43 @@ class Log:
                   else json.dumps(detail, ensure_ascii=False)}
         E = self.Event
         with _chain_lock, self.db.atomic():
-            if isinstance(self.db, pw.PostgresqlDatabase):
-                self.db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK_KEY,))
+            self._chain_locked()
             prev = E.select(E.hash).order_by(E.id.desc()).limit(1).scalar() or GENESIS
             values["prev_hash"] = prev
             values["hash"] = row_hash(prev, values)
             E.insert(**values).execute()
+        self.seal(limit=2000)
+
+    def seal(self, limit=None):
+        """Chain the change-log rows not sealed yet; returns how many were sealed."""
+        A, S = self.AuditLog, self.AuditSeal
+        done = 0
+        with _chain_lock, self.db.atomic():
+            self._chain_locked()
+            last = S.select(S.audit_id, S.hash).order_by(S.id.desc()).first()
+            prev, mark = (last.hash, last.audit_id) if last else (GENESIS, 0)
+            sealed = S.select(S.audit_id).where(S.audit_id > mark - LATE)
+            q = A.select().where((A.id > mark - LATE) & A.id.not_in(sealed)).order_by(A.id)
+            while True:
+                rows = list(q.limit(min(limit - done, 2000) if limit else 2000).dicts())
+                if not rows:
+                    return done
+                seals = []
+                for row in rows:
+                    h = row_hash(prev, row, AUDIT_FIELDS)
+                    seals.append({"audit_id": row["id"], "prev_hash": prev, "hash": h})
+                    prev = h
+                S.insert_many(seals).execute()
+                done += len(rows)
+                if limit and done >= limit:
+                    return done
 
     def verify(self, batch=5000):
-        """[(row id, problem)] for every break in the chain; [] when the log is intact."""
+        """[(log name, row id, problem)] for every break in either chain; [] when both are intact."""
+        self.seal()
+        return self._verify_events(batch) + self._verify_seals(batch)
+
+    def _verify_events(self, batch):
         E = self.Event
         problems, prev, last_id = [], GENESIS, 0
         while True:
@@ -138,7 +166,25 @@ class Log:
             for row in rows:
                 values = {k: getattr(row, k) for k in FIELDS}
                 if row.prev_hash != prev:
-                    problems.append((row.id, "与上一条记录的链接不符（之前的记录被删除或改动）"))
+                    problems.append(("安全审计记录", row.id, "与上一条记录的链接不符（之前的记录被删除或改动）"))
                 if row_hash(row.prev_hash, values) != row.hash:
-                    problems.append((row.id, "内容与记录时的校验值不符（记录被改动）"))
+                    problems.append(("安全审计记录", row.id, "内容与记录时的校验值不符（记录被改动）"))
                 prev, last_id = row.hash, row.id
+
+    def _verify_seals(self, batch):
+        A, S = self.AuditLog, self.AuditSeal
+        problems, prev, last_id = [], GENESIS, 0
+        while True:
+            seals = list(S.select().where(S.id > last_id).order_by(S.id).limit(batch))
+            if not seals:
+                return problems
+            rows = {r["id"]: r for r in A.select().where(A.id.in_([s.audit_id for s in seals])).dicts()}
+            for seal in seals:
+                row = rows.get(seal.audit_id)
+                if seal.prev_hash != prev:
+                    problems.append(("修改记录", seal.audit_id, "校验链接不符（校验记录被删除或改动）"))
+                if row is None:
+                    problems.append(("修改记录", seal.audit_id, "记录已被删除"))
+                elif row_hash(seal.prev_hash, row, AUDIT_FIELDS) != seal.hash:
+                    problems.append(("修改记录", seal.audit_id, "内容与记录时的校验值不符（记录被改动）"))
+                prev, last_id = seal.hash, seal.id
