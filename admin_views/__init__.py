@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from reports import document
 from schema import SchemaError
 
-from . import auth
+from . import access_log, auth
 from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
 from .care_view import CareModelView
@@ -56,6 +56,7 @@ def init_app(app, engine):
     app.register_blueprint(auth.bp)
     app.before_request(auth.check_session)
     app.before_request(auth.set_actor)
+    app.after_request(access_log.after_request)
     app.teardown_request(auth.clear_actor)
 
     @app.before_request

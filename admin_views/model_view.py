@@ -20,6 +20,7 @@ from schema import RecordInvalid, types
 from schema.resolve import DisplayContext, Resolver
 
 from . import auth, export, filters
+from .access_log import AccessLogMixin
 from .documents_view import DocumentsMixin
 from .forms import AdminBaseForm, ajax_field, build_form
 
@@ -91,7 +92,7 @@ class CountCache:
         return value
 
 
-class SchemaModelView(DocumentsMixin, auth.Guarded, ModelView):
+class SchemaModelView(AccessLogMixin, DocumentsMixin, auth.Guarded, ModelView):
     spec = None
     models = None
     engine = None

@@ -112,3 +112,28 @@ def test_security_events_are_logged_searched_and_exported(any_app):
     town.login("town1")
     assert town.get("/admin/security-log/").status_code == 403
     assert town.get("/admin/security-log/export.xlsx").status_code == 403
+
+
+def test_every_view_of_a_full_id_number_is_logged(any_app):
+    eng = engine_of(any_app)
+    H = eng.models["household"]
+    town = Browser(any_app)
+    town.login("town1")
+    household = eng.models["household"].select().where(H.code.startswith("DEMO-001001")).first()
+    E = eng.security_log.Event
+    before = E.select().where(E.kind == "unmask_view").count()
+    page = town.get(f"/admin/household/details/?id={household.id}").get_data(as_text=True)
+    assert household.head_id_number in page
+    seen = E.select().where((E.kind == "unmask_view") & (E.record_id == household.id)).order_by(E.id.desc()).first()
+    assert seen.username == "town1" and seen.ip == "127.0.0.1" and seen.entity == "household"
+    assert seen.subject == str(household)[:100] and "户主身份证号" in seen.detail
+    r = town.get("/admin/household/export/xlsx/")
+    assert r.status_code == 200
+    export = E.select().where((E.kind == "export") & (E.username == "town1")).order_by(E.id.desc()).first()
+    assert "家庭户" in export.detail and "/admin/household/export/xlsx/" in export.detail
+    unmasked = E.select().where((E.kind == "unmask_view") & (E.username == "town1")).order_by(E.id.desc()).first()
+    assert unmasked.detail.startswith("导出家庭户") and "户主身份证号" in unmasked.detail
+    assert E.select().where(E.kind == "unmask_view").count() == before + 2
+    # a list page shows masked numbers only: nothing to log
+    town.get("/admin/household/")
+    assert E.select().where(E.kind == "unmask_view").count() == before + 2
