@@ -62,6 +62,10 @@ def create_app(config=None):
             engine.migrate()
     except SchemaError as e:
         raise SystemExit(f"救助台账无法启动：{e}") from None
+    if os.environ.get("JIUZHU_BEHIND_PROXY") == "1" or app.config.get("BEHIND_PROXY"):
+        # behind nginx: the client's address for the audit and https for Secure cookies come from the proxy
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
     init_app(app, engine)
     _register_cli(app, engine)
     return app

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from reports import document
 from schema import SchemaError
 
-from . import access_log, auth
+from . import access_log, auth, headers
 from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
 from .care_view import CareModelView
@@ -68,8 +68,10 @@ def init_app(app, engine):
         if not engine.db.is_closed() and not app.config.get("KEEP_DB_OPEN"):
             engine.db.close()
 
+    app.session_interface = headers.SessionInterface()
     admin = Admin(app, name="救助台账", theme=Bootstrap4Theme(swatch="default", fluid=True,
                                                               base_template="jiuzhu/master.html"),
+                  csp_nonce_generator=headers.nonce,
                   index_view=HomeView(engine, name="首页", url="/admin"),
                   translations_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations"))
     with_flow = engine.flow.entities()
@@ -110,6 +112,7 @@ def init_app(app, engine):
     admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))
     admin.add_view(SecurityView(engine, name="账号安全", endpoint="security", url="/admin/security",
                                 category="系统管理"))
+    headers.install(app, admin)
     return admin
 
 
