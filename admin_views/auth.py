@@ -142,7 +142,7 @@ def login():
                 return _refuse(f"用户名或密码错误。连续失败 {settings.get('account_lock_failures')} 次，"
                                f"账号已锁定 {settings.get('account_lock_minutes')} 分钟。", 423)
             return _refuse("用户名或密码错误，或账号已停用。", 401)
-        if accounts.unused(record.id, record.created_at):
+        if accounts.unused(record.id):
             record.active = False
             record.save()
             log.record("account_disabled", user_id=record.id, username=username, ip=ip, subject=username,

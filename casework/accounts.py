@@ -176,13 +176,14 @@ class Accounts:
         L = self.LoginLock
         return list(L.select().where(L.locked_until > dt.datetime.now()).order_by(L.username))
 
-    def unused(self, user_id, created_at=None):
-        """True when the account has not logged in for the configured days."""
+    def unused(self, user_id):
+        """True when the account has not logged in for the configured days (counted from its password
+        when it never has). An account from before this rule existed has no record yet: not counted."""
         days = self.settings.get("account_idle_days")
-        if not days:
-            return False
         state = self.state(user_id)
-        since = (state and (state.last_login_at or state.password_changed_at)) or created_at
+        if not days or state is None:
+            return False
+        since = state.last_login_at or state.password_changed_at
         return bool(since and dt.datetime.now() - since > dt.timedelta(days=days))
 
     # -- sessions

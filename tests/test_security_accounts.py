@@ -258,3 +258,14 @@ def test_second_login_ends_the_first_and_tells_why(any_app):
     assert r.status_code == 302
     assert "已在别处登录" in first.get("/login").get_data(as_text=True)
     assert events(any_app, "session_ended", user.username)[0].detail == "replaced"
+
+
+def test_an_account_from_before_the_rule_is_not_disabled(any_app):
+    eng = engine_of(any_app)
+    user = new_user(any_app)
+    S = eng.accounts.AccountState
+    S.delete().where(S.user_id == user.id).execute()         # as after an upgrade: no record of logins yet
+    U = eng.models["user"]
+    U.update(created_at=user.created_at.replace(year=user.created_at.year - 2)).where(U.id == user.id).execute()
+    assert Browser(any_app).login(user.username, STRONG).status_code == 302
+    assert eng.accounts.state(user.id).last_login_at is not None

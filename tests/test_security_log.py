@@ -137,3 +137,28 @@ def test_every_view_of_a_full_id_number_is_logged(any_app):
     # a list page shows masked numbers only: nothing to log
     town.get("/admin/household/")
     assert E.select().where(E.kind == "unmask_view").count() == before + 2
+
+
+def test_a_printed_document_with_full_numbers_is_logged(any_app):
+    eng = engine_of(any_app)
+    Case = eng.models["case"]
+    town = Browser(any_app)
+    town.login("town1")
+    spec = eng.documents["approval_form"]
+    case = next(c for c in scope_cases(eng, "town1") if spec.offered(c))
+    E = eng.security_log.Event
+    r = town.get(f"/admin/case/document/?id={case.id}&name=approval_form")
+    assert r.status_code == 200
+    seen = E.select().where((E.kind == "unmask_view") & (E.record_id == case.id) & (E.entity == "case")).first()
+    assert seen.username == "town1" and seen.detail == f"文书：{spec.label}"
+    r = town.get(f"/admin/case/document/?id={case.id}&name=approval_form&format=docx")
+    assert r.status_code == 200
+    export = E.select().where((E.kind == "export") & (E.username == "town1")).order_by(E.id.desc()).first()
+    assert ".docx" in export.detail and f"id={case.id}" in export.detail
+    assert Case.get_by_id(case.id)
+
+
+def scope_cases(eng, username):
+    from casework import scope
+    U = eng.models["user"]
+    return scope.scoped(eng.models, "case", U.get(U.username == username)).limit(200)
