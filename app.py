@@ -4,6 +4,7 @@
     flask --app app migrate [--dry-run]  print the migration plan, then apply it
     python app.py                        serve with waitress (office PCs)
 """
+import functools
 import os
 import secrets
 import sys
@@ -59,7 +60,8 @@ def create_app(config=None):
         kw = {"schema_dir": app.config["SCHEMA_DIR"]} if app.config["SCHEMA_DIR"] else {}
         engine = Engine(app.config["DATABASE_URL"], **kw)
         if app.config["MIGRATE_ON_START"]:
-            engine.migrate()
+            for warning in engine.migrate().warnings:
+                app.logger.warning("迁移提示：%s", warning)
     except SchemaError as e:
         raise SystemExit(f"救助台账无法启动：{e}") from None
     if os.environ.get("JIUZHU_BEHIND_PROXY") == "1" or app.config.get("BEHIND_PROXY"):
@@ -72,7 +74,20 @@ def create_app(config=None):
 
 
 def _register_cli(app, engine):
+    from casework import system
     from seeds import bootstrap
+
+    def as_user(fn):
+        """--user NAME: the command acts as that user, so its audit rows and scope are that user's."""
+        @functools.wraps(fn)
+        def command(*args, username, **kwargs):
+            User = engine.models["user"]
+            user = User.get_or_none(User.username == username)
+            if user is None:
+                raise click.ClickException(f"没有用户 {username}")
+            with system.acting_as(user):
+                return fn(*args, user=user, **kwargs)
+        return command
 
     @app.cli.command("migrate")
     @click.option("--dry-run", is_flag=True, help="只打印迁移计划，不执行")
@@ -118,15 +133,12 @@ def _register_cli(app, engine):
     def payments_group():
         """按月发放：生成发放台账、导出发放清单、导入银行回盘、关账。"""
 
-    def _payment_args(township_code, username):
-        Area, User = engine.models["area"], engine.models["user"]
+    def _township(township_code):
+        Area = engine.models["area"]
         township = Area.get_or_none(Area.code == township_code, Area.level == "township")
         if township is None:
             raise click.ClickException(f"没有乡镇（街道）代码 {township_code}")
-        user = User.get_or_none(User.username == username)
-        if user is None:
-            raise click.ClickException(f"没有用户 {username}")
-        return township, user
+        return township
 
     payment_options = [click.option("--township", "township_code", required=True, help="乡镇（街道）区划代码"),
                        click.option("--month", required=True, help="发放年月，如 2026-05"),
@@ -134,16 +146,17 @@ def _register_cli(app, engine):
                                     help="以哪个用户的身份和管辖范围办理")]
 
     def with_payment_options(fn):
+        fn = as_user(fn)
         for option in reversed(payment_options):
             fn = option(fn)
         return fn
 
     @payments_group.command("run")
     @with_payment_options
-    def payments_run(township_code, month, username):
+    def payments_run(township_code, month, user):
         """生成某乡镇某月的发放台账（可重复执行，不会重复生成）。"""
         from casework import payments
-        township, user = _payment_args(township_code, username)
+        township = _township(township_code)
         try:
             r = payments.run(engine, user, township.id, month)
         except payments.PaymentRefused as e:
@@ -153,20 +166,20 @@ def _register_cli(app, engine):
     @payments_group.command("bank-list")
     @with_payment_options
     @click.option("--out", required=True, type=click.Path(dir_okay=False), help="写入的 .xlsx 文件")
-    def payments_bank_list(township_code, month, username, out):
+    def payments_bank_list(township_code, month, user, out):
         """导出给银行的发放清单（待发的笔）。"""
         from casework import payments
-        township, user = _payment_args(township_code, username)
+        township = _township(township_code)
         count, total = payments.export_bank_list(engine, user, township, month, out, engine.flow.clock())
         click.echo(f"已写入 {out}：{count} 笔，合计 {total:.2f} 元。")
 
     @payments_group.command("bank-return")
     @with_payment_options
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-    def payments_bank_return(township_code, month, username, path):
+    def payments_bank_return(township_code, month, user, path):
         """导入银行回盘；有任何问题都不作标记，逐行打印问题，退出码非0。"""
         from casework import bank_return, payments
-        township, user = _payment_args(township_code, username)
+        township = _township(township_code)
         with open(path, "rb") as fh:
             data = fh.read()
         try:
@@ -181,10 +194,10 @@ def _register_cli(app, engine):
 
     @payments_group.command("close")
     @with_payment_options
-    def payments_close(township_code, month, username):
+    def payments_close(township_code, month, user):
         """关账：此后该乡镇该月的发放台账不能再改。"""
         from casework import payments
-        township, user = _payment_args(township_code, username)
+        township = _township(township_code)
         try:
             payments.close(engine, user, township.id, month)
         except payments.PaymentRefused as e:
@@ -215,7 +228,8 @@ def _register_cli(app, engine):
     @click.option("--param", "params", multiple=True, help="参数，写作 key=value，可重复")
     @click.option("--out", required=True, type=click.Path(dir_okay=False), help="写入的 .xlsx 文件")
     @click.option("--user", "username", default="admin", show_default=True, help="以哪个用户的管辖范围统计")
-    def report_run(name, params, out, username):
+    @as_user
+    def report_run(name, params, out, user):
         """运行报表 NAME，写入 Excel。"""
         report_engine, reports = _reports()
         if name not in reports:
@@ -226,10 +240,6 @@ def _register_cli(app, engine):
                 raise click.ClickException(f"参数应写作 key=value，收到“{item}”")
             key, value = item.split("=", 1)
             raw[key.strip()] = value.strip()
-        User = engine.models["user"]
-        user = User.get_or_none(User.username == username)
-        if user is None:
-            raise click.ClickException(f"没有用户 {username}")
         report = reports[name]
         try:
             values, results = report_engine.run(engine, user, report, raw)
@@ -250,13 +260,10 @@ def _register_cli(app, engine):
     @click.option("--seed", type=int, help="随机种子（给出同一个种子，抽出同一批）")
     @click.option("--force", is_flag=True, help="已抽过的月份重新抽取（须县级管理员；前一次保留）")
     @click.option("--user", "username", default="admin", show_default=True, help="以哪个县级用户的身份抽取")
-    def spotcheck_draw(month, seed, force, username):
+    @as_user
+    def spotcheck_draw(month, seed, force, user):
         """抽取某月各乡镇新批准事项的抽查样本，打印各乡镇的抽取数和比例。"""
         from casework import spotcheck
-        User = engine.models["user"]
-        user = User.get_or_none(User.username == username)
-        if user is None:
-            raise click.ClickException(f"没有用户 {username}")
         try:
             drawn = spotcheck.draw(engine, user, month, seed=seed, force=force)
         except spotcheck.DrawRefused as e:
@@ -382,17 +389,14 @@ def _register_cli(app, engine):
     @click.option("--dry-run", is_flag=True, help="只校验，不写入")
     @click.option("--update", is_flag=True, help="更新模式：按身份证号（或唯一编号）找到已有记录，只改文件中有的列")
     @click.option("--user", "username", default="admin", show_default=True, help="以哪个用户的身份和管辖范围导入")
-    def import_command(entity, path, dry_run, update, username):
+    @as_user
+    def import_command(entity, path, dry_run, update, user):
         """从 Excel（.xlsx/.xls）或 CSV 导入 ENTITY（如 household、member）。有任何错误就什么也不写入。"""
         from casework.imports import Importer, not_importable
         if entity not in engine.registry.entities:
             raise click.ClickException(f"没有实体 {entity}，可用：{', '.join(engine.registry.entities)}")
         if not_importable(engine.registry, entity):
             raise click.ClickException(not_importable(engine.registry, entity))
-        User = engine.models["user"]
-        user = User.get_or_none(User.username == username)
-        if user is None:
-            raise click.ClickException(f"没有用户 {username}")
         with open(path, "rb") as fh:
             data = fh.read()
         outcome = Importer(engine, entity, user, update=update).run(
@@ -401,8 +405,12 @@ def _register_cli(app, engine):
         for p in outcome.problems:
             where = "".join([p.sheet or "文件", f" 第{p.row}行" if p.row else "", f" {p.column}" if p.column else ""])
             click.echo(f"{where}：{p.message}" + (f"（值：{p.value}）" if p.value not in (None, "") else ""))
+        for n in outcome.notices:
+            click.echo(n)
         if outcome.problems:
             raise click.ClickException(f"发现 {len(outcome.problems)} 处错误，未写入任何数据。")
+        if outcome.unchanged:
+            click.echo(f"{outcome.unchanged} 行与现有记录相同，未改动。")
         if dry_run:
             click.echo(f"校验通过：{outcome.rows} 行。（--dry-run：未写入）")
         else:

@@ -8,6 +8,7 @@ from casework import checks, scope
 
 from . import auth
 from .engine_view import EngineView
+from .rights import needs
 
 
 class ChecksView(EngineView):
@@ -34,6 +35,7 @@ class ChecksView(EngineView):
                            statuses=options["check_status"].labels, may_run=self._may_run(), problems=None)
 
     @expose("/run", methods=("POST",))
+    @needs("death_record", "create", "只有县级管理员可以运行数据比对")
     def run(self):
         if not self._may_run():
             flash("只有县级管理员可以运行数据比对", "error")
@@ -44,6 +46,7 @@ class ChecksView(EngineView):
         return redirect(url_for(".index"))
 
     @expose("/deaths", methods=("POST",))
+    @needs("death_record", "create", "只有县级管理员可以导入死亡人员名单")
     def deaths(self):
         if not self._may_run():
             flash("只有县级管理员可以导入死亡人员名单", "error")

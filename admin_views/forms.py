@@ -15,14 +15,13 @@ class AdminBaseForm(BaseForm):
         pass
 
 
-def editable_fields(spec, exclude=()):
-    return [f for f in spec.fields
-            if not f.hidden and not f.readonly and f.name not in exclude]
+def editable_fields(spec, exclude=(), existing=False):
+    return [f for f in spec.fields if f.user_may_write(existing) and f.name not in exclude]
 
 
-def build_form(spec, ctx, base=AdminBaseForm, exclude=(), with_pk=False):
+def build_form(spec, ctx, base=AdminBaseForm, exclude=(), with_pk=False, existing=False):
     attrs = {}
-    for f in editable_fields(spec, exclude):
+    for f in editable_fields(spec, exclude, existing):
         field = types.get(f.type).form_field(f, ctx)
         if f.default is not None and hasattr(field, "kwargs"):
             # a new record's form starts from the declared default (a choice preselected, a 0 filled in)

@@ -4,6 +4,7 @@ Checking and writing run in a background thread, so a large file never meets a r
 the page polls a small JSON status. Job state lives in files under instance/imports/<job>/, which
 every worker process on the machine can read.
 """
+import json
 import os
 import tempfile
 
@@ -22,12 +23,22 @@ MAX_SHOWN = 200
 PREVIEW = 10
 
 
+PREVIEW_COLUMNS = 60
+CELL_CHARS = 100            # a cell or value shown in the status: the job status stays a few KB
+
+
 def _cell(value):
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value)
+    text = str(value)
+    return text if len(text) <= CELL_CHARS else text[:CELL_CHARS] + "…"
+
+
+def _problem(p):
+    return {"sheet": p.sheet, "row": p.row, "column": _cell(p.column), "value": _cell(p.value),
+            "message": p.message[:500]}
 
 
 class ImportView(EngineView):
@@ -98,7 +109,25 @@ class ImportView(EngineView):
 
     @expose("/job/<job>")
     def job(self, job):
-        return self.render("jiuzhu/import_job.html", state=self.status(job))
+        state = self.status(job)
+        page = max(1, request.args.get("page", 1, type=int))
+        pages = max(1, -(-state.get("error_count", 0) // MAX_SHOWN))
+        if page > 1:
+            state["problems"] = self._problems(job, (page - 1) * MAX_SHOWN, MAX_SHOWN)
+        return self.render("jiuzhu/import_job.html", state=state, page=min(page, pages), pages=pages)
+
+    def _problems(self, job, start, count):
+        """A page of the full problem list, read line by line from the job's file."""
+        path = os.path.join(self.folder(job), "problems.jsonl")
+        out = []
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                for i, line in enumerate(fh):
+                    if i >= start + count:
+                        break
+                    if i >= start:
+                        out.append(json.loads(line))
+        return out
 
     @expose("/job/<job>/status")
     def job_status(self, job):
@@ -121,8 +150,8 @@ class ImportView(EngineView):
         path = os.path.join(self.folder(job), "errors.xlsx")
         if not os.path.exists(path):
             abort(404)
-        return send_file(path, as_attachment=True, download_name=f"{state['label']}导入错误_{state['filename']}.xlsx"
-                         .replace(".xlsx_", "_").replace(".csv", ""))
+        stem = os.path.splitext(os.path.basename(state["filename"]))[0]
+        return send_file(path, as_attachment=True, download_name=f"{state['label']}导入错误_{stem}.xlsx")
 
     # -- the background work
     def _start(self, job, state, dry_run):
@@ -145,14 +174,18 @@ class ImportView(EngineView):
                     data, state["filename"], dry_run=dry_run, progress=progress)
                 if outcome.problems:
                     write_errors(outcome, os.path.join(self.folder(job), "errors.xlsx"))
-                state["preview"] = [{"sheet": name, "header": [str(h) for h in header],
-                                     "rows": [[_cell(v) for v in r] for r in rows[1:PREVIEW + 1]],
+                with open(os.path.join(self.folder(job), "problems.jsonl"), "w", encoding="utf-8") as fh:
+                    for p in outcome.problems:
+                        fh.write(json.dumps(_problem(p), ensure_ascii=False, default=str) + "\n")
+                state["preview"] = [{"sheet": name, "header": [_cell(h) for h in header[:PREVIEW_COLUMNS]],
+                                     "rows": [[_cell(v) for v in r[:PREVIEW_COLUMNS]] for r in rows[1:PREVIEW + 1]],
                                      "count": max(0, len(rows) - 1)}
                                     for name, _spec, header, rows in outcome.sheets]
                 state.update(finished=True, ok=outcome.ok, rows=outcome.rows, created=outcome.created,
                              updated=outcome.updated, committed=outcome.committed, batch=outcome.batch,
-                             error_count=len(outcome.problems),
-                             problems=[p.__dict__ for p in outcome.problems[:MAX_SHOWN]])
+                             error_count=len(outcome.problems), notices=outcome.notices[:20],
+                             unchanged=outcome.unchanged,
+                             problems=[_problem(p) for p in outcome.problems[:MAX_SHOWN]])
                 if outcome.committed:
                     os.remove(os.path.join(self.folder(job), "upload.bin"))
             except Exception as e:          # the page must say what happened, never spin forever

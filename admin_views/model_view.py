@@ -220,11 +220,17 @@ class SchemaModelView(AccessLogMixin, DocumentsMixin, auth.Guarded, ModelView):
 
     @property
     def can_create(self):
-        return not self.archived_mode and self.can("create")
+        return not self.archived_mode and self.can("create") and self.has_form
 
     @property
     def can_edit(self):
-        return not self.archived_mode and self.can("edit")
+        return not self.archived_mode and self.can("edit") and self.has_form
+
+    @property
+    def has_form(self):
+        """A table whose every field is written by rules (e.g. the payment months) has no form:
+        the role's `edit` right means its own actions (closing a month), never the generic form."""
+        return any(f.user_writable for f in self.spec.fields)
 
     @property
     def can_delete(self):
@@ -240,6 +246,13 @@ class SchemaModelView(AccessLogMixin, DocumentsMixin, auth.Guarded, ModelView):
         if self.inline_models:
             form_class = self.scaffold_inline_form_models(form_class)
         return form_class
+
+    def get_edit_form(self):
+        # a saved record's `fixed` fields are not on its edit form (a correction is a workflow step)
+        if not any(f.fixed for f in self.spec.fields):
+            return self.scaffold_form()
+        form_class = build_form(self.spec, self.ctx_for_forms(), existing=True)
+        return self.scaffold_inline_form_models(form_class) if self.inline_models else form_class
 
     def scaffold_list_form(self, widget=None, validators=None):
         full = build_form(self.spec, self.ctx_for_forms())
@@ -404,7 +417,11 @@ class SchemaModelView(AccessLogMixin, DocumentsMixin, auth.Guarded, ModelView):
 
     @property
     def engine_counts(self):
-        return self.engine.__dict__.setdefault("list_counts", CountCache(self.models))
+        # made once per engine: each CountCache registers a save hook
+        counts = self.engine.__dict__.get("list_counts")
+        if counts is None:
+            counts = self.engine.__dict__["list_counts"] = CountCache(self.models)
+        return counts
 
     # -- writes: one transaction each; a rule broken anywhere rolls back everything
     def handle_view_exception(self, exc):

@@ -10,6 +10,9 @@ from casework import bank_return, payments, scope
 
 from . import access_log, auth
 from .engine_view import EngineView
+from .rights import needs
+
+MONTH_RIGHT = ("payment_month", "edit")
 from .export import download
 
 
@@ -71,16 +74,19 @@ class PaymentView(EngineView):
         return redirect(url_for(".index", township=township_id, month=month))
 
     @expose("/run", methods=("POST",))
+    @needs(*MONTH_RIGHT, "您的角色不能生成发放台账或关账。")
     def run(self):
         return self._act(payments.run, lambda r: (
             f"{r.township} {r.month}：新生成 {r.created} 笔，合计 {r.total:,.2f} 元，其中暂缓 {r.held} 笔（无银行卡）；"
             f"此前已生成 {r.existing} 笔，未重复生成。"))
 
     @expose("/close", methods=("POST",))
+    @needs(*MONTH_RIGHT, "您的角色不能生成发放台账或关账。")
     def close(self):
         return self._act(payments.close, lambda r: f"{r.month} 已关账：此后该月的发放台账不能再改。")
 
     @expose("/return", methods=("POST",))
+    @needs(*MONTH_RIGHT, "您的角色不能导入银行回盘。")
     def bank_return(self):
         townships, township_id, month = self._args(request.form)
         if not self.may_run():

@@ -8,6 +8,7 @@ from schema import RecordInvalid
 
 from . import auth
 from .engine_view import EngineView
+from .rights import needs
 
 
 class ReviewView(EngineView):
@@ -35,6 +36,7 @@ class ReviewView(EngineView):
                            months=(settings.get("review_months_yearly"), settings.get("review_months_half_yearly")))
 
     @expose("/open", methods=("POST",))
+    @needs("case", "create", "您的角色不能发起定期复核：复核由村、乡镇经办人员发起。")
     def open(self):
         try:
             case = reviews.open_review(self.engine, auth.current(), request.form.get("care", type=int))

@@ -8,6 +8,7 @@ from casework import scope, spotcheck
 
 from . import auth
 from .engine_view import EngineView
+from .rights import needs
 
 
 class SpotCheckView(EngineView):
@@ -27,6 +28,7 @@ class SpotCheckView(EngineView):
                            may_force=auth.current().role == "county_admin")
 
     @expose("/draw", methods=("POST",))
+    @needs("spot_check", "create", "您的角色不能抽取随机抽查样本。")
     def draw(self):
         month = request.form.get("month", "").strip()
         seed = request.form.get("seed", "").strip()

@@ -10,6 +10,7 @@ from schema import RecordInvalid
 
 from . import auth
 from .engine_view import EngineView
+from .rights import needs
 
 
 class VillageReportView(EngineView):
@@ -31,6 +32,7 @@ class VillageReportView(EngineView):
                            may_report=scope.can(engine.models, user, "village_report", "create"))
 
     @expose("/submit", methods=("POST",))
+    @needs("village_report", "create", "您的角色不能报送村级月报。")
     def submit(self):
         form = request.form
         month = form.get("month", "")

@@ -9,6 +9,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from schema import types
+
 from . import payments, tabular
 from .imports import Problem
 
@@ -32,7 +34,7 @@ def apply(engine, user, township_id, month, data, filename, today=None):
     outcome = ReturnOutcome()
     township = payments._check(models, user, township_id, month)
     try:
-        sheet, header_row, header = tabular.find_table(data, filename, engine.settings.get("import_max_mb") * 1024 * 1024,
+        sheet, header_row, header = tabular.find_table(data, filename, tabular.limits(engine.settings),
                                                        "流水号", "请使用本系统导出的发放清单，填好“处理结果”后导入")
     except tabular.FileRejected as e:
         outcome.problems.append(Problem("", 0, "", "", str(e)))
@@ -44,7 +46,7 @@ def apply(engine, user, township_id, month, data, filename, today=None):
     col = {h: header.index(h) for h in header}
     Payment = models["payment"]
     pending = {g["id"]: g for g in payments.bank_lines(engine, user, township.id, month)}
-    seen, marks = set(), []
+    seen, marks, row_of = set(), [], {}
     for offset, row in enumerate(sheet.rows[header_row + 1:], start=header_row + 2):
         cells = list(row) + [""] * (len(header) - len(row))
         if not any(str(c).strip() for c in cells):
@@ -84,17 +86,35 @@ def apply(engine, user, township_id, month, data, filename, today=None):
         paid_on = today or dt.date.today()
         if "入账日期" in col and str(cells[col["入账日期"]]).strip():
             raw = cells[col["入账日期"]]
-            paid_on = raw if isinstance(raw, dt.date) else _date(str(raw).strip())
+            paid_on = _date(raw)
             if paid_on is None:
                 bad("入账日期", "入账日期应写作 2026-05-10")
                 continue
         reason = str(cells[col["失败原因"]]).strip() if "失败原因" in col else ""
         marks.append((line, result in OK, paid_on, reason))
+        row_of[line_id] = offset
     if not marks and not outcome.problems:
         outcome.problems.append(Problem(sheet.name, 0, "", "", "文件中没有回盘数据行"))
     if outcome.problems:
         return outcome
-    with models.db.atomic():
+    with models.db.atomic() as txn:
+        # under the month's lock, a second file read before the first one committed finds its
+        # lines marked: a line's result is written once, and a different result is refused
+        payments.lock_month(models, township, month)
+        labels = engine.registry.options["payment_status"]
+        for group, paid, paid_on, reason in marks:
+            marked = [line for line in Payment.select().where(Payment.id.in_(group["ids"]))
+                      if line.status != "pending"]
+            for line in marked:
+                same = line.status == ("paid" if paid else "failed")
+                outcome.problems.append(Problem(
+                    sheet.name, row_of[group["id"]], "流水号", group["id"],
+                    f"这笔已标记为“{labels.label_of(line.status)}”" +
+                    ("（同样的结果已导入过）" if same else f"，本文件为“{'成功' if paid else '失败'}”：结果只记一次，未改")))
+        if outcome.problems:
+            txn.rollback()
+            outcome.paid = outcome.failed = 0
+            return outcome
         for group, paid, paid_on, reason in marks:
             for ledger_line in Payment.select().where(Payment.id.in_(group["ids"])):
                 ledger_line.status = "paid" if paid else "failed"
@@ -109,6 +129,6 @@ def apply(engine, user, township_id, month, data, filename, today=None):
 
 def _date(text):
     try:
-        return dt.date.fromisoformat(text.replace("/", "-")[:10])
-    except ValueError:
+        return types.get("date").coerce(text, None)
+    except types.CellError:
         return None

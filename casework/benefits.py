@@ -3,10 +3,13 @@
 Each returns a Breakdown: the standard, income, persons and result it used, and why the result is
 what it is, so the case page can show the sum and a reviewer can check it against the policy:
 低保 = (standard − household per-capita monthly income) × covered persons (差额救助);
+单人保 = one member of a 低保边缘家庭 (57号 art. 8) as a household of one: standard − own income;
 特困 = basic living standard + care fee of the person's self-care level; 临时救助 = the decided sum.
+Sums are exact (fractions of a fen kept) and rounded once, at the end, by the rounding setting.
 """
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from .named import Named
 
@@ -24,6 +27,7 @@ class Breakdown:
     amount: Decimal | None
     lines: list = field(default_factory=list)     # (label, text)
     reason: str | None = None                     # why the amount is zero or missing
+    eligible: bool | None = None                  # False: the rules say the case does not qualify
 
     def add(self, label, value):
         self.lines.append((label, value))
@@ -61,10 +65,27 @@ class Context:
         return best
 
     def rounded(self, amount):
+        """The one rounding of a sum (a Fraction or Decimal), by the rounding setting."""
         digits = self.setting("dibao_rounding_digits")
         if digits not in (0, 1, 2):
             raise NoStandard("设置“低保金保留的小数位数”只能是 0、1 或 2")
-        return amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP).quantize(Decimal("0.01"))
+        scaled = abs(Fraction(amount)) * 10 ** digits
+        whole = int(scaled + Fraction(1, 2))                 # half up, away from zero
+        whole = -whole if amount < 0 else whole
+        return (Decimal(whole).scaleb(-digits)).quantize(Decimal("0.01"))
+
+    def members(self):
+        """The household's live members (removed ones are archived)."""
+        Member = self.models["member"]
+        query = Member.select().where(Member.household == self.household.id)
+        if Member._spec.archive:
+            query = query.where(Member.archived == False)  # noqa: E712
+        return list(query.order_by(Member.id))
+
+    def income(self):
+        """(total counted monthly income, persons) of the household, exact."""
+        members = self.members()
+        return sum((Fraction(Decimal(m.monthly_income or 0)) for m in members), Fraction(0)), len(members)
 
 
 def standard_in_force(models, village, kind, month, hukou_type=None, care_level=None):
@@ -107,43 +128,121 @@ def compute(engine, record, name, month=None):
         return Breakdown(None, reason=str(e))
 
 
-def _dibao(ctx, persons, persons_label):
-    household = ctx.household
-    hukou = household.hukou_type
-    standard = ctx.standard("dibao", hukou_type=hukou)
-    income = Decimal(household.income_per_capita or 0)
-    out = Breakdown(None)
+def money(value):
+    """A sum for display: exact when it has at most two decimals, else to the fen with 约."""
+    exact = Fraction(value)
+    shown = Decimal(exact.numerator) / Decimal(exact.denominator)
+    fen = shown.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{fen:.2f}" if Fraction(fen) == exact else f"约{fen:.2f}"
+
+
+def _standard_line(out, ctx, standard):
     out.add(f"保障标准（{ctx.month}）", f"{yuan(standard.amount)}/人·月" + ("（示例数据）" if standard.sample else ""))
-    out.add("家庭人均月收入", yuan(income))
-    out.add(persons_label, f"{persons} 人")
-    gap = Decimal(standard.amount) - income
-    if gap <= 0:
-        out.amount = Decimal("0.00")
-        out.reason = f"家庭人均月收入 {yuan(income)} 不低于保障标准 {yuan(standard.amount)}，不符合低保条件"
-        out.add("测算结果", "0.00 元")
-        return out
-    raw = gap * persons
+
+
+def _dibao_standard(ctx):
+    """The 低保 standard of the case's own type (城市 11 / 农村 12), else of the household's hukou."""
+    hukou = DIBAO_HUKOU_OF_TYPE.get(str(ctx.record.assistance_type)) or ctx.household.hukou_type
+    return ctx.standard("dibao", hukou_type=hukou)
+
+
+def _finish(ctx, out, raw, shown):
     amount = ctx.rounded(raw)
     minimum = Decimal(ctx.setting("dibao_min_payment") or 0)
-    out.add("计算", f"（{standard.amount:.2f} − {income:.2f}）× {persons} = {raw:.2f} 元")
+    out.add("计算", f"{shown} = {money(raw)} 元")
     if amount < minimum:
         out.add("最低发放额", yuan(minimum))
         amount = minimum.quantize(Decimal("0.01"))
     out.amount = amount
+    out.eligible = True
     out.add("测算结果（元/月）", yuan(amount))
+    return out
+
+
+def _not_eligible(out, reason):
+    out.amount, out.reason, out.eligible = Decimal("0.00"), reason, False
+    out.add("测算结果", "0.00 元")
     return out
 
 
 @calculator("dibao")
 def dibao(ctx):
-    """差额救助: the whole household is covered."""
-    return _dibao(ctx, ctx.household.member_count or 0, "保障人数（家庭人口）")
+    """差额救助: the whole household is covered; (standard − total income ÷ persons) × persons."""
+    standard = _dibao_standard(ctx)
+    total, persons = ctx.income()
+    out = Breakdown(None)
+    _standard_line(out, ctx, standard)
+    per_capita = total / persons if persons else Fraction(0)
+    out.add("家庭人均月收入", f"{money(per_capita)} 元")
+    out.add("保障人数（家庭人口）", f"{persons} 人")
+    level = Fraction(Decimal(standard.amount))
+    if per_capita >= level:
+        return _not_eligible(out, f"家庭人均月收入 {money(per_capita)} 元不低于保障标准 {yuan(standard.amount)}，"
+                                  f"不符合低保条件")
+    shown_income = money(per_capita) if not money(per_capita).startswith("约") else f"{money(total)}÷{persons}"
+    return _finish(ctx, out, (level - per_capita) * persons,
+                   f"（{Decimal(standard.amount):.2f} − {shown_income}）× {persons}")
 
 
 @calculator("dibao_single")
 def dibao_single(ctx):
-    """单人保: one person of the household is covered, at the household's per-capita income."""
-    return _dibao(ctx, 1, "保障人数（单人保）")
+    """单人保 (57号 art. 8): a member with a severe disability or a serious illness in a 低保边缘家庭
+    (per-capita income at or above the standard but below the edge multiple of it) is covered alone,
+    as a household of one: standard − the member's own monthly income."""
+    household = ctx.household
+    standard = ctx.standard("dibao", hukou_type=household.hukou_type)
+    total, persons = ctx.income()
+    out = Breakdown(None)
+    _standard_line(out, ctx, standard)
+    per_capita = total / persons if persons else Fraction(0)
+    level = Fraction(Decimal(standard.amount))
+    multiple = Fraction(Decimal(ctx.setting("edge_family_multiple")))
+    edge = level * multiple
+    out.add("家庭人均月收入", f"{money(per_capita)} 元")
+    out.add("低保边缘标准", f"{money(edge)} 元（保障标准的 {Decimal(ctx.setting('edge_family_multiple')).normalize()} 倍）")
+    if per_capita < level:
+        return _not_eligible(out, f"家庭人均月收入 {money(per_capita)} 元低于保障标准 {yuan(standard.amount)}，"
+                                  f"全户符合低保条件，请按城市或农村低保整户申请，不适用单人保")
+    if per_capita >= edge:
+        return _not_eligible(out, f"家庭人均月收入 {money(per_capita)} 元不低于低保边缘标准 {money(edge)} 元，"
+                                  f"不是低保边缘家庭，不符合单人保条件")
+    person = next((m for m in ctx.members() if m.id_number == ctx.record.applicant_id_number), None)
+    if person is None:
+        return _not_eligible(out, "单人保的申请人须是本户登记的家庭成员（按申请人身份证号在本户未找到）")
+    why = single_cover_ground(ctx, person)
+    if why is None:
+        return _not_eligible(out, f"{person.name}不是一级、二级残疾或三级智力、精神残疾，也未登记患重特大疾病，"
+                                  f"不符合单人保条件")
+    out.add("单人保对象", f"{person.name}（{why}）")
+    own = Fraction(Decimal(person.monthly_income or 0))
+    out.add("本人月收入", f"{money(own)} 元")
+    out.add("保障人数（单人保）", "1 人")
+    if own >= level:
+        return _not_eligible(out, f"{person.name}本人月收入 {money(own)} 元不低于保障标准 {yuan(standard.amount)}")
+    return _finish(ctx, out, level - own, f"{Decimal(standard.amount):.2f} − {money(own)}")
+
+
+def single_cover_ground(ctx, member):
+    """Why a member may be covered alone (57号 art. 8), or None: a disability of a grade listed in a
+    setting (any class), a class listed for grade three, or a recorded serious illness."""
+    grades = _codes(ctx.setting("single_cover_disability_grades"))
+    grade3 = _codes(ctx.setting("single_cover_grade3_classes"))
+    options = ctx.engine.registry.options
+    grade, cls = str(member.disability_grade or ""), str(member.disability_class or "")
+    if grade and (grade in grades or (grade == "3" and cls in grade3)):
+        label = options["disability_class"].label_of(cls) if cls else "残疾"
+        return f"{options['disability_grade'].label_of(grade)}{label}"
+    if getattr(member, "serious_illness", False):
+        return "患重特大疾病"
+    return None
+
+
+def _codes(text):
+    return {p.strip() for p in str(text or "").replace("，", ",").replace("、", ",").split(",") if p.strip()}
+
+
+# the hukou kind of the 低保 standard each 低保 type is paid at (the type decides, not the household)
+DIBAO_HUKOU_OF_TYPE = {"11": "1", "12": "2"}
 
 
 @calculator("tekun")

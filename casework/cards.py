@@ -3,12 +3,37 @@ household record (and so the payment run) uses; closed cards stay as history."""
 from schema import RecordInvalid
 
 
+def account_of(models, household_ids):
+    """household id → (account name, bank, card number) of its active card in the register."""
+    if "bank_card" not in models.registry.entities:
+        Household = models["household"]
+        return {h: (n, b, a) for h, n, b, a in Household.select(
+            Household.id, Household.account_name, Household.bank_name, Household.bank_account)
+            .where(Household.id.in_(list(household_ids))).tuples()}
+    Card = models["bank_card"]
+    return {h: (n, b, a) for h, n, b, a in Card.select(Card.household, Card.account_name, Card.bank_name, Card.account)
+            .where(Card.household.in_(list(household_ids)), Card.status == "active").tuples()}
+
+
 def install(models):
     if "bank_card" not in models.registry.entities:
         return
     Card, Household = models["bank_card"], models["household"]
 
+    copied = {"account_name": "account_name", "bank_name": "bank_name", "bank_account": "account"}
+
+    def household_before(record, old):
+        # the household's copy follows the register; a change from any other path would divert the money
+        if old is None or not any(record.__data__.get(f) != old.get(f) for f in copied):
+            return
+        active = Card.select().where(Card.household == record._pk, Card.status == "active").first()
+        if any(record.__data__.get(f) != (getattr(active, c) if active else None) for f, c in copied.items()):
+            raise RecordInvalid({"bank_account": "银行卡信息只能在“银行卡”中登记或注销（由乡镇审核），"
+                                                 "家庭户中的开户名、开户银行和账号随在用的卡自动更新"})
+
     def before(record, old):
+        if record._spec.name == "household":
+            return household_before(record, old)
         if record._spec.name != "bank_card":
             return
         if old and old.get("status") == "closed" and record.status == "active":

@@ -102,10 +102,12 @@ def install(models):
 
     def before(record, old):
         name = record._spec.name
-        if name == "payment" and old is not None:
-            township = township_of(models, old.get("village"))
-            if month_closed(models, township, old.get("month")):
-                raise RecordInvalid({"month": f"{old.get('month')} 已关账，发放台账不能再改；更正请在以后月份补发或扣减"})
+        if name == "payment":
+            # the month the line leaves (an edit) and the month it lands in (a new line, or a moved one)
+            for village, month in {(old.get("village"), old.get("month")) if old else (None, None),
+                                   (record.__data__.get("village"), record.month)}:
+                if month and month_closed(models, township_of(models, village), month):
+                    raise RecordInvalid({"month": f"{month} 已关账，发放台账不能再改；更正请在以后月份补发或扣减"})
         if name != "care_change":
             return
         if old is not None:

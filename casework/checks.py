@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from schema import RecordInvalid
+from schema import RecordInvalid, types
 
 from . import benefits, idnumber, system, tabular
 from .care import next_month
@@ -215,7 +215,7 @@ def import_deaths(engine, user, data, filename, source=None):
     one bad line and nothing is written. Then the death check runs at once."""
     outcome = DeathImport()
     try:
-        sheet, header_row, header = tabular.find_table(data, filename, engine.settings.get("import_max_mb") * 1024 * 1024,
+        sheet, header_row, header = tabular.find_table(data, filename, tabular.limits(engine.settings),
                                                        "身份证号", "第一行应为 身份证号、姓名、死亡日期")
     except tabular.FileRejected as e:
         outcome.problems.append(Problem("", 0, "", "", str(e)))
@@ -281,18 +281,11 @@ def import_deaths(engine, user, data, filename, source=None):
 
 
 def _date(value):
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    text = str(value or "").strip().replace("/", "-").replace(".", "-")
+    """A cell read as every import reads a date (2026-05-01, 2026年5月1日, 20260501, an Excel serial)."""
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        try:
-            return dt.datetime.strptime(text, "%Y-%m-%d").date()
-        except ValueError:
-            return None
+        return types.get("date").coerce(value, None)
+    except types.CellError:
+        return None
 
 
 # -- working through the results ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from schema import RecordInvalid, types
 from schema.models import insert_rows
 from schema.resolve import DisplayContext
 
-from . import derive, scope, system, tabular
+from . import derive, refs, scope, system, tabular
 from .tabular import FileRejected
 
 
@@ -39,6 +39,8 @@ class Outcome:
     created: int = 0
     updated: int = 0
     problems: list = field(default_factory=list)
+    notices: list = field(default_factory=list)      # what was ignored or left alone, said to the user
+    unchanged: int = 0                               # update mode: rows whose cells all equal the record
     committed: bool = False
     sheets: list = field(default_factory=list)      # (sheet name, entity, header, rows) for error files
 
@@ -55,6 +57,7 @@ class Part:
     columns: dict                    # column index → field spec
     rows: list = field(default_factory=list)          # (row number, {field: value}, raw row)
     keys: dict = field(default_factory=dict)          # key value → row number (for links and duplicates)
+    defaults: list = field(default_factory=list)      # fields with a default and no column in the sheet
 
 
 def not_importable(registry, entity_name):
@@ -72,7 +75,29 @@ def not_importable(registry, entity_name):
 
 
 def importable_fields(spec):
-    return [f for f in spec.fields if not f.hidden and not f.readonly and f.type != "password"]
+    return [f for f in spec.fields if f.user_writable and f.type != "password"]
+
+
+# Columns the system's own export and error workbook write that no import takes from the user
+SYSTEM_COLUMNS = {"创建时间": "系统记录", "修改时间": "系统记录", "错误原因": "上次导入的错误说明"}
+
+
+def ignored_columns(spec, update):
+    """Header → why an import ignores it: read-only and derived fields (rules write them), the time
+    stamps of an export, the reason column of an error workbook, and in update mode fixed fields."""
+    out = dict(SYSTEM_COLUMNS)
+    for f in spec.fields:
+        if f.type == "password":
+            continue
+        reason = None
+        if not f.user_writable:
+            reason = "由系统推导" if f.derive else "由系统按规则填写"
+        elif update and f.fixed:
+            reason = "受理后不能通过导入更改"
+        if reason:
+            for name in (f.label, header_text(f)):
+                out.setdefault(name, reason)
+    return out
 
 
 def header_text(f):
@@ -88,9 +113,11 @@ def match_key(spec):
     return uniques[0] if uniques else None
 
 
-def link_keys(spec):
-    """Fields that may name a record of `spec` in another sheet: unique fields and ID numbers."""
-    return [f for f in spec.fields if f.unique or f.type == "id_card"]
+link_keys = refs.key_fields
+
+
+class ImportRefused(Exception):
+    """A rule refused a row while writing: the transaction is rolled back, the problems say why."""
 
 
 class Importer:
@@ -101,13 +128,14 @@ class Importer:
         self.user, self.update = user, update
         self.ctx = DisplayContext(self.registry)
         self.problems = []
+        self.notices = []
 
     # -- entry point
     def run(self, data, filename, dry_run=False, progress=None):
         outcome = Outcome(entity=self.spec.name, filename=filename or "", batch=uuid.uuid4().hex[:12],
                           update=self.update, dry_run=dry_run)
         try:
-            sheets = tabular.read(data, filename, self.engine.settings.get("import_max_mb") * 1024 * 1024)
+            sheets = tabular.read(data, filename, tabular.limits(self.engine.settings))
             parts = self._map_sheets(sheets)
             if not self.problems:
                 for part in parts:
@@ -118,12 +146,18 @@ class Importer:
             self.problems.append(Problem("", 0, "", "", str(e)))
             parts = []
         outcome.problems = sorted(self.problems, key=lambda p: (p.sheet, p.row))
+        outcome.notices = self.notices
         outcome.rows = sum(len(p.rows) for p in parts)
         outcome.sheets = [(p.sheet.name, p.spec, p.sheet.rows[0] if p.sheet.rows else [], p.sheet.rows) for p in parts]
         if outcome.ok and outcome.rows == 0:
             outcome.problems.append(Problem("", 0, "", "", "文件中没有数据行（第1行是表头，数据从第2行开始）"))
-        if outcome.ok and not dry_run:
-            self._commit(parts, outcome, progress)
+        saved_one_by_one = self.update or any(not link_keys(p.spec) for p in parts)
+        if outcome.ok and (not dry_run or saved_one_by_one):
+            try:
+                self._commit(parts, outcome, progress, rehearse=dry_run)
+            except ImportRefused:
+                outcome.created = outcome.updated = 0
+                outcome.problems = sorted(self.problems, key=lambda p: (p.sheet, p.row))
         self._record_history(outcome)
         return outcome
 
@@ -168,19 +202,31 @@ class Importer:
                 title = "、".join(str(c).strip() for c in rows[0] if str(c).strip())[:40]
                 self.problem(part, 1, "", title, f"表头应在第1行：表头在第{below}行，请删除上面的标题行（“{title}”）后再导入")
                 return part
-        seen = {}
+        if self.update:
+            for f in importable_fields(spec):
+                if f.fixed:
+                    for name in (f.label, f.name, header_text(f)):
+                        known.pop(name, None)
+        ignorable = ignored_columns(spec, self.update)
+        seen, ignored = {}, []
         for index, raw in enumerate(rows[0]):
             text = _header(raw)
             if not text:
                 continue
             f = known.get(text)
-            if f is None:
+            if f is None and text in ignorable:
+                ignored.append(f"{text}（{ignorable[text]}）")
+            elif f is None:
                 self.problem(part, 1, str(raw), raw, f"未知的列“{raw}”：请使用导入模板中的列名")
             elif f.name in seen:
                 self.problem(part, 1, str(raw), raw, f"列“{f.label}”出现了两次（第{seen[f.name]}列和第{index + 1}列）")
             else:
                 seen[f.name] = index + 1
                 part.columns[index] = f
+        if ignored:
+            self.notices.append(f"“{sheet.name}”表中这些列不导入：" + "、".join(ignored))
+        part.defaults = [f for f in importable_fields(spec) if f.default is not None and f.name not in seen
+                         and f.type not in ("ref", "area")]
         back = self._back_ref(spec)
         key = match_key(spec)
         if self.update:
@@ -188,7 +234,7 @@ class Importer:
                 self.problem(part, 1, "", "", f"更新模式需要“{key.label if key else '唯一编号'}”列来找到已有记录")
         else:
             for f in importable_fields(spec):
-                if f.required and f.name not in seen and f is not back:
+                if f.required and f.default is None and f.name not in seen and f is not back:
                     self.problem(part, 1, f.label, "", f"缺少必填列“{f.label}”")
         if back and back.name not in seen:
             self.problem(part, 1, back.label, "", f"缺少列“{back.label}”：填写所属{self.spec.label}的"
@@ -210,11 +256,16 @@ class Importer:
     def _parse_rows(self, part, progress):
         model = self.models[part.spec.name]
         total = len(part.sheet.rows) - 1
+        masked = 0
+        key = match_key(part.spec) if self.update else None
         for offset, raw_row in enumerate(part.sheet.rows[1:]):
             row_no = offset + 2
             if not any(str(c).strip() for c in raw_row if c is not None):
                 continue
             values, bad = {}, False
+            if not self.update:
+                for f in part.defaults:
+                    values[f.name] = types.get(f.type).parse(f.default, f, self.ctx)
             for index, f in part.columns.items():
                 raw = raw_row[index] if index < len(raw_row) else ""
                 if f.type in ("ref", "area"):
@@ -226,6 +277,20 @@ class Importer:
                         continue
                     values[f.name] = ("link", text)
                     continue
+                if f.sensitive and "*" in _plain_text(raw):
+                    if self.update and f is key:
+                        self.problem(part, row_no, f.label, raw, f"{f.label}是导出时打码的号码，不能用来找到要更新的"
+                                                                 f"记录：请用能查看完整号码的账号导出，或填写完整号码")
+                        bad = True
+                        continue
+                    if self.update:
+                        masked += 1
+                        continue    # the export hid it from this user: the stored number stays
+                    self.problem(part, row_no, f.label, raw, "这是导出时打码的号码，不能导入：请填写完整号码")
+                    bad = True
+                    continue
+                if f.default is not None and not self.update and _plain_text(raw) == "":
+                    raw = f.default         # a blank cell of a field with a default takes the default
                 try:
                     value = types.get(f.type).parse(raw, f, self.ctx)
                 except types.CellError as e:
@@ -235,6 +300,9 @@ class Importer:
                 if value is None and self.update:
                     continue        # an empty cell leaves the stored value alone
                 values[f.name] = value
+            if key and not bad and values.get(key.name) is None:
+                self.problem(part, row_no, key.label, "", f"更新模式须填写{key.label}，才能找到要更新的记录")
+                bad = True
             if not bad:
                 probe = model(**{k: v for k, v in values.items() if not isinstance(v, tuple)})
                 try:
@@ -250,6 +318,8 @@ class Importer:
             part.rows.append((row_no, values, raw_row, bad))
             if progress and offset % 2000 == 0:
                 progress("校验", offset, total)
+        if masked:
+            self.notices.append(f"“{part.sheet.name}”表中有 {masked} 个打码的号码（导出时按您的权限隐藏），保留原值不改")
 
     # -- links: areas, parents in the same file or in the database, all within the user's scope
     def _check_links(self, parts):
@@ -266,6 +336,9 @@ class Importer:
             back = self._back_ref(part.spec)
             if back:
                 self._resolve_parents(part, back, main)
+            for f in part.spec.fields:
+                if f.type == "ref" and f is not back and any(isinstance(v.get(f.name), tuple) for _, v, _, _ in part.rows):
+                    self._resolve_refs(part, f)
 
     def _resolve_areas(self, part, f):
         Area = self.models["area"]
@@ -294,18 +367,9 @@ class Importer:
                 values.pop(f.name)
 
     def _resolve_parents(self, part, back, main):
-        parent = self.models[self.spec.name]
         keys = link_keys(self.spec)
         wanted = {values[back.name][1] for _, values, _, _ in part.rows if isinstance(values.get(back.name), tuple)}
-        in_db = {}
-        for key in keys:
-            col = getattr(parent, key.name)
-            found = list(wanted)
-            for start in range(0, len(found), 500):
-                chunk = found[start:start + 500]
-                for rid, value in (scope.scoped(self.models, self.spec.name, self.user)
-                                   .select(parent.id, col).where(col.in_(chunk)).tuples()):
-                    in_db.setdefault(value, rid)
+        in_db = refs.lookup(self.models, self.spec.name, self.user, wanted)
         for row_no, values, _, _ in part.rows:
             link = values.get(back.name)
             if not isinstance(link, tuple):
@@ -314,13 +378,35 @@ class Importer:
             in_file = next((main.keys[(k.name, text)] for k in keys if main and (k.name, text) in main.keys), None)
             if in_file is not None:
                 values[back.name] = ("row", in_file)
-            elif text in in_db:
-                values[back.name] = in_db[text]
+            elif len(in_db.get(text, [])) == 1:
+                values[back.name] = in_db[text][0]
             else:
                 self.problem(part, row_no, back.label, text,
                              f"找不到{self.spec.label}“{text}”：它既不在本文件的“{self.spec.label}”表中，"
                              f"也不是您管辖范围内已有的{self.spec.label}")
                 values.pop(back.name)
+
+    def _resolve_refs(self, part, f):
+        """A reference cell names a row of the user's scope by a unique code, an ID number or the
+        title the export writes ("DEMO-001 张三")."""
+        texts = {v[f.name][1] for _, v, _, _ in part.rows if isinstance(v.get(f.name), tuple)}
+        found = refs.lookup(self.models, f.to, self.user, texts)
+        target = self.registry.entities[f.to]
+        for row_no, values, _, _ in part.rows:
+            link = values.get(f.name)
+            if not isinstance(link, tuple):
+                continue
+            ids = found.get(link[1], [])
+            if len(ids) == 1:
+                values[f.name] = ids[0]
+                continue
+            values.pop(f.name)
+            if ids:
+                self.problem(part, row_no, f.label, link[1], f"有{len(ids)}条{target.label}都叫“{link[1]}”，"
+                                                             f"请改填{refs.how_to_name(target)}")
+            else:
+                self.problem(part, row_no, f.label, link[1], f"找不到{target.label}“{link[1]}”：它不是您管辖范围内"
+                                                             f"已有的{target.label}（可填{refs.how_to_name(target)}）")
 
     # -- unique values: within the file and against live rows in the database
     def _check_unique(self, parts):
@@ -381,10 +467,11 @@ class Importer:
         return None
 
     # -- writing: one transaction, audited under the import batch
-    def _commit(self, parts, outcome, progress):
+    def _commit(self, parts, outcome, progress, rehearse=False):
+        """rehearse: write and roll back, so a check meets the rules that only saving runs."""
         token = system.batch.set(outcome.batch)
         try:
-            with self.engine.db.atomic():
+            with self.engine.db.atomic() as txn:
                 for part in parts:
                     if part.spec is self.spec:
                         self._write(part, outcome, progress, parent_rows={})
@@ -393,6 +480,10 @@ class Importer:
                 for part in parts:
                     if part.spec is not self.spec:
                         self._write(part, outcome, progress, parent_rows)
+                if rehearse:
+                    txn.rollback()
+                    outcome.created = outcome.updated = 0
+                    return
             outcome.committed = True
         finally:
             system.batch.reset(token)
@@ -407,8 +498,21 @@ class Importer:
             rows.append((values, data))
         if self.update:
             self._update_rows(part, rows, outcome, progress)
-        else:
+        elif link_keys(part.spec):
             self._insert_rows(part, rows, outcome, progress)
+        else:
+            self._save_rows(part, rows, outcome, progress)
+
+    def _save_rows(self, part, rows, outcome, progress):
+        """Tables without a unique key (bank cards, in-care rows…) are registers whose save hooks keep
+        rules (one active card per household, the roster's start month): each row is saved as a form
+        would save it. A row a rule refuses stops the whole file."""
+        model = self.models[part.spec.name]
+        for i, (values, data) in enumerate(rows):
+            self._save_one(part, model(**data), values, data)
+            outcome.created += 1
+            if progress and i % 2000 == 0:
+                progress("写入", i, len(rows))
 
     def _update_rows(self, part, rows, outcome, progress):
         """Few rows as a rule: each goes through save(), so hooks audit and recompute as in a form."""
@@ -419,13 +523,29 @@ class Importer:
             if part.spec.archive:
                 q = q.where(model.archived == False)  # noqa: E712
             record = q.get()
-            for name, value in data.items():
-                setattr(record, name, value)
-            record.save()
+            changed = {name: value for name, value in data.items()
+                       if _stored(model, name, value) != _stored(model, name, record.__data__.get(name))}
             values["__id__"] = record.id
+            if not changed:
+                outcome.unchanged += 1      # an exported row sent back as it was: not saved, not audited
+                continue
+            for name, value in changed.items():
+                setattr(record, name, value)
+            self._save_one(part, record, values, data)
             outcome.updated += 1
             if progress and i % 2000 == 0:
                 progress("写入", i, len(rows))
+
+    def _save_one(self, part, record, values, data):
+        try:
+            record.save()
+        except RecordInvalid as e:
+            row_no = next(r for r, v, _, _ in part.rows if v is values)
+            for name, message in e.errors.items():
+                label = part.spec.field(name).label if part.spec.has_field(name) else ""
+                self.problem(part, row_no, label, data.get(name), message)
+            raise ImportRefused() from None
+        values["__id__"] = record.id
 
     def _insert_rows(self, part, rows, outcome, progress, chunk=400):
         """New rows in batches. The rules a save's hooks would run were run while checking; what the
@@ -469,6 +589,17 @@ class Importer:
             entity=self.spec.name, filename=outcome.filename[:200], rows=outcome.rows, created=outcome.created,
             updated=outcome.updated, errors=len(outcome.problems), mode="更新" if self.update else "新增",
             result=result)
+
+
+def _stored(model, name, value):
+    """A value as the database holds it, so 600 and 600.00, or a date and its datetime, compare equal."""
+    f = model._meta.fields[name]
+    if value is None:
+        return None
+    try:
+        return f.python_value(f.db_value(value))
+    except (TypeError, ValueError):
+        return value
 
 
 def _header(raw):

@@ -15,9 +15,10 @@ import peewee as pw
 
 from schema.models import insert_rows, stream_dicts
 
-from . import care, checks, covered, scope, system
+from . import cards, care, checks, covered, scope, system
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+TOKEN = re.compile(r"^[0-9a-f]{32}$")
 CHUNK = 5000
 
 
@@ -45,6 +46,21 @@ def _check(models, user, township_id, month):
     return township
 
 
+def lock_month(models, township, month):
+    """Hold a township-month for the rest of the transaction: runs, corrections, closing and bank
+    returns of one township-month take turns, so that each re-reads what the one before committed.
+    Call it first in the transaction. PostgreSQL: an advisory lock on the month's key (it also covers
+    the month's row not existing yet). SQLite: a write as the first statement takes the database's
+    write lock before anything is read (a read first would let a second writer in between)."""
+    key = f"{township.code}-{month}"
+    Period = models["payment_month"]
+    if isinstance(models.db, pw.PostgresqlDatabase):
+        models.db.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"payment_month:{key}",))
+    else:
+        Period.update(key=Period.key).where(Period.key == key).execute()
+    return period(models, township, month)
+
+
 def period(models, township, month):
     Period = models["payment_month"]
     row = Period.get_or_none(Period.township == township.id, Period.month == month)
@@ -59,12 +75,14 @@ def run(engine, user, township_id, month):
     township = _check(models, user, township_id, month)
     Care, Payment, Household, Area = models["care"], models["payment"], models["household"], models["area"]
     with models.db.atomic():
-        row = period(models, township, month)
+        row = lock_month(models, township, month)
         if row.status == "closed":
             raise PaymentRefused(f"{township.name} {month} 已关账，不能再生成发放台账")
         villages = [v for (v,) in Area.select(Area.id).where(Area.parent == township.id).tuples()]
-        paid_already = Payment.select(Payment.id).where(Payment.care == Care.id, Payment.month == month,
-                                                        Payment.kind == "regular")
+        # one regular line per household, item and month (the unique_rows rule of payment.yaml)
+        paid_already = Payment.select(Payment.id).where(Payment.household == Care.household,
+                                                        Payment.assistance_type == Care.assistance_type,
+                                                        Payment.month == month, Payment.kind == "regular")
         in_force = (Care.select(Care.id, Care.household, Care.village, Care.assistance_type, Care.persons)
                     .where(Care.village.in_(villages), Care.start_month <= month,
                            Care.end_month.is_null() | (Care.end_month >= month)))
@@ -76,23 +94,24 @@ def run(engine, user, township_id, month):
         # only what is missing: the database skips care rows that already have this month's line
         in_force = in_force.where(~pw.fn.EXISTS(paid_already)).order_by(Care.id)
         now = dt.datetime.now().replace(microsecond=0)
-        created, total = 0, 0
+        created, total, listed = 0, 0, set()
         # a chunk at a time from one streamed query, so that memory stays flat however many are in care
         for chunk in _chunks(stream_dicts(in_force), CHUNK):
             todo = [(c["id"], c["household"], c["village"], c["assistance_type"]) for c in chunk]
             persons = {c["id"]: c["persons"] for c in chunk}
             people = count_covered([(c, h, kind) for c, h, _, kind in todo])
             amounts = care.amounts_in(models, [c[0] for c in todo], month) if todo else {}
-            bank, hukou = {}, {}
-            for hid, name, bank_name, account, kind in Household.select(
-                    Household.id, Household.account_name, Household.bank_name, Household.bank_account,
-                    Household.hukou_type).where(Household.id.in_(list({c[1] for c in todo}) or [0])).tuples():
-                bank[hid], hukou[hid] = (name, bank_name, account), kind
+            households = list({c[1] for c in todo}) or [0]
+            # the account paid is the bank-card register's active card, never the household's copy
+            bank = cards.account_of(models, households)
+            hukou = dict(Household.select(Household.id, Household.hukou_type)
+                         .where(Household.id.in_(households)).tuples())
             rows = []
             for care_id, household, village, kind in todo:
                 amount = amounts.get(care_id)
-                if amount is None:
-                    continue                       # cancelled before this month took effect
+                if amount is None or (household, kind) in listed:
+                    continue                       # cancelled before this month, or a second care row
+                listed.add((household, kind))
                 name, bank_name, account = bank.get(household, (None, None, None))
                 held = not account or care_id in held_by_check
                 note = ("死亡比对待核实，暂缓发放" if care_id in held_by_check else
@@ -148,7 +167,8 @@ def close(engine, user, township_id, month):
     township = _check(models, user, township_id, month)
     Payment, Area = models["payment"], models["area"]
     with models.db.atomic():
-        row = period(models, township, month)
+        # the same lock as runs, corrections and bank returns: the checks below see their lines
+        row = lock_month(models, township, month)
         if row.status == "closed":
             raise PaymentRefused(f"{township.name} {month} 已经关账")
         villages = Area.select(Area.id).where(Area.parent == township.id)
@@ -249,9 +269,10 @@ def bank_totals(engine, user, township_id, month):
     return count, total, sorted(types)
 
 
-def adjust(engine, user, care_id, month, kind, amount, reason):
+def adjust(engine, user, care_id, month, kind, amount, reason, token=None):
     """A correction paid with a later month: 补发 (back pay) or 扣减 (a deduction from what is due that
-    month). Closed months are never touched: the correction goes into an open one."""
+    month). Closed months are never touched: the correction goes into an open one. `token` names the
+    form it came from: the same form posted again returns the line it made (`repeated` is True)."""
     models = engine.models
     Care, Payment, Household = models["care"], models["payment"], models["household"]
     if kind not in ("back", "deduct"):
@@ -269,9 +290,19 @@ def adjust(engine, user, care_id, month, kind, amount, reason):
     target = scope.scoped(models, "care", user).where(Care.id == care_id).first()
     if target is None:
         raise PaymentRefused("找不到该在保对象，或它不在您的管辖区划内")
-    if care.month_closed(models, care.township_of(models, target.__data__["village"]), month):
-        raise PaymentRefused(f"{month} 已关账；更正请放在以后未关账的月份")
+    if token is not None and not TOKEN.match(token):
+        raise PaymentRefused("表单已失效，请刷新页面后重新填写")
+    Area = models["area"]
+    township = Area.get_by_id(care.township_of(models, target.__data__["village"]))
     with models.db.atomic():
+        # the month's lock: a closing, a run or a second click waits, then sees this line
+        if lock_month(models, township, month).status == "closed":
+            raise PaymentRefused(f"{month} 已关账；更正请放在以后未关账的月份")
+        if token:
+            done = Payment.get_or_none(Payment.form_token == token)
+            if done is not None:
+                done.repeated = True       # the same form sent twice (a double click): registered once
+                return done
         lines = Payment.select().where(Payment.household == target.__data__["household"], Payment.month == month,
                                        Payment.assistance_type == target.assistance_type)
         due = sum((p.amount for p in lines if p.status in ("pending", "held")), Decimal("0.00"))
@@ -279,14 +310,15 @@ def adjust(engine, user, care_id, month, kind, amount, reason):
             raise PaymentRefused(f"{month} 该户本项目应发 {due:.2f} 元，不足扣减 {amount:.2f} 元："
                                  f"请先生成该月发放台账，或分几个月扣减")
         household = Household.get_by_id(target.__data__["household"])
-        held = not household.bank_account
+        name, bank_name, account = cards.account_of(models, [household.id]).get(household.id, (None, None, None))
         line = Payment(household=household.id, village=target.__data__["village"], care=target.id,
                        assistance_type=target.assistance_type, month=month, kind=kind,
                        amount=amount if kind == "back" else -amount,
-                       status="held" if held else "pending", account_name=household.account_name,
-                       bank_name=household.bank_name, bank_account=household.bank_account,
+                       status="pending" if account else "held", account_name=name,
+                       bank_name=bank_name, bank_account=account, form_token=token or None,
                        note=("补发：" if kind == "back" else "扣减：") + reason.strip()[:180])
         line.save()
+        line.repeated = False
     return line
 
 

@@ -4,6 +4,7 @@ The audit trail is written from the model hooks, so every path (forms, inline ro
 imports, scripts) leaves one row per change: who, when, entity, record and each field's old and new
 value ("环环有痕迹、步步能倒查").
 """
+import contextlib
 import contextvars
 import datetime as dt
 import json
@@ -16,6 +17,16 @@ from schema import types
 # who is acting now; set per request by the web layer, per command by the CLI
 actor = contextvars.ContextVar("actor", default=None)      # (user id, username, ip)
 batch = contextvars.ContextVar("batch", default=None)      # an import batch id, when importing
+
+
+@contextlib.contextmanager
+def acting_as(user, ip=None):
+    """Audit rows written inside the block name this user (a user record, or None for the system)."""
+    token = actor.set((user.id, user.username, ip) if user is not None else (None, None, ip))
+    try:
+        yield
+    finally:
+        actor.reset(token)
 
 
 class SystemModel(pw.Model):

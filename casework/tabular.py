@@ -17,6 +17,23 @@ class FileRejected(ValueError):
 
 
 @dataclass
+class Limits:
+    """What an upload may hold, checked before any sheet is loaded: a 100 KB workbook can unpack to
+    gigabytes, and the reader allocates every cell up to the farthest one a sheet names."""
+    max_bytes: int
+    max_uncompressed: int = 300 * 1024 * 1024
+    max_rows: int = 300000
+    max_columns: int = 200
+
+
+def limits(settings):
+    mb = 1024 * 1024
+    return Limits(max_bytes=settings.get("import_max_mb") * mb,
+                  max_uncompressed=settings.get("import_max_uncompressed_mb") * mb,
+                  max_rows=settings.get("import_max_rows"), max_columns=settings.get("import_max_columns"))
+
+
+@dataclass
 class Sheet:
     name: str
     rows: list                                  # list of lists of cell values (row 1 = header)
@@ -24,10 +41,10 @@ class Sheet:
     formulas: list = field(default_factory=list)  # ["C5", …]
 
 
-def find_table(data, filename, max_bytes, marker, hint):
+def find_table(data, filename, limits, marker, hint):
     """(first sheet, header row index, header cells) of an uploaded list whose header row has `marker`
     in its first 20 rows; FileRejected says what is wrong."""
-    sheet = read(data, filename, max_bytes)[0]
+    sheet = read(data, filename, limits)[0]
     for i, row in enumerate(sheet.rows[:20]):
         cells = [str(c).strip() for c in row]
         if marker in cells:
@@ -35,17 +52,23 @@ def find_table(data, filename, max_bytes, marker, hint):
     raise FileRejected(f"找不到表头“{marker}”：{hint}")
 
 
-def read(data, filename, max_bytes):
-    """Sheets of an uploaded file (bytes), in workbook order."""
+def read(data, filename, limits):
+    """Sheets of an uploaded file (bytes), in workbook order. `limits`: a Limits, or the byte cap alone."""
+    if not isinstance(limits, Limits):
+        limits = Limits(max_bytes=limits)
+    max_bytes = limits.max_bytes
     if not data:
         raise FileRejected("文件是空的")
     if len(data) > max_bytes:
         raise FileRejected(f"文件超过大小上限 {max_bytes // (1024 * 1024)} MB，请分成几个文件导入")
     name = (filename or "").lower()
     if name.endswith(".csv"):
-        return [Sheet(name=re.sub(r"\.csv$", "", filename or "", flags=re.I), rows=_csv_rows(data))]
+        return [Sheet(name=re.sub(r"\.csv$", "", filename or "", flags=re.I), rows=_csv_rows(data, limits))]
     if not name.endswith(WORKBOOK_EXT):
         raise FileRejected("只能导入 Excel 工作簿（.xlsx、.xls）或 CSV 文件")
+    formulas = {}
+    if data[:4] == b"PK\x03\x04":
+        formulas = _scan_zip(data, limits, name.endswith((".xlsx", ".xlsm")))
     try:
         book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except pc.PasswordError:
@@ -56,11 +79,15 @@ def read(data, filename, max_bytes):
         raise FileRejected("无法读取这个文件：它不是有效的 Excel 工作簿，或已经损坏") from None
     if not book.sheet_names:
         raise FileRejected("无法读取这个文件：它不是有效的 Excel 工作簿，或已经损坏（没有工作表）")
-    formulas = _xlsx_formulas(data) if name.endswith((".xlsx", ".xlsm")) else {}
     sheets = []
     for index, sheet_name in enumerate(book.sheet_names):
         try:
             sheet = book.get_sheet_by_index(index)
+        except Exception:
+            raise FileRejected(f"工作表“{sheet_name}”无法读取，文件可能已损坏") from None
+        end = sheet.end or (-1, -1)
+        _check_extent(f"工作表“{sheet_name}”", end[0] + 1, end[1] + 1, limits)
+        try:
             rows = sheet.to_python(skip_empty_area=False)
             merged = [_range_name(r) for r in (sheet.merged_cell_ranges or [])]
         except Exception:
@@ -69,7 +96,15 @@ def read(data, filename, max_bytes):
     return sheets
 
 
-def _csv_rows(data):
+def _check_extent(where, rows, columns, limits):
+    if rows > limits.max_rows:
+        raise FileRejected(f"{where}有 {rows} 行，超过每次导入的上限 {limits.max_rows} 行：请分成几个文件导入"
+                           f"（若数据没有这么多行，是表格下方有格式或空格被 Excel 当作数据，请删除多余的行后另存）")
+    if columns > limits.max_columns:
+        raise FileRejected(f"{where}有 {columns} 列，超过上限 {limits.max_columns} 列：请删除多余的列后再导入")
+
+
+def _csv_rows(data, limits):
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -81,27 +116,104 @@ def _csv_rows(data):
     if "\x00" in text:
         raise FileRejected("这不是文本格式的 CSV 文件")
     try:
-        return [row for row in csv.reader(io.StringIO(text))]
+        rows = []
+        for row in csv.reader(io.StringIO(text)):
+            if len(rows) >= limits.max_rows or len(row) > limits.max_columns:
+                _check_extent("文件", len(rows) + 1, len(row), limits)
+            rows.append(row)
+        return rows
     except csv.Error as e:
         raise FileRejected(f"CSV 文件格式有误：{e}") from None
 
 
-def _xlsx_formulas(data):
-    """{sheet index: [cell refs]} of cells holding a formula (calamine only gives their values)."""
-    out = {}
+CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+FORMULA_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*>(?:(?!</c>).)*?<f[ >/]', re.S)
+WORKSHEET = re.compile(r"xl/worksheets/sheet(\d+)\.xml")
+CHUNK = 1024 * 1024
+MAX_CELL_BYTES = 2 * CHUNK      # Excel holds at most 32767 characters in a cell (≈ 100 KB of XML)
+
+
+def _scan_zip(data, limits, is_xlsx):
+    """Check a zipped workbook before the reader loads it: the unpacked size (counted while unpacking
+    in chunks, never trusting the sizes the file declares), and on each worksheet the farthest row
+    and column a cell names. Returns {sheet index: [cells holding a formula]} (the reader gives only
+    their values)."""
+    mb = 1024 * 1024
+    too_big = FileRejected(f"工作簿解压后超过 {limits.max_uncompressed // mb} MB 的上限，可能是异常文件；"
+                           f"请确认文件内容，或分成几个文件导入")
+    giant_cell = FileRejected("工作簿中有一个单元格的内容超过 Excel 允许的长度（32767 个字），可能是异常文件，不能导入")
+    out, total, strings_carry = {}, 0, b""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            names = sorted((n for n in z.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
-                           key=lambda n: int(re.search(r"\d+", n.rsplit("/", 1)[1]).group()))
-            for i, n in enumerate(names):
-                xml = z.read(n).decode("utf-8", "replace")
-                refs = re.findall(r'<c r="([A-Z]+\d+)"[^>]*>(?:(?!</c>).)*?<f[ >/]', xml)
-                if refs:
-                    out[i] = refs
+        book = zipfile.ZipFile(io.BytesIO(data))
     except Exception:
-        # damaged compressed data (zlib.error), a bad entry, …: the workbook cannot be trusted
+        raise FileRejected("无法读取这个文件：它不是有效的 Excel 工作簿，或已经损坏") from None
+    try:
+        with book as z:
+            infos = z.infolist()
+            if sum(i.file_size for i in infos) > limits.max_uncompressed:
+                raise too_big
+            sheets = sorted((i for i in infos if is_xlsx and WORKSHEET.fullmatch(i.filename)),
+                            key=lambda i: int(WORKSHEET.fullmatch(i.filename).group(1)))
+            order = {i.filename: n for n, i in enumerate(sheets)}
+            for info in infos:
+                index = order.get(info.filename)
+                max_row = max_col = 0
+                refs, carry = [], b""
+                with z.open(info) as fh:
+                    while True:
+                        chunk = fh.read(CHUNK)
+                        if not chunk:
+                            break
+                        total += len(chunk)
+                        if total > limits.max_uncompressed:
+                            raise too_big
+                        if index is None:
+                            if info.filename == "xl/sharedStrings.xml":
+                                strings_carry = _check_strings(strings_carry + chunk, giant_cell)
+                            continue
+                        buf = carry + chunk
+                        cut = buf.rfind(b"</c>") + 4
+                        if cut < 4:
+                            if len(buf) > MAX_CELL_BYTES:
+                                raise giant_cell
+                            carry = buf
+                            continue
+                        work, carry = buf[:cut], buf[cut:]
+                        for letters, digits in CELL.findall(work):
+                            max_row = max(max_row, int(digits))
+                            max_col = max(max_col, _column_number(letters))
+                        if b"<f" in work:
+                            refs.extend(m.decode() for m in FORMULA_CELL.findall(work))
+                        if max_row > limits.max_rows or max_col > limits.max_columns:
+                            _check_extent(f"第{index + 1}张工作表", max_row, max_col, limits)
+                if index is not None:
+                    for letters, digits in CELL.findall(carry):
+                        max_row, max_col = max(max_row, int(digits)), max(max_col, _column_number(letters))
+                    _check_extent(f"第{index + 1}张工作表", max_row, max_col, limits)
+                    if refs:
+                        out[index] = refs
+    except FileRejected:
+        raise
+    except Exception:
+        # damaged compressed data (zlib.error, bad CRC), a bad entry, …: the workbook cannot be trusted
         raise FileRejected("无法读取这个文件：工作簿已经损坏，请用 Excel 打开后另存一份再导入") from None
     return out
+
+
+def _check_strings(buf, giant_cell):
+    """The unfinished tail of shared-string XML; one string longer than Excel allows is refused."""
+    cut = buf.rfind(b"</si>")
+    tail = buf[cut + 5:] if cut >= 0 else buf
+    if len(tail) > MAX_CELL_BYTES:
+        raise giant_cell
+    return tail
+
+
+def _column_number(letters):
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
 
 
 def _range_name(r):

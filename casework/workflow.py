@@ -31,11 +31,14 @@ class DeadlineStatus:
     met_on: dt.date | None = None
     days_left: int | None = None      # working (or calendar) days from today to due; negative: overdue
     warning: str | None = None
+    paused: str | None = None         # the pause state the case is in now (its time does not count)
 
     @property
     def state(self):
         if self.warning:
             return "unknown"
+        if self.paused and not self.met_on:
+            return "paused"
         if self.met_on:
             return "met" if self.met_on <= self.due else "late"
         return "overdue" if self.days_left is not None and self.days_left < 0 else "open"
@@ -46,6 +49,8 @@ class DeadlineStatus:
             return self.warning
         if self.met_on:
             return f"{self.met_on.isoformat()} 完成" + ("（按期）" if self.met_on <= self.due else "（逾期）")
+        if self.paused:
+            return f"暂停计时（{self.paused}，不计入期限），剩余 {self.days_left} 个工作日"
         if self.days_left < 0:
             return f"已逾期 {-self.days_left} 个工作日"
         return "今天到期" if self.days_left == 0 else f"剩余 {self.days_left} 个工作日"
@@ -151,6 +156,11 @@ class Flow:
             if not conditions.evaluate(t.when, record.__data__, self.setting, today):
                 raise Refused(t.when_message or f"当前条件不满足，不能执行“{t.label}”")
             filled = self._fill(record, wf, t, form, today)
+            for fname, value in filled.items():
+                f = record._spec.field(fname)
+                if f.type in ("ref", "area") and value is not None and \
+                        not scope.allows(self.models, f.to or "area", user, value):
+                    raise RecordInvalid({fname: f"所选的{f.label}不在您的管辖区划内"})
             opinion = (opinion or "").strip()
             errors = self._check(record, t, today)
             if t.opinion == "required" and not opinion:
@@ -244,6 +254,10 @@ class Flow:
                                  "。请一次性告知申请人补齐（可打印一次性告知书），补齐后在事项中勾选")
         if not errors and not conditions.evaluate(t.check, record.__data__, self.setting, today):
             errors["__all__"] = t.check_message or f"填写的内容不满足“{t.label}”的条件"
+        if not errors and t.eligible:
+            result = self.breakdown(record)
+            if result is not None and result.eligible is False:
+                errors["__all__"] = f"不能“{t.label}”：{result.reason}"
         return errors
 
     def _write_step(self, record, action, label, source, target, user, opinion, filled, attachment, today):
@@ -280,11 +294,17 @@ class Flow:
                 first = first + 1 if first is not None else None
             if start is None:
                 continue
-            met = next((s.at.date() for s in steps[first:] if s.to_state in d.until), None)
+            met_at = next((i for i, s in enumerate(steps) if i >= (first or 0) and s.to_state in d.until), None)
+            met = steps[met_at].at.date() if met_at is not None else None
             try:
                 n = self.setting(d.days)
+                if d.pauses:
+                    n += self._paused(d, steps[first or 0:met_at], cal, met or today)
                 due = cal.add_working_days(start, n) if d.unit == "working" else start + dt.timedelta(days=n)
                 status = DeadlineStatus(d.label, start, due, met_on=met)
+                state = getattr(record, wf.state_field)
+                if met is None and state in d.pauses:
+                    status.paused = self.state_label(wf, state)
                 if met is None:
                     if closed:
                         continue            # decided another way: this deadline no longer runs
@@ -297,9 +317,26 @@ class Flow:
             out.append(status)
         return out
 
+    @staticmethod
+    def _paused(d, steps, cal, until):
+        """Days spent in the deadline's pause states (e.g. 民主评议) between its start and `until`:
+        from the day a step entered a pause state to the day a step left it (or `until`), counted
+        like the deadline (working days after the entering day, or calendar days)."""
+        total, since = 0, None
+        for s in steps:
+            inside = s.to_state in d.pauses
+            if inside and since is None:
+                since = s.at.date()
+            elif not inside and since is not None:
+                total += _days(cal, d.unit, since, s.at.date())
+                since = None
+        if since is not None:
+            total += _days(cal, d.unit, since, max(until, since))
+        return total
+
     def refresh(self, record, today=None):
         """Keep the nearest open deadline on the record (for the overdue and due-soon lists)."""
-        open_ = [d for d in self.deadlines(record, today) if not d.met_on]
+        open_ = [d for d in self.deadlines(record, today) if not d.met_on and not d.paused]
         unknown = [d for d in open_ if d.warning]
         dated = sorted((d for d in open_ if d.due), key=lambda d: d.due)
         if dated:
@@ -378,6 +415,16 @@ class Flow:
                                  township.name.alias("township"), township.code.alias("township_code"))
                     .order_by(Case.due_date, Case.id).limit(limit).dicts())
 
+    def _keep_fixed(self, record, old):
+        """What a case is about (household, applicant, type, the near-relative filing, the dates its
+        deadlines start from) is `fixed` once accepted: only a signed correction step changes it."""
+        changed = [f for f in record._spec.fields if f.fixed and record.__data__.get(f.name) != old.get(f.name)]
+        if changed:
+            wf = self.workflow(record)
+            fix = next((t for t in wf.transitions if set(t.fields) & {f.name for f in changed}), None) if wf else None
+            how = f"如需更正，请在事项页办理“{fix.label}”并写明理由" if fix else "如需更正，请撤回后重新受理"
+            raise RecordInvalid({changed[0].name: f"事项受理后不能修改{'、'.join(f.label for f in changed)}；{how}"})
+
     # -- creation: the first step
     def install(self):
         flow = self
@@ -404,6 +451,8 @@ class Flow:
                 before_wf = flow.registry.workflow_for(wf.entity, old.get(wf.type_field), old)
                 if before_wf is not wf:
                     raise RecordInvalid({wf.type_field: "已受理的事项不能改为另一流程的救助类别；请撤回后重新受理"})
+                if not moving:
+                    flow._keep_fixed(record, old)
                 if not moving:
                     setattr(record, wf.state_field, old.get(wf.state_field))    # only transitions move it
 
@@ -440,6 +489,10 @@ class Flow:
         last = Case.select(pw.fn.MAX(Case.case_no)).where(Case.case_no.startswith(prefix)).scalar()
         serial = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
         return f"{prefix}{serial:05d}"
+
+
+def _days(cal, unit, start, end):
+    return cal.working_days_between(start, end) if unit == "working" else (end - start).days
 
 
 def _optional(spec):

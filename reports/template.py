@@ -6,7 +6,8 @@ instructions sheet. A field added to a schema file appears here with no other ch
 """
 import xlsxwriter
 
-from casework.imports import header_text, importable_fields, link_keys
+from casework import refs
+from casework.imports import header_text, importable_fields
 
 TEXT_TYPES = {"checklist", "id_card", "bank_account", "phone", "text", "textarea", "month"}
 HOW = {
@@ -63,7 +64,7 @@ def write_template(registry, entity_name, path):
             how = HOW.get(f.type, "")
             if f.type == "ref":
                 target = registry.entities[f.to]
-                how = f"所属{target.label}的{'或'.join(k.label for k in link_keys(target))}"
+                how = f"{target.label}的{refs.how_to_name(target)}"
             guide_rows.append((spec.label, f.label, "必填" if f.required else "", how, f.help or ""))
         sheet.freeze_panes(1, 0)
     guide = book.add_worksheet("填写说明")
@@ -79,37 +80,57 @@ def write_template(registry, entity_name, path):
 
 
 def write_errors(outcome, path):
-    """The failed rows as they were, per sheet, with a reason column; fixed, it imports again."""
-    book = xlsxwriter.Workbook(path, {"strings_to_numbers": False, "strings_to_formulas": False})
+    """Every row as it was, per sheet, the failed ones marked and their reasons in a last column: an
+    import writes all or nothing, so the fixed workbook is the whole file again (members keep their
+    households). Dates stay dates; the reason column is ignored when the workbook comes back."""
+    import datetime as dt
+    book = xlsxwriter.Workbook(path, {"strings_to_numbers": False, "strings_to_formulas": False,
+                                      "constant_memory": True})
     head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     reason_fmt = book.add_format({"font_color": "#C00000", "text_wrap": True})
+    date_fmt = book.add_format({"num_format": "yyyy-mm-dd"})
+    time_fmt = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    bad_fill = book.add_format({"bg_color": "#FCE4D6"})
     by_sheet = {}
     for p in outcome.problems:
         by_sheet.setdefault(p.sheet, {}).setdefault(p.row, []).append(p)
     general = by_sheet.pop("", {})
     for name, spec, header, rows in outcome.sheets:
         sheet = book.add_worksheet(name[:31])
+        header = [h for h in header]
+        while header and str(header[-1] or "").strip() in ("", "错误原因"):
+            header.pop()            # a workbook that comes back from an earlier error file
         width = len(header)
+        sheet.set_column(width, width, 60)
         for col, h in enumerate(header):
             sheet.write_string(0, col, "" if h is None else str(h), head)
         sheet.write_string(0, width, "错误原因", head)
-        out = 1
-        for row_no, problems in sorted(by_sheet.get(name, {}).items()):
-            if row_no < 2:
+        problems_of = by_sheet.get(name, {})
+        for row_no in range(2, len(rows) + 1):
+            values = rows[row_no - 1][:width]
+            if not any(str(v).strip() for v in values if v is not None):
                 continue
-            for col, value in enumerate(rows[row_no - 1]):
-                if value not in (None, ""):
-                    sheet.write(out, col, value if not isinstance(value, str) else value)
-            sheet.write_string(out, width, "；".join(f"{p.column}：{p.message}" if p.column else p.message
-                                                     for p in problems), reason_fmt)
-            out += 1
-        sheet.set_column(width, width, 60)
+            problems = problems_of.get(row_no)
+            for col, value in enumerate(values):
+                if value in (None, ""):
+                    continue
+                if isinstance(value, dt.datetime):
+                    sheet.write_datetime(row_no - 1, col, value, time_fmt)
+                elif isinstance(value, dt.date):
+                    sheet.write_datetime(row_no - 1, col, dt.datetime.combine(value, dt.time()), date_fmt)
+                elif isinstance(value, str):
+                    sheet.write_string(row_no - 1, col, value, bad_fill if problems else None)
+                else:
+                    sheet.write(row_no - 1, col, value)
+            if problems:
+                sheet.write_string(row_no - 1, width, "；".join(f"{p.column}：{p.message}" if p.column else p.message
+                                                              for p in problems), reason_fmt)
     notes = [p for rows in general.values() for p in rows] + \
         [p for rows in by_sheet.values() for r, ps in rows.items() if r < 2 for p in ps]
     if notes:
         sheet = book.add_worksheet("文件问题")
+        sheet.set_column(1, 1, 80)
         sheet.write_row(0, 0, ["工作表", "问题"], head)
         for r, p in enumerate(notes, 1):
             sheet.write_row(r, 0, [p.sheet, f"{p.column}：{p.message}" if p.column else p.message])
-        sheet.set_column(1, 1, 80)
     book.close()

@@ -8,14 +8,14 @@ import re
 import yaml
 
 from . import notices, types, workflows, yamlfile
-from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting
+from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting, UniqueRows
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
-               "order", "inline", "related", "menu", "table", "no_import"}
+               "order", "inline", "related", "menu", "table", "no_import", "unique_rows"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
-              "unique_message"}
+              "unique_message", "fixed"}
 RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at"}
 SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
@@ -148,6 +148,7 @@ def _entity(data, rel):
             sensitive=bool(raw.get("sensitive")), readonly=bool(raw.get("readonly")),
             derive=raw.get("derive"), level=raw.get("level"), hidden=bool(raw.get("hidden")),
             in_list=raw.get("in_list", True) is not False, unique_message=raw.get("unique_message"),
+            fixed=bool(raw.get("fixed")),
             entity=name))
     lists = {}
     for key in ("list", "filters", "search", "order", "inline", "related", "editable"):
@@ -158,7 +159,27 @@ def _entity(data, rel):
     return Entity(name=name, label=str(data["label"]), fields=fields, file=rel,
                   scope=data.get("scope"), archive=bool(data.get("archive")), title=data.get("title"),
                   menu=data.get("menu"), table=data.get("table"),
-                  no_import=str(data["no_import"]) if data.get("no_import") else None, **lists)
+                  no_import=str(data["no_import"]) if data.get("no_import") else None,
+                  unique_rows=_unique_rows(data.get("unique_rows"), rel, name, seen), **lists)
+
+
+def _unique_rows(raw, rel, name, field_names):
+    out = []
+    for i, rule in enumerate(raw or [], 1):
+        if not isinstance(rule, dict) or not isinstance(rule.get("fields"), list) or not rule["fields"]:
+            raise SchemaError(rel, f"unique_rows 第{i}项应有 fields（字段列表）", name)
+        where = rule.get("where") or {}
+        if not isinstance(where, dict):
+            raise SchemaError(rel, f"unique_rows 第{i}项的 where 应为映射（字段: 值）", name)
+        for fname in list(rule["fields"]) + list(where):
+            if fname not in field_names:
+                raise SchemaError(rel, f"unique_rows 第{i}项中的 {fname} 不是字段", name, str(fname))
+        if not rule.get("message"):
+            raise SchemaError(rel, f"unique_rows 第{i}项缺少 message（重复时给用户看的说明）", name)
+        out.append(UniqueRows(name=str(rule.get("name") or f"{name}_{'_'.join(rule['fields'])}_one"),
+                              fields=[str(f) for f in rule["fields"]], where=dict(where),
+                              message=str(rule["message"])))
+    return out
 
 
 def _check_fields(entity, registry, derivations):
@@ -215,7 +236,8 @@ def _check_structure(entity, registry):
         # a list filtered on a column counts its matches: without an index that is a full scan
         entity.field(path.split(".")[0]).index = True
     for col in entity.editable:
-        if "." in col or entity.field(col).type in ("ref", "area", "password") or entity.field(col).derive:
+        if "." in col or entity.field(col).type in ("ref", "area", "password") or entity.field(col).derive \
+                or not entity.field(col).user_may_write(existing=True):
             raise SchemaError(rel, f"editable 中的 {col} 不能在列表中直接修改", name, col)
     for key in ("inline", "related"):
         for child in getattr(entity, key):

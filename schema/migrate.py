@@ -21,6 +21,7 @@ class Plan:
     steps: list = dc_field(default_factory=list)      # (description, callable)
     notes: list = dc_field(default_factory=list)      # things kept as they are, for the reader
     refusals: list = dc_field(default_factory=list)   # SchemaError
+    warnings: list = dc_field(default_factory=list)   # left undone until the data is put right
 
     @property
     def empty(self):
@@ -29,6 +30,7 @@ class Plan:
     def describe(self):
         lines = [f"  + {desc}" for desc, _ in self.steps] or ["  数据库结构已是最新，无需迁移。"]
         lines += [f"  = {n}" for n in self.notes]
+        lines += [f"  ? {w}" for w in self.warnings]
         lines += [f"  ! {r}" for r in self.refusals]
         return "\n".join(lines)
 
@@ -152,9 +154,36 @@ def plan(models):
         for idx in model._meta.fields_to_index():
             idx_name = idx._name
             if idx_name not in have_idx:
+                # a column added by this same plan holds only NULLs, which never clash
+                known = all(getattr(c, "column_name", None) in have for c in idx._expressions)
+                clashes, examples = _duplicates(model, idx) if idx._unique and known else (0, [])
+                if clashes:
+                    # building it would fail and stop the start; the rows are reported and the
+                    # index is built by the first migration after they are put right
+                    result.warnings.append(f"表 {table} 有 {clashes} 组重复的记录（{_rule_text(spec, idx_name)}），"
+                                        f"唯一约束 {idx_name} 暂未建立：请核对并处理重复记录后再次迁移。"
+                                        f"例如（{'、'.join(c.column_name for c in idx._expressions)}）："
+                                        + "；".join("、".join(str(v) for v in row) for row in examples))
+                    continue
                 result.steps.append((f"表 {table} 建立索引 {idx_name}",
                                      lambda m=model, i=idx: _create_index(m, i)))
     return result
+
+
+def _duplicates(model, index):
+    """(how many value combinations the rows hold more than once, the first few of them)."""
+    columns = list(index._expressions)
+    query = model.select(*columns).group_by(*columns).having(pw.fn.COUNT(pw.SQL("*")) > 1)
+    if index._where is not None:
+        query = query.where(index._where)
+    return query.count(), list(query.limit(5).tuples())
+
+
+def _rule_text(spec, index_name):
+    for rule in spec.unique_rows:
+        if rule.name == index_name:
+            return rule.message
+    return "唯一字段的值重复"
 
 
 def _add_column(migrator, model, field):
@@ -171,7 +200,8 @@ def _widen(db, table, field):
 
 
 def _create_index(model, index):
-    model._meta.database.execute(index.safe(True))
+    # through the schema manager: SQLite refuses placeholders in a partial index's WHERE
+    model._meta.database.execute(model._schema._create_index(index, safe=True))
 
 
 def apply(models, the_plan=None):

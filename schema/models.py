@@ -258,6 +258,8 @@ class ModelSet:
                         # one live row per value; an archived row keeps its value and frees it
                         idx = idx.where(model.archived == False)  # noqa: E712
                     model.add_index(idx)
+            for rule in spec.unique_rows:
+                model.add_index(unique_rows_index(model, rule))
             self.models[name] = model
         self._live_backrefs()
 
@@ -292,6 +294,22 @@ class ModelSet:
 
     def create_tables(self):
         self.db.create_tables(list(self.models.values()), safe=True)
+
+
+def unique_rows_index(model, rule):
+    """A declared `unique_rows` rule as a partial unique index (SQLite and PostgreSQL both have them)."""
+    idx = model.index(*[getattr(model, f) for f in rule.fields], unique=True, name=rule.name)
+    condition = rows_meeting(model, rule.where)
+    if model._spec.archive:
+        condition = condition & (model.archived == False) if condition is not None \
+            else (model.archived == False)  # noqa: E712
+    return idx.where(condition) if condition is not None else idx
+
+
+def rows_meeting(model, where):
+    """field → value as one condition (None when there is none)."""
+    terms = [getattr(model, f) == v for f, v in where.items()]
+    return pw.reduce(pw.operator.and_, terms) if terms else None
 
 
 def backref_name(child_entity):

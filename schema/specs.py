@@ -65,11 +65,33 @@ class Field:
     hidden: bool = False          # kept in the database, never shown in forms or lists
     unique_message: str | None = None   # shown when a unique value is taken
     in_list: bool = True          # False keeps a field out of the list page (forms, export keep it)
+    fixed: bool = False           # written when the record is made; afterwards only by a signed workflow step
     entity: str = ""
 
     @property
     def column_name(self):
         return self.name + "_id" if self.type in ("ref", "area") else self.name
+
+    def user_may_write(self, existing=False):
+        """May a value typed by a user (a form, an inline row, a list edit, an import) land in this
+        field? Not when rules write it (`readonly`: statuses, closing stamps, derived values), nor
+        when it is `hidden`, nor — on a record that already exists — when it is `fixed` (what a case
+        is about: a correction is a workflow step). Every path that takes user input asks this."""
+        return not self.readonly and not self.hidden and not (existing and self.fixed)
+
+    @property
+    def user_writable(self):
+        return self.user_may_write(existing=False)
+
+
+@dataclass
+class UniqueRows:
+    """At most one row per combination of `fields` among the rows meeting `where` (field → value):
+    a partial unique index on both databases."""
+    name: str
+    fields: list
+    where: dict
+    message: str
 
 
 @dataclass
@@ -91,6 +113,7 @@ class Entity:
     menu: str | None = None       # menu category label
     table: str | None = None
     no_import: str | None = None  # why the Excel import refuses this table (its rows follow rules on save)
+    unique_rows: list = dc_field(default_factory=list)   # UniqueRows
 
     def field(self, name):
         for f in self.fields:
@@ -172,6 +195,7 @@ class Transition:
     style: str = "primary"
     effects: list = dc_field(default_factory=list)     # run after the step, in the same transaction
     computed: list = dc_field(default_factory=list)    # fields its form starts from the calculator's result
+    eligible: bool = False         # refused when the case's calculator finds the case does not qualify
 
 
 @dataclass
@@ -182,6 +206,7 @@ class Deadline:
     until: list                    # states that meet it
     days: str                      # the setting holding N
     unit: str = "working"          # working / calendar
+    pauses: list = dc_field(default_factory=list)      # states whose time does not count (e.g. 民主评议)
 
 
 @dataclass

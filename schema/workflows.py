@@ -14,8 +14,8 @@ WORKFLOW_KEYS = {"name", "label", "entity", "type_field", "state_field", "types"
                  "deadlines", "create_requires", "extends", "drop", "calculator", "prefill",
                  "effects", "match"}
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "fields", "requires", "checked", "when",
-                   "when_message", "check", "check_message", "sets", "opinion", "style", "effects", "computed"}
-DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit"}
+                   "when_message", "check", "check_message", "sets", "opinion", "style", "effects", "computed", "eligible"}
+DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit", "pauses"}
 
 
 def load_workflows(documents, registry, calculators=None, effects=None):
@@ -119,7 +119,8 @@ def _workflow(name, raw, registry, stack, calculators=None, known_effects=None):
             raise SchemaError(rel, f"流程 {name} 的期限 {d['name']}：unit 只能是 working 或 calendar")
         deadlines.append(Deadline(name=d["name"], label=str(d["label"]), start=start,
                                   until=[state(s, f"期限 {d['name']} 的 until") for s in d["until"]],
-                                  days=d["days"], unit=unit))
+                                  days=d["days"], unit=unit,
+                                  pauses=[state(s, f"期限 {d['name']} 的 pauses") for s in d.get("pauses") or []]))
     calc = data.get("calculator") or {}
     calc = {code: calc for code in types_} if isinstance(calc, str) else {str(k): v for k, v in calc.items()}
     for code, calc_name in calc.items():
@@ -177,7 +178,7 @@ def _transition(t, i, wf_name, rel, entity, registry, field, state, known_effect
             if set(value) != {"period"} or key not in registry.settings or f.type != "date":
                 raise SchemaError(rel, f"流程 {wf_name} 的{where}：sets 中 {fname} 写作 {{period: 设置项}}，"
                                        f"且只能用于日期字段", entity.name, fname)
-        elif value != "today":
+        elif value is not None and value != "today":          # None (null) empties the field
             value = conditions._literal(value, f, registry, rel, where)
         sets[fname] = value
     effects = [t["effects"]] if isinstance(t.get("effects"), str) else list(t.get("effects") or [])
@@ -197,7 +198,7 @@ def _transition(t, i, wf_name, rel, entity, registry, field, state, known_effect
         when=conditions.build(t.get("when"), entity, registry, rel, where),
         when_message=t.get("when_message"),
         check=conditions.build(t.get("check"), entity, registry, rel, where),
-        check_message=t.get("check_message"))
+        check_message=t.get("check_message"), eligible=bool(t.get("eligible", False)))
 
 
 def load_profiles(documents, registry):

@@ -2,8 +2,9 @@
 engine (each step signed by the demo user whose role may take it), dated over the last weeks."""
 import datetime as dt
 import random
+from decimal import Decimal
 
-from casework import system
+from casework import benefits, system
 
 # (type, steps to take, calendar days since the last step): a long idle time makes an overdue case
 PLANS = [
@@ -33,6 +34,46 @@ PLANS = [
 ACTORS = {"town": ["town1", "town2"], "leader": ["leader1", "leader2"], "county": ["county", "county"]}
 STEP_ACTOR = {"record_home_visit": "village", "approve": "leader", "approve_after_evaluation": "leader",
               "deny": "leader", "county_approve": "county", "county_visit": "county", "object": "village"}
+
+
+HUKOU_OF_TYPE = {"11": "1", "12": "2"}
+
+
+def _edge_family(engine, pool, today):
+    """(household, member) for a 单人保 demo: a household with a member who may be covered alone
+    (57号 art. 8), its other members' income set so that it is a 低保边缘家庭 (per capita 1.2 × the
+    standard: above it, below the edge multiple)."""
+    models = engine.models
+    Member = models["member"]
+    ctx = _Ctx(engine)
+    for household in pool:
+        members = list(Member.select().where(Member.household == household.id).order_by(Member.id))
+        person = next((m for m in members if benefits.single_cover_ground(ctx, m)), None)
+        others = [m for m in members if m is not person]
+        if person is None or not others:
+            continue
+        standard = benefits.standard_in_force(models, household.village_id, "dibao", today.strftime("%Y-%m"),
+                                              household.hukou_type)
+        if standard is None:
+            continue
+        target = Decimal(standard.amount) * Decimal("1.2") * len(members)
+        person.monthly_income = 0
+        person.save()
+        for m in others:
+            m.monthly_income = (target / len(others)).quantize(Decimal("0.01"))
+            m.save()
+        return models["household"].get_by_id(household.id), person
+    return pool[0], None
+
+
+class _Ctx:
+    """The settings and option labels benefits.single_cover_ground reads."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def setting(self, key):
+        return self.engine.settings.get(key)
 
 
 def _next_weekday(day, gap):
@@ -80,9 +121,15 @@ def demo_cases(engine, households_by_town, today=None):
         for n, (type_code, actions, days_ago) in enumerate(PLANS * 2):
             town = n % 2
             pool = households_by_town[town]
-            if type_code in ("11", "12", "13", "21", "22"):      # 低保 and 特困 go to households below the standard
-                pool = [h for h in pool if (h.income_per_capita or 0) < 500] or pool
-            household = rng.choice(pool)
+            applicant = None
+            if type_code == "13":                 # 单人保: a disabled or seriously ill member of an edge family
+                household, applicant = _edge_family(engine, pool, today)
+            else:
+                if type_code in ("11", "12"):     # the type follows the household: 城市 for 城镇 hukou, 农村 for 农村
+                    pool = [h for h in pool if h.hukou_type == HUKOU_OF_TYPE[type_code]] or pool
+                if type_code in ("11", "12", "21", "22"):      # 低保 and 特困 go to households below the standard
+                    pool = [h for h in pool if (h.income_per_capita or 0) < 500] or pool
+                household = rng.choice(pool)
             gaps = [engine.settings.get("notice_days") + 1 if a == "approve" and type_code not in ("31", "32")
                     else rng.choice([1, 1, 2, 3]) for a in actions]
             idle = days_ago + (n // len(PLANS)) * 2
@@ -94,8 +141,10 @@ def demo_cases(engine, households_by_town, today=None):
             token = system.actor.set((clerk.id, clerk.username, None))
             try:
                 extra = {"aid_date": day - dt.timedelta(days=1), "aid_given": "1500"} if type_code == "31" else {}
-                record = Case(household=household.id, assistance_type=type_code, applicant_name=household.head_name,
-                              applicant_id_number=household.head_id_number, apply_date=day,
+                record = Case(household=household.id, assistance_type=type_code,
+                              applicant_name=applicant.name if applicant else household.head_name,
+                              applicant_id_number=applicant.id_number if applicant else household.head_id_number,
+                              apply_date=day,
                               channel=rng.choice(["window", "window", "village", "online"]),
                               hardship_reason=rng.choice(["01", "02", "05", "09"]),
                               requested_amount="3600" if type_code == "32" else None,

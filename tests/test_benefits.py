@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from casework import idnumber, system
+from schema import RecordInvalid
 
 from .test_workflow import World
 
@@ -29,14 +30,18 @@ def world(engine):
     return w
 
 
-def members(world, household, incomes):
+def members(world, household, incomes, **first):
+    """Members with these monthly incomes; `first` gives the first member more fields (a disability)."""
     Member = world.engine.models["member"]
     token = system.actor.set((None, "测试", None))
+    made = []
     for i, income in enumerate(incomes):
-        Member.create(household=world.households[household], name=f"成员{i}", relation="02" if i == 0 else "20",
-                      id_number=idnumber.make("370405", D(1960 + i, 1, 1 + household), 100 + i * 2),
-                      monthly_income=income)
+        made.append(Member.create(household=world.households[household], name=f"成员{i}",
+                                  relation="02" if i == 0 else "20",
+                                  id_number=idnumber.make("370405", D(1960 + i, 1, 1 + household), 100 + i * 2),
+                                  monthly_income=income, **(first if i == 0 else {})))
     system.actor.reset(token)
+    return made
 
 
 def compute(world, type_code="12", household=0, month=None, **case):
@@ -60,10 +65,15 @@ def test_income_at_or_above_the_standard_gives_nothing_and_says_why(world):
 
 
 def test_rounding_and_minimum_payment_are_settings(world):
-    members(world, 0, [1000, 0, 0])                   # per capita 333.33: (740 − 333.33) × 3 = 1220.01
-    assert compute(world).amount == Decimal("1220.00")
+    members(world, 0, [1000.51, 0, 0])                # per capita 333.503…: (740 − 1000.51 ÷ 3) × 3 = 1219.49
+    result = compute(world)
+    assert result.amount == Decimal("1219.00")        # to the yuan (rounding the per capita first gave 1220)
+    assert ("计算", "（740.00 − 1000.51÷3）× 3 = 1219.49 元") in result.lines
+    assert ("家庭人均月收入", "约333.50 元") in result.lines
+    world.engine.settings.set("dibao_rounding_digits", 1)
+    assert compute(world).amount == Decimal("1219.50")
     world.engine.settings.set("dibao_rounding_digits", 2)
-    assert compute(world).amount == Decimal("1220.01")
+    assert compute(world).amount == Decimal("1219.49")
     members(world, 1, [735])                          # a gap of 5 yuan
     assert compute(world, household=1).amount == Decimal("5.00")
     world.engine.settings.set("dibao_min_payment", "10")
@@ -71,9 +81,67 @@ def test_rounding_and_minimum_payment_are_settings(world):
     assert result.amount == Decimal("10.00") and ("最低发放额", "10.00 元") in result.lines
 
 
-def test_single_person_cover(world):
-    members(world, 0, [600, 0, 0])
-    assert compute(world, "13").amount == Decimal("540.00")          # (740 − 200) × 1
+def test_exact_per_capita_income_is_not_rounded_before_the_gap(world):
+    members(world, 0, [1000, 0, 0])                   # (740 − 1000 ÷ 3) × 3 = 2220 − 1000 = 1220 exactly
+    world.engine.settings.set("dibao_rounding_digits", 2)
+    assert compute(world).amount == Decimal("1220.00")
+
+
+def single(world, incomes, household=0, **first):
+    """A 单人保 case applied for by the first member."""
+    made = members(world, household, incomes, **first)
+    world.record = world.case("13", household=household, applicant_name=made[0].name,
+                              applicant_id_number=made[0].id_number)
+    return world.flow.breakdown(world.record)
+
+
+def test_single_cover_in_an_edge_family_pays_the_standard_less_own_income(world):
+    # rural standard 740; edge line 1.5 × 740 = 1110; per capita (100 + 1300 + 1000) ÷ 3 = 800: an edge family
+    result = single(world, [100, 1300, 1000], disability_class="4", disability_grade="2")
+    assert result.eligible is True and result.amount == Decimal("640.00")       # 740 − 100, one person
+    assert ("单人保对象", "成员0（二级肢体残疾）") in result.lines
+    assert ("低保边缘标准", "1110.00 元（保障标准的 1.5 倍）") in result.lines
+
+
+def test_single_cover_grade_three_only_for_intellectual_or_mental_disability(world):
+    result = single(world, [0, 1200, 1200], disability_class="4", disability_grade="3")
+    assert result.eligible is False and result.amount == Decimal("0.00")
+    assert "不是一级、二级残疾或三级智力、精神残疾" in result.reason
+
+
+def test_single_cover_for_grade_three_mental_disability_and_for_serious_illness(world):
+    assert single(world, [0, 1200, 1200], disability_class="6", disability_grade="3").amount == Decimal("740.00")
+    assert single(world, [0, 1500, 1000], household=1, serious_illness=True).amount == Decimal("740.00")
+
+
+def test_single_cover_refused_outside_the_edge_family(world):
+    result = single(world, [0, 1700, 1700], disability_class="1", disability_grade="1")   # per capita 1133.33
+    assert result.eligible is False and "不是低保边缘家庭" in result.reason and "1110.00" in result.reason
+    world.engine.settings.set("edge_family_multiple", "2")           # the multiple is a setting: 1480 now
+    result = world.flow.breakdown(world.record)
+    assert result.eligible is True and result.amount == Decimal("740.00")
+
+
+def test_single_cover_refused_when_the_whole_household_qualifies(world):
+    result = single(world, [0, 600, 600], disability_class="1", disability_grade="1")     # per capita 400 < 740
+    assert result.eligible is False and "全户符合低保条件" in result.reason
+
+
+def test_single_cover_cannot_enter_the_notice_when_the_family_is_not_an_edge_family(world):
+    made = members(world, 0, [0, 1700, 1700], disability_class="1", disability_grade="1")
+    record = world.case("13", applicant_name=made[0].name, applicant_id_number=made[0].id_number)
+    case = world.investigate(record, D(2026, 3, 10), D(2026, 3, 11))
+    with pytest.raises(RecordInvalid) as refused:
+        world.do(case, "propose", "town", proposed_amount="740")
+    assert "不是低保边缘家庭" in refused.value.errors["__all__"]
+    assert world.engine.models["case"].get_by_id(case.id).state == "reviewing"
+    token = system.actor.set((None, "测试", None))
+    for m in made[1:]:
+        m.monthly_income = 1200                       # per capita 800: an edge family now
+        m.save()
+    system.actor.reset(token)
+    case = world.do(case, "propose", "town", proposed_amount="740")
+    assert case.state == "publicity"
 
 
 def test_tekun_basic_plus_care_by_level(world):

@@ -11,12 +11,16 @@ MATERIALS = ["id_card", "hukou_book", "hardship_statement", "verification_auth",
 
 
 def household_in(app, village_code):
+    """A household of the village below the 低保 standard."""
     eng = engine_of(app)
     H, A = eng.models["household"], eng.models["area"]
-    return H.select().where(H.village.in_(A.select(A.id).where(A.code == village_code))).first()
+    return H.select().where(H.village.in_(A.select(A.id).where(A.code == village_code)),
+                            H.income_per_capita < 500).order_by(H.id).first()
 
 
-def new_case(b, h, type_code="12", **extra):
+def new_case(b, h, type_code=None, **extra):
+    """A 低保 case: 城市 for a household of 城镇 hukou, 农村 for 农村 unless another type is given."""
+    type_code = type_code or {"1": "11", "2": "12"}[h.hukou_type]
     data = {"household": h.id, "assistance_type": type_code, "applicant_name": h.head_name,
             "applicant_id_number": h.head_id_number, "apply_date": dt.date.today().isoformat(),
             "channel": "window", "materials": MATERIALS}

@@ -77,8 +77,8 @@ def test_a_death_in_care_is_flagged_and_holds_payments_from_next_month(world):
     assert (again.added, again.known, again.found) == (0, 1, 0)
     # November is paid; December is held while the finding is open; dismissed, January is paid again
     Payment, Household = engine.models["payment"], engine.models["household"]
-    Household.update(bank_account="6228480000000000017", bank_name="农业银行", account_name="户主").where(
-        Household.id == case.__data__["household"]).execute()
+    engine.models["bank_card"].insert(household=case.__data__["household"], account="6228480000000000017",
+                                      bank_name="农业银行", account_name="户主", status="active").execute()
     admin = world.users["admin"]
     payments.run(engine, admin, world.towns[0].id, "2026-11")
     payments.run(engine, admin, world.towns[0].id, "2026-12")
@@ -222,3 +222,25 @@ def test_rule_bound_tables_are_not_imported(app, tmp_path):
     out = tmp_path / "t.xlsx"
     result = runner.invoke(args=["template", "dishonesty", str(out)])
     assert result.exit_code != 0 and "不能批量导入" in result.output and not out.exists()
+
+
+def test_the_death_list_reads_dates_as_every_import_does(world, tmp_path):
+    import xlsxwriter
+    engine = world.engine
+    world.today = D(2026, 11, 20)
+    people = [idnumber.make("370405", D(1950, 3, 1 + n), 21 + 2 * n) for n in range(4)]
+    text = csv("身份证号,死亡日期", f"{people[0]},2026年5月1日", f"{people[1]},20260502", f"{people[2]},2026/5/3")
+    outcome = checks.import_deaths(engine, world.users["admin"], text, "deaths.csv")
+    assert not outcome.problems, [p.message for p in outcome.problems]
+    path = tmp_path / "deaths.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["身份证号", "死亡日期"])
+    sheet.write_string(1, 0, people[3])
+    sheet.write_number(1, 1, 46146)          # an Excel serial date without a date format: 2026-05-04
+    book.close()
+    outcome = checks.import_deaths(engine, world.users["admin"], path.read_bytes(), "deaths.xlsx")
+    assert not outcome.problems, [p.message for p in outcome.problems]
+    Death = engine.models["death_record"]
+    assert sorted(str(d.death_date) for d in Death.select()) == ["2026-05-01", "2026-05-02", "2026-05-03",
+                                                                 "2026-05-04"]

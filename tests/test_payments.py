@@ -26,11 +26,11 @@ def approved(world, household=0, amount="620"):
     return world.do(case, "approve", "leader", on=D(2026, 10, 8), decided_amount=amount)
 
 
-def with_card(world, household=0):
+def with_card(world, household=0, account="6228480012345678901"):
     h = world.households[household]
-    h.account_name, h.bank_name, h.bank_account = h.head_name, "台儿庄农商银行", "6228480012345678901"
     token = system.actor.set((None, "测试", None))
-    h.save()
+    world.engine.models["bank_card"].create(household=h.id, account_name=h.head_name, bank_name="台儿庄农商银行",
+                                            account=account, status="active")
     system.actor.reset(token)
 
 
@@ -166,9 +166,10 @@ def _returned(world, edit):
 def two_lines(world):
     with_card(world, 0)
     with_card(world, 1)
-    world.households[1].village = world.villages[0]
+    moved = world.households[1] = world.engine.models["household"].get_by_id(world.households[1].id)
+    moved.village = world.villages[0]
     token = system.actor.set((None, "测试", None))
-    world.households[1].save()
+    moved.save()
     system.actor.reset(token)
     approved(world, 0)
     approved(world, 1, amount="480")

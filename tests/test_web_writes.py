@@ -81,7 +81,6 @@ def test_invalid_inputs_give_chinese_messages_and_write_nothing(app):
         ({"head_id_number": "370481195803121234"}, "校验位"),
         ({"head_name": ""}, "必填"),
         ({"phone": "12345"}, "电话号码"),
-        ({"bank_account": "62-28"}, "银行账号"),
         ({"hukou_type": "9"}, "不是有效的选择"),
     ]
     for extra, words in cases:

@@ -121,17 +121,37 @@ def test_objection_sends_the_case_to_democratic_evaluation(world):
     assert case.state == "evaluation"
     # 10 working days from entering evaluation on 1 Oct (a holiday): 8, 9, 10, 12 … 20 October
     assert deadline(world, case, "调查并民主评议").due == D(2026, 10, 20)
-    assert case.due_date == D(2026, 10, 19) and case.due_item == "全流程办结"
+    # the 12-working-day total stops while the objection is evaluated (000号文件: the 10 days are their own)
+    assert case.due_date == D(2026, 10, 20) and case.due_item == "调查并民主评议"
     world.today = D(2026, 10, 20)
-    assert deadline(world, case, "全流程办结").state == "overdue"
+    total = deadline(world, case, "全流程办结")
+    assert total.state == "paused" and total.text == "暂停计时（民主评议中，不计入期限），剩余 9 个工作日"   # 12 − 28, 29, 30 Sep
+    assert list(world.flow.overdue(world.users["town"])) == []
+    world.today = D(2026, 10, 21)                     # the evaluation itself is late now
     assert [c.id for c in world.flow.overdue(world.users["town"])] == [case.id]
     assert list(world.flow.overdue(world.users["other_town"])) == []
     case = world.do(case, "approve_after_evaluation", "leader", on=D(2026, 10, 20),
                     evaluation_record="评议小组7人，6人同意", decided_amount="300")
     assert case.state == "approved"
     assert deadline(world, case, "调查并民主评议").state == "met"
-    assert deadline(world, case, "全流程办结").state == "late"
-    assert (case.processing_days, case.decided_late) == (13, True)
+    # 12 days + the 10 working days paused (8 Oct … 20 Oct) = 22 working days after 25 Sep: 2 November
+    total = deadline(world, case, "全流程办结")
+    assert (total.state, total.due) == ("met", D(2026, 11, 2))
+    assert (case.processing_days, case.decided_late) == (13, False)
+
+
+def test_an_evaluation_past_its_own_limit_is_late_but_the_total_still_excludes_it(world):
+    case = world.investigate(world.case("11"), D(2026, 9, 28), D(2026, 9, 29))
+    case = world.do(case, "propose", "town", on=D(2026, 9, 30), proposed_amount="300")
+    case = world.do(case, "object", "village", on=D(2026, 10, 9), objection="反映有存款未申报")
+    case = world.do(case, "approve_after_evaluation", "leader", on=D(2026, 10, 26),
+                    evaluation_record="评议通过", decided_amount="300")
+    # evaluation from 9 Oct: 10 working days → 22 Oct; decided 26 Oct: late
+    assert deadline(world, case, "调查并民主评议").state == "late"
+    # paused: the 12 working days after 9 Oct up to 26 Oct; 12 + 12 = 24 working days after 25 Sep: 4 Nov
+    total = deadline(world, case, "全流程办结")
+    assert total.state == "met" and total.due == D(2026, 11, 4)
+    assert case.decided_late is True
 
 
 def test_failed_verification_and_denial(world):
