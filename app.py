@@ -66,6 +66,10 @@ def create_app(config=None):
                 app.logger.warning("迁移提示：%s", warning)
     except SchemaError as e:
         raise SystemExit(f"救助台账无法启动：{e}") from None
+    if os.environ.get("JIUZHU_BEHIND_PROXY") == "1" or app.config.get("BEHIND_PROXY"):
+        # behind nginx: the client's address for the audit and https for Secure cookies come from the proxy
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
     init_app(app, engine)
     _register_cli(app, engine)
     return app
@@ -370,6 +374,20 @@ def _register_cli(app, engine):
             raise click.ClickException(str(e)) from None
         click.echo(f"已从 {path} 恢复" + (f"（{sum(rows.values())} 行）" if rows else "") + f"；原数据库另存为 {kept}")
 
+    @app.cli.group("audit")
+    def audit_group():
+        """修改记录与安全审计记录的校验。"""
+
+    @audit_group.command("verify")
+    def audit_verify():
+        """检查修改记录和安全审计记录的校验链；有被改动或删除的记录时列出并以退出码 1 结束。"""
+        problems = engine.security_log.verify()
+        for log, row_id, problem in problems:
+            click.echo(f"{log} 第 {row_id} 条：{problem}")
+        if problems:
+            raise SystemExit(1)
+        click.echo("校验通过：修改记录和安全审计记录都没有被改动或删除。")
+
     @app.cli.command("init")
     @click.option("--demo", is_flag=True, help="创建演示县（两个乡镇、六个村、约500户）和演示账号")
     @click.option("--county-code", envvar="JIUZHU_COUNTY_CODE", help="本县区划代码（6位）")
@@ -385,7 +403,8 @@ def _register_cli(app, engine):
         county_code = county_code or click.prompt("本县区划代码（6位）")
         county_name = county_name or click.prompt("本县名称")
         if not admin_password and not bootstrap.has_admin(engine):
-            admin_password = click.prompt("管理员 admin 的密码（至少8位）", hide_input=True,
+            rules = "；".join(engine.accounts.rules()[:3])
+            admin_password = click.prompt(f"管理员 admin 的密码（{rules}）", hide_input=True,
                                           confirmation_prompt=True)
         try:
             click.echo(bootstrap.minimal(engine, county_code, county_name, admin_password))

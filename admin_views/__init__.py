@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from reports import document
 from schema import SchemaError
 
-from . import auth, errors, menus, presets, todo, versioning
+from . import access_log, auth, errors, headers, menus, presets, todo, versioning
 from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
 from .care_view import CareModelView
@@ -23,6 +23,7 @@ from .payment_view import PaymentView
 from .report_view import ReportView
 from .roster_view import RosterView
 from .review_view import ReviewView
+from .security_view import SecurityLogView, SecurityView
 from .spotcheck_view import SpotCheckView
 from .village_report_view import VillageReportView
 from .model_view import SchemaModelView
@@ -38,19 +39,24 @@ def init_app(app, engine):
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=engine_setting(engine, "session_hours")))
+    # Flask defines both keys (31 days, no cap), so setdefault would never apply: set them. The cookie's
+    # lifetime is only an outer bound; the server-side session (casework/accounts) enforces the setting.
+    app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=engine_setting(engine, "session_hours"))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    # uploads above the import limit are refused by the importer with a message, not by Werkzeug
-    app.config.setdefault("MAX_CONTENT_LENGTH", (engine_setting(engine, "import_max_mb") + 5) * 1024 * 1024)
+    # uploads a little above the import limit reach the importer, which refuses them with its message;
+    # anything larger is refused by Werkzeug before it is read (nothing is written to disk)
+    app.config["MAX_CONTENT_LENGTH"] = (engine_setting(engine, "import_max_mb") + 5) * 1024 * 1024
     # flask-admin switches to flask-babel whenever it is importable: Babel(app) is mandatory
     Babel(app, locale_selector=lambda: "zh_Hans_CN")
     csrf.init_app(app)
     auth.login_manager.init_app(app)
     app.jinja_env.globals.setdefault("zip", zip)
     app.register_blueprint(auth.bp)
+    app.before_request(auth.check_session)
     # browsers ask for /favicon.ico whatever the page says
     app.add_url_rule("/favicon.ico", "favicon", lambda: redirect(url_for("ui.static", filename="favicon.svg")))
     app.before_request(auth.set_actor)
+    app.after_request(access_log.after_request)
     app.teardown_request(auth.clear_actor)
 
     @app.before_request
@@ -62,8 +68,10 @@ def init_app(app, engine):
         if not engine.db.is_closed() and not app.config.get("KEEP_DB_OPEN"):
             engine.db.close()
 
+    app.session_interface = headers.SessionInterface()
     admin = Admin(app, name="救助台账", theme=Bootstrap4Theme(swatch="default", fluid=True,
                                                               base_template="jiuzhu/master.html"),
+                  csp_nonce_generator=headers.nonce,
                   index_view=HomeView(engine, name="首页", url="/admin"),
                   translations_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations"))
     with_flow = engine.flow.entities()
@@ -99,11 +107,16 @@ def init_app(app, engine):
     admin.add_view(ReportView(engine, name="统计报表", endpoint="reports"))
     admin.add_view(ImportView(engine, name="Excel 导入", endpoint="imports"))
     admin.add_view(AuditLogView(engine, name="修改记录", endpoint="audit", category="归档与审计"))
+    admin.add_view(SecurityLogView(engine, name="安全审计记录", endpoint="security_log", url="/admin/security-log",
+                                   category="归档与审计"))
     admin.add_view(SettingsView(engine, name="系统设置", endpoint="settings", category="系统管理"))
+    admin.add_view(SecurityView(engine, name="账号安全", endpoint="security", url="/admin/security",
+                                category="系统管理"))
     menus.init_app(app, admin, engine.registry)
     todo.init_app(app, engine, admin)
     presets.init_app(app, engine)
     errors.init_app(app, admin)
+    headers.install(app, admin)
     versioning.install(app)
     return admin
 

@@ -8,7 +8,7 @@ from flask_admin.base import expose
 from casework import documents
 from reports import document
 
-from . import auth, export
+from . import access_log, auth, export
 
 
 class DocumentsMixin:
@@ -23,6 +23,8 @@ class DocumentsMixin:
         if spec is None:
             abort(404)
         value, items = documents.filler(self.engine, record, auth.current(), self.can("unmask"))
+        if self.can("unmask"):
+            access_log.mark_unmasked(self.spec.name, record.id, str(record)[:100], f"文书：{spec.label}")
         blocks = document.fill(spec, value, items)
         if request.args.get("format") == "docx":
             buffer = io.BytesIO()

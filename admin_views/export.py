@@ -13,6 +13,8 @@ from schema.models import stream_dicts
 from schema.resolve import DisplayContext, Resolver
 from reports.workbook import SheetWriter
 
+from . import access_log
+
 BATCH = 2000
 
 
@@ -83,6 +85,10 @@ def list_export(view):
         flash(f"要导出的记录有 {count} 条，超过单次导出上限 {limit} 条，请先用筛选缩小范围。", "error")
         return redirect(view.get_url(".index_view"))
     masked = set() if view.can("unmask") else {f.name for f in view.spec.fields if f.sensitive}
+    shown = [f.label for f in export_columns(view.spec) if f.sensitive and f.name not in masked]
+    if shown:
+        access_log.mark_unmasked(view.spec.name, None, None, f"导出{view.spec.label}" + (f" {count} 行" if count is not None else "")
+                                  + "：" + "、".join(shown))
     fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="jiuzhu-export-")
     os.close(fd)
     try:

@@ -46,3 +46,10 @@ def ajax_field(spec, loader):
 class LoginForm(FlaskForm):
     username = wtforms.StringField("用户名", validators=[v.InputRequired(message="请输入用户名")])
     password = wtforms.PasswordField("密码", validators=[v.InputRequired(message="请输入密码")])
+
+
+class PasswordChangeForm(FlaskForm):
+    old_password = wtforms.PasswordField("原密码", validators=[v.InputRequired(message="请输入原密码")])
+    new_password = wtforms.PasswordField("新密码", validators=[v.InputRequired(message="请输入新密码")])
+    confirm = wtforms.PasswordField("再次输入新密码", validators=[
+        v.InputRequired(message="请再次输入新密码"), v.EqualTo("new_password", message="两次输入的新密码不一致")])

@@ -20,6 +20,7 @@ from schema import RecordInvalid, types
 from schema.resolve import DisplayContext, Resolver
 
 from . import auth, export, filters, inline_errors, presets
+from .access_log import AccessLogMixin
 from .documents_view import DocumentsMixin
 from .forms import AdminBaseForm, ajax_field, build_form
 from .versioning import VersionedSaves, VersionedXEditable, guarded, versioned_list_form
@@ -92,7 +93,7 @@ class CountCache:
         return value
 
 
-class SchemaModelView(VersionedSaves, DocumentsMixin, auth.Guarded, ModelView):
+class SchemaModelView(AccessLogMixin, VersionedSaves, DocumentsMixin, auth.Guarded, ModelView):
     spec = None
     models = None
     engine = None

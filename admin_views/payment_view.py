@@ -8,7 +8,7 @@ from flask_admin import expose
 
 from casework import bank_return, payments, scope
 
-from . import auth
+from . import access_log, auth
 from .engine_view import EngineView
 from .rights import needs
 
@@ -116,4 +116,5 @@ class PaymentView(EngineView):
             return redirect(url_for(".index"))
         buffer = io.BytesIO()
         payments.export_bank_list(self.engine, auth.current(), township, month, buffer, self.engine.flow.clock())
+        access_log.mark_unmasked("payment", None, township.name, f"发放清单（身份证号、银行卡号）：{township.name}{month}")
         return download(buffer, f"{township.name}{month}发放清单.xlsx")

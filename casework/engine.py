@@ -3,8 +3,8 @@ import os
 
 import schema
 
-from . import (benefits, care, cards, certificates, checks, complaints, credit, derive, findings, heads, reserve,
-               reviews, scope, system, village_reports, workflow)
+from . import (accounts, benefits, care, cards, certificates, checks, complaints, credit, derive, findings, heads,
+               reserve, reviews, scope, security_log, system, village_reports, workflow)
 
 SCHEMA_DIR = schema.HERE
 
@@ -19,6 +19,9 @@ class Engine:
         self.system = system.Tables(self.db)
         system.install_audit(self.models, self.system)
         self.settings = system.Settings(self.registry, self.system)
+        self.security_log = security_log.Log(self.db, self.system)
+        self.accounts = accounts.Accounts(self.db, self.settings)
+        accounts.install(self.models, self.accounts, self.security_log)
         self.models.settings = self.settings     # rules that read a policy number (derive.self_care)
         self.flow = workflow.Flow(self)
         self.flow.install()
@@ -46,6 +49,8 @@ class Engine:
             os.makedirs(os.path.dirname(os.path.abspath(url[len("sqlite:///"):])), exist_ok=True)
         result = schema.apply(self.models)
         self.system.create()
+        self.security_log.create()
+        self.accounts.create()
         derive.backfill(self.models)
         reviews.backfill(self.models)
         if hasattr(self.db, "close_all"):

@@ -116,7 +116,26 @@ def actor_level(models):
 
 def can(models, user, entity_name, action):
     role = role_of(models, user)
-    return bool(role and getattr(user, "active", False) and role.can(entity_name, action))
+    if not (role and getattr(user, "active", False) and role.can(entity_name, action)):
+        return False
+    if entity_name == "user" and action not in ("view", "export", "audit"):
+        # accounts are changed only by whoever holds the duty now (三员分立 may take it from a role)
+        return has_duty(models, user, "users") or has_duty(models, user, "security")
+    return True
+
+
+def separated(models):
+    settings = getattr(models, "settings", None)
+    return bool(settings and settings.get("separate_duties"))
+
+
+def has_duty(models, user, duty):
+    """Whether the user holds a system duty (users, settings, security, audit_log) under the current
+    setting `separate_duties` (schema/roles.yaml: duties / separated_duties)."""
+    role = role_of(models, user)
+    if not role or not getattr(user, "active", False):
+        return False
+    return duty in role.duties_now(separated(models))
 
 
 def install_user_rules(models):

@@ -42,7 +42,28 @@ class SystemModel(pw.Model):
         legacy_table_names = False
 
 
-class AuditLog(SystemModel):
+class AppendOnly:
+    """Rows of the audit trails are only inserted: no code path updates or deletes them (the database
+    refuses too, see casework/security_log)."""
+
+    def save(self, *a, **kw):
+        if self._pk is not None:
+            raise PermissionError("审计记录不能修改")
+        return super().save(*a, **kw)
+
+    def delete_instance(self, *a, **kw):
+        raise PermissionError("审计记录不能删除")
+
+    @classmethod
+    def update(cls, *a, **kw):
+        raise PermissionError("审计记录不能修改")
+
+    @classmethod
+    def delete(cls):
+        raise PermissionError("审计记录不能删除")
+
+
+class AuditLog(AppendOnly, SystemModel):
     at = pw.DateTimeField(index=True)
     user_id = pw.IntegerField(null=True, index=True)
     username = pw.CharField(max_length=40, null=True)

@@ -20,6 +20,8 @@ FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default",
 RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at", "version"}
 SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml", "menus.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
+# system duties of 三员分立: accounts, settings, security (roles, password policy, unlocks), the whole logs
+DUTIES = {"users", "settings", "security", "audit_log"}
 
 
 def _aliases(rel, entity, field, raw):
@@ -344,8 +346,14 @@ def _load_roles(root, entities):
             if bad:
                 raise SchemaError(rel, f"角色 {code} 的权限 {', '.join(sorted(bad))} 未知，"
                                        f"可用：{', '.join(sorted(ACTIONS))}", ename)
+        duties = list(raw.get("duties") or [])
+        separated = raw.get("separated_duties")
+        separated = None if separated is None else list(separated)
+        bad = set(duties + (separated or [])) - DUTIES
+        if bad:
+            raise SchemaError(rel, f"角色 {code} 的职责 {', '.join(sorted(bad))} 未知，可用：{', '.join(sorted(DUTIES))}")
         out[code] = Role(code=code, label=str(raw["label"]), level=raw["level"], default=default,
-                         entities=per_entity)
+                         entities=per_entity, duties=duties, separated_duties=separated)
     if not out:
         raise SchemaError(rel, "至少需要一个角色")
     return out
@@ -366,5 +374,8 @@ def _load_settings(root):
             raise SchemaError(rel, f"设置 {raw['key']} 的类型 {stype} 未知")
         out[raw["key"]] = Setting(key=raw["key"], label=str(raw["label"]), type=stype,
                                   default=raw["default"], help=raw.get("help"), source=raw.get("source"),
-                                  required=raw.get("required", raw["default"] not in ("", None)))
+                                  required=raw.get("required", raw["default"] not in ("", None)),
+                                  duty=raw.get("duty", "settings"))
+        if out[raw["key"]].duty not in DUTIES:
+            raise SchemaError(rel, f"设置 {raw['key']} 的 duty {out[raw['key']].duty} 未知")
     return out

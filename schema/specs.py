@@ -171,6 +171,11 @@ class Role:
     level: str                     # the area level a user of this role must sit at
     default: list = dc_field(default_factory=list)
     entities: dict = dc_field(default_factory=dict)
+    duties: list = dc_field(default_factory=list)          # system duties: users, settings, security, audit_log
+    separated_duties: list | None = None    # what is left of them under 三员分立 (setting separate_duties)
+
+    def duties_now(self, separated):
+        return self.separated_duties if separated and self.separated_duties is not None else self.duties
 
     def can(self, entity, action):
         allowed = self.entities.get(entity, self.default)
@@ -188,6 +193,7 @@ class Setting:
     max_length: int | None = None     # so a setting can be coerced by its field type like a field
     options: str | None = None
     required: bool = True
+    duty: str = "settings"            # the system duty that may change it (security settings: security)
 
     @property
     def name(self):

@@ -610,7 +610,8 @@ class Password(FieldType):
     max_length = 255
 
     def form_field(self, spec, ctx):
-        return wtforms.PasswordField(spec.label, validators=[v.Optional(), v.Length(min=8, message="密码至少8位")],
+        # length and complexity are settings, checked when the password is stored (casework/accounts)
+        return wtforms.PasswordField(spec.label, validators=[v.Optional()],
                                      description="留空则不修改密码")
 
     def display(self, value, spec, ctx, masked=False):

@@ -39,7 +39,10 @@ def test_plain_init_creates_only_the_administrator(tmp_path):
     runner = app.test_cli_runner()
     short = runner.invoke(args=["init", "--county-code", "370405", "--county-name", "台儿庄区",
                                 "--admin-password", "short"])
-    assert short.exit_code != 0 and "至少8位" in short.output
+    assert short.exit_code != 0 and "至少 8 位" in short.output
+    plain = runner.invoke(args=["init", "--county-code", "370405", "--county-name", "台儿庄区",
+                                "--admin-password", "onlylowercaseletters"])
+    assert plain.exit_code != 0 and "至少 3 类" in plain.output
     engine = app.extensions["jiuzhu"]
     assert engine.models["user"].select().count() == 0
     ok = runner.invoke(args=["init", "--county-code", "370405", "--county-name", "台儿庄区"],

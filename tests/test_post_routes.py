@@ -16,7 +16,10 @@ OTHERWISE = {"auth.login", "auth.logout",
              "imports.check", "imports.commit", "imports.remap",   # the role's `import` right on the chosen table
              "imports.restart",               # the user's own interrupted job, checked again from the start
              "reports.start", "reports.restart",   # reads only, within the user's scope
-             "settings.index", "settings.profile", "settings.backup_now"}   # the county administrator only
+             "settings.index", "settings.profile",   # the settings or security duty (roles.yaml duties)
+             "settings.backup_now",           # the settings duty
+             "auth.change_password",          # the signed-in user's own password, with the old one
+             "security.unlock"}               # the security duty
 
 
 def hand_written(app):
@@ -91,6 +94,7 @@ def test_the_routes_guarded_otherwise_refuse_too(any_app, username):
     if username != "admin":
         assert b.post("/admin/settings/", {"township_approval_limit": "999999"}).status_code == 403
         assert b.post("/admin/settings/profile/", {"profile": "national"}).status_code == 403
+        assert b.post("/admin/security/unlock", {"username": "town2"}).status_code == 403
     importable = [e for e in eng.registry.entities if eng.registry.roles[ROLES[username]].can(e, "import")]
     if "user" not in importable:
         r = b.post("/admin/imports/check", {"entity": "user", "file": (io.BytesIO(b"a\n1\n"), "u.csv")},

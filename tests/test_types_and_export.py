@@ -50,7 +50,7 @@ def sample_app(request, tmp_path):
     (root / "sample.yaml").write_text(SAMPLE, encoding="utf-8")
     url, pg = make_url(request.param, tmp_path)
     app = make_app(url, SCHEMA_DIR=str(root))
-    bootstrap.minimal(engine_of(app), "370405", "台儿庄区", "admin-pass-1")
+    bootstrap.minimal(engine_of(app), "370405", "台儿庄区", "Office-pass-1")
     yield app
     engine_of(app).db.close()
     if pg:
@@ -65,7 +65,7 @@ def test_every_field_type_round_trips(sample_app):
     village = A.create(code="370405001001", name="中心社区", level="village", parent=town)
     h = H.create(code="H-1", village=village, head_name="张三", head_id_number="370481195803121233", hukou_type="1")
     b = Browser(sample_app)
-    assert b.login("admin", "admin-pass-1").status_code == 302
+    assert b.login("admin", "Office-pass-1").status_code == 302
     assert "字段样例" in b.get("/admin/sample/new/").get_data(as_text=True)
     form = {"text": " =1+1 ", "textarea": "第一行\n第二行", "int": "42", "money": "1234.5", "date": "2024-02-29",
             "datetime": "2024-03-01T08:30", "month": "2024-05", "bool": "y", "choice": "2", "area": str(village.id),
