@@ -212,6 +212,8 @@ class SettingsView(auth.Guarded, BaseView):
 
     @expose("/backup/", methods=("POST",))
     def backup_now(self):
+        if "settings" not in self.duties():
+            abort(403)
         try:
             made = backup.backup(self.engine)
         except backup.BackupError as e:
@@ -222,6 +224,8 @@ class SettingsView(auth.Guarded, BaseView):
 
     @expose("/backup/<filename>")
     def backup_download(self, filename):
+        if "settings" not in self.duties():
+            abort(403)
         # only names the listing shows: no path from the URL reaches the file system
         known = {n for n, _at, _size in backup.listing(backup.default_dir(self.engine))}
         if filename not in known:
