@@ -2,7 +2,6 @@
 user-name probing, password policy, lockout and unlock, must-change, expiry, unused accounts,
 idle timeout, absolute lifetime, one live session per account, logout that ends the session."""
 import datetime as dt
-import statistics
 import time
 import uuid
 
@@ -70,11 +69,12 @@ def test_unknown_user_names_cost_the_same_hash(any_app, monkeypatch):
 
     r, _ = attempt("nobody-" + uuid.uuid4().hex[:6])
     assert r.status_code == 401 and len(calls) == 1            # a real hash was checked for a name that is not there
-    known = [attempt(user.username)[1] for _ in range(2)]
-    unknown = [attempt("nobody-" + uuid.uuid4().hex[:6])[1] for _ in range(2)]
+    known = [attempt(user.username)[1] for _ in range(3)]
+    unknown = [attempt("nobody-" + uuid.uuid4().hex[:6])[1] for _ in range(3)]
     assert "用户名或密码错误" in r.get_data(as_text=True)
     # without the dummy hash an unknown name answered in a few ms against ~50 ms for a known one
-    assert statistics.median(unknown) > 0.4 * statistics.median(known)
+    # the fastest of each: a busy machine only ever adds time
+    assert min(unknown) > 0.4 * min(known)
 
 
 def test_logout_ends_the_session_on_the_server(any_app):
