@@ -10,7 +10,7 @@ import pytest
 
 from admin_views.versioning import BUSY_MESSAGE
 
-from .conftest import Browser, engine_of
+from .conftest import Browser, engine_of, together
 
 VERSION = re.compile(r'name="row_version" type="hidden" value="(\d*)"')
 
@@ -35,20 +35,7 @@ def loaded_version(b, h):
     return VERSION.search(page).group(1)
 
 
-def run_together(*jobs):
-    """Start every job at the same moment in its own thread; return their results in order."""
-    start = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def run(i, job):
-        start.wait()
-        results[i] = job()
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
+run_together = together
 
 
 def test_a_transaction_that_reads_then_writes_waits_for_the_other_writer(any_app):

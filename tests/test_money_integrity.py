@@ -3,7 +3,7 @@ simultaneous runs pay once, a double-clicked 补发 is one line, closing waits f
 checks again, two bank returns for the same lines write one result, the account paid is the
 bank-card register's."""
 import datetime as dt
-import threading
+import functools
 from decimal import Decimal
 
 import peewee as pw
@@ -12,6 +12,7 @@ import pytest
 from casework import bank_return, payments, system
 from schema import RecordInvalid
 
+from .conftest import together
 from .test_payments import _returned_month, approved, lines, run, two_lines, with_card, world  # noqa: F401
 
 D = dt.date
@@ -19,20 +20,7 @@ D = dt.date
 
 def at_once(count, work):
     """Run `work(i)` in `count` threads started together; [(result or exception)] in thread order."""
-    barrier, out = threading.Barrier(count), [None] * count
-
-    def one(i):
-        barrier.wait()
-        try:
-            out[i] = work(i)
-        except Exception as e:            # noqa: BLE001 - the test looks at what each thread met
-            out[i] = e
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return out
+    return together(*[functools.partial(work, i) for i in range(count)])
 
 
 def second_household_in_the_first_village(world):
