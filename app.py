@@ -76,7 +76,7 @@ def create_app(config=None):
 
 
 def _register_cli(app, engine):
-    from casework import system
+    from casework.core import system
     from seeds import bootstrap
 
     def as_user(fn):
@@ -157,7 +157,7 @@ def _register_cli(app, engine):
     @with_payment_options
     def payments_run(township_code, month, user):
         """生成某乡镇某月的发放台账（可重复执行，不会重复生成）。"""
-        from casework import payments
+        from casework.funds import payments
         township = _township(township_code)
         try:
             r = payments.run(engine, user, township.id, month)
@@ -170,7 +170,7 @@ def _register_cli(app, engine):
     @click.option("--out", required=True, type=click.Path(dir_okay=False), help="写入的 .xlsx 文件")
     def payments_bank_list(township_code, month, user, out):
         """导出给银行的发放清单（待发的笔）。"""
-        from casework import payments
+        from casework.funds import payments
         township = _township(township_code)
         count, total = payments.export_bank_list(engine, user, township, month, out, engine.flow.clock())
         click.echo(f"已写入 {out}：{count} 笔，合计 {total:.2f} 元。")
@@ -180,7 +180,7 @@ def _register_cli(app, engine):
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))
     def payments_bank_return(township_code, month, user, path):
         """导入银行回盘；有任何问题都不作标记，逐行打印问题，退出码非0。"""
-        from casework import bank_return, payments
+        from casework.funds import bank_return, payments
         township = _township(township_code)
         with open(path, "rb") as fh:
             data = fh.read()
@@ -198,7 +198,7 @@ def _register_cli(app, engine):
     @with_payment_options
     def payments_close(township_code, month, user):
         """关账：此后该乡镇该月的发放台账不能再改。"""
-        from casework import payments
+        from casework.funds import payments
         township = _township(township_code)
         try:
             payments.close(engine, user, township.id, month)
@@ -265,7 +265,7 @@ def _register_cli(app, engine):
     @as_user
     def spotcheck_draw(month, seed, force, user):
         """抽取某月各乡镇新批准事项的抽查样本，打印各乡镇的抽取数和比例。"""
-        from casework import spotcheck
+        from casework.supervision import spotcheck
         try:
             drawn = spotcheck.draw(engine, user, month, seed=seed, force=force)
         except spotcheck.DrawRefused as e:
@@ -284,7 +284,7 @@ def _register_cli(app, engine):
                   help="只运行这几类（可重复）；不写则全部运行")
     def checks_run(kinds):
         """运行数据比对，新发现的写入“比对结果”，打印各类新发现数和待核实总数。"""
-        from casework import checks
+        from casework.supervision import checks
         labels = engine.registry.options["check_kind"].labels
         made = checks.run(engine, list(kinds) or None)
         Result = engine.models["check_result"]
@@ -297,7 +297,7 @@ def _register_cli(app, engine):
     @click.option("--source", help="数据来源，如 县公安局、殡葬管理所")
     def checks_deaths(path, source):
         """导入死亡人员名单（身份证号、姓名、死亡日期）并比对；有任何问题都不写入，逐行打印问题。"""
-        from casework import checks
+        from casework.supervision import checks
         with open(path, "rb") as fh:
             outcome = checks.import_deaths(engine, None, fh.read(), os.path.basename(path), source)
         for p in outcome.problems:
@@ -316,7 +316,7 @@ def _register_cli(app, engine):
     def add_working_days(date, n):
         """打印 DATE 之后第 N 个工作日（按法定节假日、调休和县里录入的日历）。"""
         import datetime as dt
-        from casework.workdays import CalendarUnknown
+        from casework.core.workdays import CalendarUnknown
         try:
             start = dt.date.fromisoformat(date)
         except ValueError:
@@ -351,7 +351,7 @@ def _register_cli(app, engine):
     @click.option("--to", "to_dir", type=click.Path(file_okay=False), help="备份到这个文件夹（默认 instance/backups 或环境变量 BACKUP_DIR）")
     def backup_command(to_dir):
         """备份数据库（程序运行中也可以），核对备份能打开并清点行数，只保留最近几份（设置项）。"""
-        from casework import backup
+        from casework.core import backup
         try:
             result = backup.backup(engine, to_dir)
         except backup.BackupError as e:
@@ -365,7 +365,7 @@ def _register_cli(app, engine):
     @click.option("--yes", is_flag=True, help="确认用备份覆盖当前数据库（当前数据库另存一份）")
     def restore_command(path, yes):
         """用备份文件 PATH 恢复数据库；当前数据库先另存，不加 --yes 不会覆盖。恢复前请先停止服务。"""
-        from casework import backup
+        from casework.core import backup
         if not yes:
             raise click.ClickException(f"恢复会用 {path} 覆盖当前数据库。确认请加 --yes（当前数据库会另存一份）。")
         try:
@@ -421,7 +421,7 @@ def _register_cli(app, engine):
     @as_user
     def import_command(entity, path, dry_run, update, user):
         """从 Excel（.xlsx/.xls）或 CSV 导入 ENTITY（如 household、member）。有任何错误就什么也不写入。"""
-        from casework.imports import Importer, not_importable
+        from casework.core.imports import Importer, not_importable
         if entity not in engine.registry.entities:
             raise click.ClickException(f"没有实体 {entity}，可用：{', '.join(engine.registry.entities)}")
         if not_importable(engine.registry, entity):
@@ -450,7 +450,7 @@ def _register_cli(app, engine):
     @click.argument("path", type=click.Path(dir_okay=False))
     def template_command(entity, path):
         """生成 ENTITY 的 Excel 导入模板。"""
-        from casework.imports import not_importable
+        from casework.core.imports import not_importable
         from reports.template import write_template
         if entity not in engine.registry.entities:
             raise click.ClickException(f"没有实体 {entity}")
@@ -471,7 +471,7 @@ def serve():
     app = create_app()
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
-    from casework import backup
+    from casework.core import backup
     backup.start_daily(app.extensions["jiuzhu"])
     print(f"救助台账已启动：http://{host}:{port}/  （按 Ctrl+C 停止）")
     waitress_serve(app, host=host, port=port, threads=int(os.environ.get("THREADS", "8")))

@@ -7,7 +7,8 @@ import os
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 
-from casework import backup, dashboard, scope, system
+from casework.core import backup, scope, system
+from casework.supervision import dashboard
 from schema import types
 from schema.resolve import DisplayContext, Resolver
 

@@ -9,8 +9,8 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.security import check_password_hash
 
-from casework import system
-from casework.accounts import END_MESSAGES
+from casework.core import system
+from casework.core.accounts import END_MESSAGES
 from schema import RecordInvalid
 
 from .forms import LoginForm, PasswordChangeForm

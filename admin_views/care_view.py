@@ -1,11 +1,12 @@
-"""The care record's page adds the correction form: 补发 or 扣减 in an open month (casework.payments)."""
+"""The care record's page adds the correction form: 补发 or 扣减 in an open month (casework.funds.payments)."""
 import datetime as dt
 import uuid
 
 from flask import flash, redirect, request, url_for
 from flask_admin.base import expose
 
-from casework import payments, scope
+from casework.funds import payments
+from casework.core import scope
 
 from . import auth
 from .model_view import SchemaModelView

@@ -1,5 +1,5 @@
 """The case page: its deadlines, the buttons of the transitions the user may take now, and the
-timeline of signed steps. Every rule is the engine's (casework.workflow); this only renders and
+timeline of signed steps. Every rule is the engine's (casework.cases.workflow); this only renders and
 passes the form on."""
 import json
 import os
@@ -10,8 +10,8 @@ from flask import abort, current_app, flash, g, redirect, request, send_file, ur
 from flask_admin.base import expose
 import wtforms
 
-from casework import scope
-from casework.workflow import Refused
+from casework.core import scope
+from casework.cases.workflow import Refused
 from schema import RecordInvalid, types
 
 from . import auth, presets

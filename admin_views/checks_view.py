@@ -4,7 +4,8 @@ import peewee as pw
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 
-from casework import checks, scope
+from casework.supervision import checks
+from casework.core import scope
 
 from . import auth
 from .engine_view import EngineView

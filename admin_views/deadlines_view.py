@@ -2,7 +2,7 @@
 from flask import request
 from flask_admin import expose
 
-from casework import scope
+from casework.core import scope
 
 from . import auth
 from .engine_view import EngineView

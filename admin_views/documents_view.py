@@ -5,7 +5,7 @@ import io
 from flask import abort, request, url_for
 from flask_admin.base import expose
 
-from casework import documents
+from casework.cases import documents
 from reports import document
 
 from . import access_log, auth, export

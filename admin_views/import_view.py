@@ -11,9 +11,9 @@ import tempfile
 from flask import abort, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 
-from casework import scope
-from casework.imports import Importer, importable_fields, not_importable
-from casework.sheet_layout import normal
+from casework.core import scope
+from casework.core.imports import Importer, importable_fields, not_importable
+from casework.core.sheet_layout import normal
 from reports.template import write_errors, write_template
 
 from . import auth
@@ -224,7 +224,7 @@ class ImportView(EngineView):
         self.jobs.start(self._work, job, state, auth.current(), dry_run, auth.client_ip())
 
     def _work(self, app, job, state, user, dry_run, ip=None):
-        from casework import system
+        from casework.core import system
         token = system.actor.set(system.acting(user, ip))
         with app.app_context():
             try:

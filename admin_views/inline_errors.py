@@ -6,7 +6,8 @@ import re
 
 from flask import request
 
-from casework import idnumber, scope
+from schema import idnumber
+from casework.core import scope
 from schema import types
 
 from . import auth

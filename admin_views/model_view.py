@@ -1,6 +1,6 @@
 """One Flask-Admin ModelView class, configured entirely from an entity spec.
 
-Row scope goes through `casework.scope` on every path: list and count (get_query), details, edit,
+Row scope goes through `casework.core.scope` on every path: list and count (get_query), details, edit,
 delete and list editing (get_one), mass actions (ids re-filtered), lookups (ScopedLoader), export.
 """
 import time
@@ -15,7 +15,7 @@ from flask_admin.base import expose
 from markupsafe import Markup
 import peewee as pw
 
-from casework import heads, scope
+from casework.core import heads, scope
 from schema import RecordInvalid, types
 from schema.resolve import DisplayContext, Resolver
 

@@ -5,7 +5,8 @@ import io
 from flask import abort, request
 from flask_admin import expose
 
-from casework import notices, scope
+from casework.cases import notices
+from casework.core import scope
 from reports.workbook import SheetWriter
 
 from . import auth

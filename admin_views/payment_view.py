@@ -1,12 +1,13 @@
 """The monthly payment screen: a township and a month; generate the ledger, export the bank's list,
-close the month. The rules are casework.payments'; this renders and passes the form on."""
+close the month. The rules are casework.funds.payments'; this renders and passes the form on."""
 import datetime as dt
 import io
 
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 
-from casework import bank_return, payments, scope
+from casework.funds import bank_return, payments
+from casework.core import scope
 
 from . import access_log, auth
 from .engine_view import EngineView

@@ -3,7 +3,7 @@ new case's household, applicant and 申请日期 (the save rules fill the same w
 so an import or the API gets the same values)."""
 from flask import request
 
-from casework import scope
+from casework.core import scope
 
 from . import auth
 

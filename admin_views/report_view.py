@@ -6,7 +6,7 @@ import os
 from flask import abort, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 
-from casework import scope
+from casework.core import scope
 from reports import engine as report_engine
 from reports import form_workbook
 

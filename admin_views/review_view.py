@@ -3,7 +3,8 @@ button that opens the review case for a household."""
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 
-from casework import reviews, scope
+from casework.cases import reviews
+from casework.core import scope
 from schema import RecordInvalid
 
 from . import auth

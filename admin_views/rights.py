@@ -5,7 +5,7 @@ import functools
 
 from flask import flash, redirect, url_for
 
-from casework import scope
+from casework.core import scope
 
 from . import auth
 

@@ -6,7 +6,10 @@ from decimal import Decimal
 from flask import abort, request
 from flask_admin import expose
 
-from casework import idnumber, notices, roster, scope
+from schema import idnumber
+from casework.cases import notices
+from casework.funds import roster
+from casework.core import scope
 from reports.workbook import SheetWriter
 
 from . import auth

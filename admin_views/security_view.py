@@ -6,8 +6,8 @@ import io
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 
-from casework import scope
-from casework.security_log import KIND_LABELS
+from casework.core import scope
+from casework.core.security_log import KIND_LABELS
 from reports.workbook import SheetWriter
 
 from . import auth, export

@@ -4,7 +4,8 @@ import datetime as dt
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 
-from casework import scope, spotcheck
+from casework.core import scope
+from casework.supervision import spotcheck
 
 from . import auth
 from .engine_view import EngineView

@@ -6,7 +6,10 @@ import os
 
 from flask import g, url_for
 
-from casework import care, reviews, scope, village_reports
+from casework.funds import care
+from casework.cases import reviews
+from casework.core import scope
+from casework.supervision import village_reports
 from schema import SchemaError
 from schema import yamlfile
 

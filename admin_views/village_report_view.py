@@ -4,8 +4,9 @@ import datetime as dt
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 
-from casework import scope, village_reports
-from casework.care import previous_month
+from casework.core import scope
+from casework.supervision import village_reports
+from casework.funds.care import previous_month
 from schema import RecordInvalid
 
 from . import auth

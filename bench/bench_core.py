@@ -43,7 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from casework import idnumber  # noqa: E402
+from schema import idnumber  # noqa: E402
 from casework.engine import Engine  # noqa: E402
 
 OUT = os.path.join(HERE, "out")

@@ -19,9 +19,9 @@ import xlsxwriter
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from casework import idnumber  # noqa: E402
+from schema import idnumber  # noqa: E402
 from casework.engine import Engine  # noqa: E402
-from casework.imports import Importer  # noqa: E402
+from casework.core.imports import Importer  # noqa: E402
 from reports.template import columns_of, header_text  # noqa: E402
 from seeds import bootstrap  # noqa: E402
 

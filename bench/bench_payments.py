@@ -51,7 +51,7 @@ class Members:
         return lo + dt.timedelta(days=self.rng.randrange((hi - lo).days + 1))
 
     def id_number(self, birth, sex):
-        from casework.idnumber import check_digit
+        from schema.idnumber import check_digit
         while True:
             n = self.used.get((birth, sex), 0)
             self.used[(birth, sex)] = n + 1
@@ -152,7 +152,7 @@ def build(url, households):
 def child(url, what, out):
     """One measured step in its own process, so that its peak RSS is its own."""
     from casework.engine import Engine
-    from casework import payments
+    from casework.funds import payments
     engine = Engine(url)
     Area, User = engine.models["area"], engine.models["user"]
     town, admin = Area.get(Area.code == "370405101"), User.get(User.username == "admin")

@@ -20,7 +20,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import databases  # noqa: E402
-from casework import payments  # noqa: E402
+from casework.funds import payments  # noqa: E402
 from casework.engine import Engine  # noqa: E402
 from reports import engine as report_engine  # noqa: E402
 from schema.models import insert_rows  # noqa: E402

@@ -3,8 +3,10 @@ import os
 
 import schema
 
-from . import (accounts, benefits, care, cards, certificates, checks, complaints, credit, derive, findings, heads,
-               reserve, reviews, scope, security_log, system, village_reports, workflow)
+from casework.core import accounts, derive, heads, scope, security_log, system
+from casework.cases import benefits, reviews, workflow
+from casework.funds import care, cards, certificates, reserve
+from casework.supervision import checks, complaints, credit, findings, village_reports
 
 SCHEMA_DIR = schema.HERE
 

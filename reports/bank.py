@@ -9,9 +9,9 @@ COLUMNS = ["流水号", "户主姓名", "身份证号", "开户名", "开户行"
 
 
 def write_payment_list(target, title, month, lines, project_label, totals=None):
-    """lines: dicts from casework.payments.bank_lines (one per payee and item, amounts already added
+    """lines: dicts from casework.funds.payments.bank_lines (one per payee and item, amounts already added
     up); project_label(code) → 项目名称; totals: (count, total, type codes) when known beforehand
-    (casework.payments.bank_totals), so that the lines stream under the header instead of being held."""
+    (casework.funds.payments.bank_totals), so that the lines stream under the header instead of being held."""
     if totals is None:
         lines = list(lines)
         totals = (len(lines), sum((Decimal(line["amount"]) for line in lines), Decimal("0.00")),

@@ -17,7 +17,7 @@ from decimal import Decimal
 import peewee as pw
 import yaml
 
-from casework import scope
+from casework.core import scope
 from schema import types, yamlfile
 from schema.resolve import DisplayContext, Resolver
 from schema.specs import SchemaError

@@ -6,8 +6,8 @@ instructions sheet. A field added to a schema file appears here with no other ch
 """
 import xlsxwriter
 
-from casework import refs
-from casework.imports import header_text, importable_fields
+from casework.core import refs
+from casework.core.imports import header_text, importable_fields
 
 from .workbook import print_setup
 

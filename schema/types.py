@@ -14,7 +14,7 @@ import wtforms
 from wtforms import validators as v
 from wtforms.fields.choices import SelectChoice
 
-from casework import idnumber
+from schema import idnumber
 
 TYPES = {}
 

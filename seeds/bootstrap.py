@@ -2,7 +2,8 @@
 import datetime as dt
 import random
 
-from casework import idnumber, system
+from schema import idnumber
+from casework.core import system
 
 from .demo_cases import demo_cases
 from .demo_complaints import demo_complaints

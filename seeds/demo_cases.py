@@ -4,7 +4,9 @@ import datetime as dt
 import random
 from decimal import Decimal
 
-from casework import benefits, checks, system
+from casework.cases import benefits
+from casework.supervision import checks
+from casework.core import system
 
 # (type, steps to take, calendar days since the last step): a long idle time makes an overdue case
 PLANS = [

@@ -3,7 +3,7 @@ the township, closed by the county), dated back from today: one overdue, one rep
 one within its period and one not yet assigned."""
 import datetime as dt
 
-from casework import system
+from casework.core import system
 
 # (township index, days ago: received, assigned, replied, closed; fields). None: not done yet.
 PLANS = [

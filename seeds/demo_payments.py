@@ -5,7 +5,7 @@ import datetime as dt
 import random
 from decimal import Decimal
 
-from casework import care, payments
+from casework.funds import care, payments
 
 LEGACY = 120          # households in care since a year ago
 

@@ -2,8 +2,9 @@
 one village missing, one late)."""
 import datetime as dt
 
-from casework import system, village_reports
-from casework.care import previous_month
+from casework.core import system
+from casework.supervision import village_reports
+from casework.funds.care import previous_month
 
 
 def demo_village_reports(engine, today=None):
@@ -36,7 +37,8 @@ def demo_village_reports(engine, today=None):
 def demo_checks(engine, today=None):
     """Planted findings for the data checks: a death among people in care, a cadre's relative in care,
     a household whose income rose after approval; then the checks run once."""
-    from casework import checks, idnumber
+    from casework.supervision import checks
+    from schema import idnumber
     models = engine.models
     if "check_result" not in models.registry.entities or models["cadre"].select().exists():
         return 0
@@ -69,7 +71,7 @@ def demo_checks(engine, today=None):
 def demo_reviews(engine):
     """Periodic reviews of overdue households in the first township: one being investigated, one decided
     (amount adjusted, notice not yet served), one closed after the notice was served."""
-    from casework import reviews
+    from casework.cases import reviews
     models = engine.models
     Case, User = models["case"], models["user"]
     if Case.select().where(Case.purpose == "review").exists():

@@ -1,5 +1,5 @@
 """The acting user is the one the command or request names, and list views leave the save hooks alone."""
-from casework import system
+from casework.core import system
 from tests.conftest import engine_of
 
 

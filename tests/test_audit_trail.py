@@ -3,7 +3,8 @@ setting is audited with its old and new value; village reports refuse a kind tha
 option list; the audit rows of review openings, village reports and imports name the address."""
 import json
 
-from casework import system, village_reports
+from casework.core import system
+from casework.supervision import village_reports
 from schema import RecordInvalid
 
 import pytest

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from casework import backup, idnumber, system
+from casework.core import backup, system
+from schema import idnumber
 
 from .conftest import Browser, engine_of, make_app
 

@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from casework import idnumber, system
+from schema import idnumber
+from casework.core import system
 from schema import RecordInvalid
 
 from .test_workflow import World

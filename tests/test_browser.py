@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from casework import idnumber
+from schema import idnumber
 from tests.conftest import PASSWORD, make_app
 
 CHROMIUM = "/usr/bin/chromium"

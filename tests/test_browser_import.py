@@ -13,7 +13,7 @@ import time
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
-from casework import idnumber
+from schema import idnumber
 from reports.template import write_template
 from tests.conftest import PASSWORD, make_app
 from tests.test_browser import ARGS, CHROMIUM, Server, _playwright, new_page

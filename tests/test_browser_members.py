@@ -5,7 +5,7 @@ import datetime as dt
 import logging
 import shutil
 
-from casework import idnumber
+from schema import idnumber
 from tests.conftest import PASSWORD, engine_of, make_app
 from tests.test_browser import ARGS, CHROMIUM, Server, _playwright, new_page
 

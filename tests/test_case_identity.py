@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from casework import system
-from casework.workflow import Refused
+from casework.core import system
+from casework.cases.workflow import Refused
 from schema import RecordInvalid
 
 from .test_rule_fields import browser, web  # noqa: F401

@@ -6,7 +6,10 @@ import io
 
 import pytest
 
-from casework import checks, idnumber, payments, system
+from casework.supervision import checks
+from schema import idnumber
+from casework.funds import payments
+from casework.core import system
 from schema import RecordInvalid
 
 from .test_spotcheck import approve
@@ -174,7 +177,7 @@ def test_results_are_scoped_to_the_township(world):
         engine.models["death_record"].create(county=world.towns[0].__data__["parent"], id_number=person.id_number,
                                              death_date=D(2026, 11, 1))
     assert checks.run(engine, ["death"])["death"] == 2
-    from casework import scope
+    from casework.core import scope
     town = [r.__data__["household"] for r in scope.scoped(engine.models, "check_result", world.users["town"])]
     assert town == [mine.__data__["household"]]
     other = [r.__data__["household"] for r in scope.scoped(engine.models, "check_result", world.users["other_town"])]
@@ -207,7 +210,7 @@ def test_checks_screen_and_cli(app, browser_for, tmp_path):
 
 
 def test_home_page_shows_what_waits_within_scope(app, browser_for):
-    from casework import dashboard
+    from casework.supervision import dashboard
 
     from .conftest import engine_of
     engine = engine_of(app)
@@ -229,7 +232,7 @@ def test_home_page_shows_what_waits_within_scope(app, browser_for):
 
 
 def test_rule_bound_tables_are_not_imported(app, tmp_path):
-    from casework.imports import not_importable
+    from casework.core.imports import not_importable
 
     from .conftest import engine_of
     registry = engine_of(app).registry

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from casework import complaints, system
+from casework.supervision import complaints
+from casework.core import system
 from schema import RecordInvalid
 
 from .conftest import Browser, engine_of

@@ -295,7 +295,7 @@ def test_import_update_of_an_exported_row_changed_since_is_refused(any_app):
     import io
     import xlsxwriter
     from python_calamine import CalamineWorkbook
-    from casework.imports import Importer
+    from casework.core.imports import Importer
     engine = engine_of(any_app)
     H, User = engine.models["household"], engine.models["user"]
     first, second = households(engine, 6)[4:6]

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from casework import idnumber, system
+from schema import idnumber
+from casework.core import system
 from schema import RecordInvalid
 
 from .conftest import Browser, engine_of
@@ -106,7 +107,7 @@ def test_listing_skips_a_closed_month(world):
     with_card(world)
     case = approved(world)
     world.today = D(2026, 11, 10)
-    from casework import payments
+    from casework.funds import payments
     for month in ("2026-11", "2026-12"):
         run(world, month)
         Payment = world.engine.models["payment"]

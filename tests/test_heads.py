@@ -2,8 +2,10 @@
 made one), on the form, the member pages, the import, the migration and the data check."""
 import datetime as dt
 
-from casework import checks, idnumber, system
-from casework.imports import Importer
+from casework.supervision import checks
+from schema import idnumber
+from casework.core import system
+from casework.core.imports import Importer
 
 from .conftest import Browser, engine_of
 from .test_imports import template_headers, workbook, household as import_household, member as import_member

@@ -15,8 +15,8 @@ from typing import Callable, Optional
 import pytest
 import xlsxwriter
 
-from casework import idnumber
-from casework.imports import Importer, header_text
+from schema import idnumber
+from casework.core.imports import Importer, header_text
 from reports.template import columns_of, sheets_of
 
 from .conftest import Browser, engine_of

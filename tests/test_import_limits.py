@@ -11,8 +11,8 @@ import zipfile
 import pytest
 import xlsxwriter
 
-from casework import tabular
-from casework.imports import Importer
+from casework.core import tabular
+from casework.core.imports import Importer
 
 from .conftest import ROOT, Browser, engine_of
 
@@ -65,7 +65,7 @@ def read_in_child(tmp_path, data, **limits):
     code = f"""
 import json, resource, sys
 sys.path.insert(0, {ROOT!r})
-from casework import tabular
+from casework.core import tabular
 limits = tabular.Limits(max_bytes=50 * 1024 * 1024, **{limits!r})
 message = None
 try:

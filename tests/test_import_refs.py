@@ -6,7 +6,8 @@ import io
 import pytest
 import xlsxwriter
 
-from casework import idnumber, system
+from schema import idnumber
+from casework.core import system
 from seeds import bootstrap
 
 from .conftest import Browser, engine_of, make_app

@@ -6,7 +6,7 @@ import io
 
 import xlsxwriter
 
-from casework import tabular
+from casework.core import tabular
 
 from .conftest import Browser, engine_of
 from .test_import_refs import commit, county, pid, upload  # noqa: F401  (county is a fixture)

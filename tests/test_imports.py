@@ -6,7 +6,7 @@ import io
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
-from casework import idnumber
+from schema import idnumber
 
 from .conftest import Browser, engine_of
 

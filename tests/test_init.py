@@ -1,6 +1,6 @@
 """First run: the demo county (idempotent, at least two townships × three villages, valid people) and
 the administrator-only set-up."""
-from casework import idnumber
+from schema import idnumber
 
 from .conftest import Browser, make_app
 

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from casework import idnumber
+from schema import idnumber
 from casework.engine import Engine
 from schema import MigrationRefused
 

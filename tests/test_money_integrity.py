@@ -9,7 +9,8 @@ from decimal import Decimal
 import peewee as pw
 import pytest
 
-from casework import bank_return, payments, system
+from casework.funds import bank_return, payments
+from casework.core import system
 from schema import RecordInvalid
 
 from .conftest import together

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from casework import payments, system
+from casework.funds import payments
+from casework.core import system
 from schema import RecordInvalid
 
 from .test_workflow import World
@@ -180,7 +181,7 @@ def two_lines(world):
 
 
 def test_bank_return_marks_paid_and_failed(world):
-    from casework import bank_return
+    from casework.funds import bank_return
     made = two_lines(world)
     assert [p.status for p in made] == ["pending", "pending"]
 
@@ -196,7 +197,7 @@ def test_bank_return_marks_paid_and_failed(world):
 
 
 def test_a_bad_bank_return_changes_nothing(world):
-    from casework import bank_return
+    from casework.funds import bank_return
     two_lines(world)
 
     def fill(rows):
@@ -278,7 +279,7 @@ def test_certificates_issued_replaced_and_revoked(world):
 
 
 def test_reserve_fund_pays_temporary_aid_and_never_goes_negative(world):
-    from casework import reserve
+    from casework.funds import reserve
     Entry = world.engine.models["reserve_entry"]
     town = world.towns[0]
     assert reserve.balance(world.engine.models, town.id) == Decimal("50000.00")
@@ -307,7 +308,7 @@ def test_reserve_fund_pays_temporary_aid_and_never_goes_negative(world):
 
 
 def test_back_pay_and_deductions_go_into_an_open_month(world):
-    from casework import bank_return
+    from casework.funds import bank_return
     with_card(world)
     case = approved(world)
     care = world.engine.models["care"].get(case=case.id)

@@ -296,7 +296,7 @@ def test_processing_time_report(app):
 
 
 def test_dashboard_is_scoped_and_works_offline(app, browser_for):
-    from casework import dashboard
+    from casework.supervision import dashboard
     eng = engine_of(app)
     town = browser_for("town1")
     html = town.get("/admin/").get_data(as_text=True)

@@ -5,8 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from casework import idnumber, reviews, system
-from casework.workflow import Refused
+from schema import idnumber
+from casework.cases import reviews
+from casework.core import system
+from casework.cases.workflow import Refused
 from schema import RecordInvalid
 
 from .test_spotcheck import approve

@@ -5,7 +5,8 @@ import datetime as dt
 
 import pytest
 
-from casework import payments, system
+from casework.funds import payments
+from casework.core import system
 
 from .conftest import Browser, make_app
 from .test_payments import approved, run, with_card
@@ -108,7 +109,7 @@ def test_a_case_state_is_not_typed_in(web):
 
 def test_a_list_edit_of_a_rule_field_is_refused_in_the_declaration(tmp_path):
     import shutil
-    from casework import derive
+    from casework.core import derive
     from casework.engine import SCHEMA_DIR
     from schema import SchemaError, load
     root = tmp_path / "schema"

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from casework import derive
+from casework.core import derive
 from casework.engine import SCHEMA_DIR
 from schema import SchemaError, load
 

@@ -5,7 +5,7 @@ import datetime as dt
 import time
 import uuid
 
-from casework import system
+from casework.core import system
 
 from .conftest import TOKEN, Browser, engine_of
 
@@ -54,7 +54,7 @@ def test_login_redirect_stays_on_this_site(any_app):
 
 def test_unknown_user_names_cost_the_same_hash(any_app, monkeypatch):
     from werkzeug import security
-    from casework import accounts
+    from casework.core import accounts
     user = new_user(any_app)
     calls = []
     real = security.check_password_hash

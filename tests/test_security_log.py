@@ -4,7 +4,7 @@ changed directly in the database."""
 import peewee as pw
 import pytest
 
-from casework import system
+from casework.core import system
 
 from .conftest import Browser, engine_of
 from .test_security_accounts import STRONG, events, new_user
@@ -159,6 +159,6 @@ def test_a_printed_document_with_full_numbers_is_logged(any_app):
 
 
 def scope_cases(eng, username):
-    from casework import scope
+    from casework.core import scope
     U = eng.models["user"]
     return scope.scoped(eng.models, "case", U.get(U.username == username)).limit(200)

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from casework import scope, spotcheck, system
+from casework.core import scope, system
+from casework.supervision import spotcheck
 
 from .test_workflow import World
 
@@ -21,7 +22,7 @@ def world(engine):
 
 def approve(world, town=0, near=False, on=D(2026, 10, 20)):
     """A new household in the town's village, its 低保 case taken to approval on `on`."""
-    from casework import idnumber
+    from schema import idnumber
     H = world.engine.models["household"]
     token = system.actor.set((None, "测试", None))
     n = H.select().count()
@@ -145,7 +146,7 @@ def test_spot_check_screen(app, browser_for):
 
 
 def test_failed_check_becomes_a_finding_the_township_answers(world):
-    from casework import findings
+    from casework.supervision import findings
     from reports import engine as rep
     from schema import RecordInvalid
     approve(world, 0)

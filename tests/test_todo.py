@@ -3,7 +3,7 @@ its link lists, and stays within the user's area."""
 import datetime as dt
 import re
 
-from casework.care import previous_month
+from casework.funds.care import previous_month
 
 from .conftest import Browser, engine_of
 

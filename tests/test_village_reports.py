@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from casework import village_reports
+from casework.supervision import village_reports
 from schema import RecordInvalid
 
 from .test_spotcheck import approve

@@ -3,7 +3,7 @@ throttling, audit contents and history, archive and restore."""
 import datetime as dt
 import json
 
-from casework import idnumber
+from schema import idnumber
 
 from .conftest import Browser, engine_of
 

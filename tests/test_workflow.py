@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from casework import system, workdays
-from casework.workflow import Refused
+from casework.core import system, workdays
+from casework.cases.workflow import Refused
 from schema import RecordInvalid
 
 D = dt.date
@@ -282,7 +282,7 @@ def test_emergency_aid_first_then_registration(world):
 
 
 def test_emergency_aid_paid_first_is_in_the_reserve_ledger_even_when_denied(world):
-    from casework import reserve
+    from casework.funds import reserve
     Entry, models = world.engine.models["reserve_entry"], world.engine.models
     town = world.towns[0].id
     world.today = D(2026, 10, 9)

@@ -4,8 +4,8 @@ import datetime as dt
 
 from schema import RecordInvalid
 
-from . import scope
-from .care import township_of
+from casework.core import scope
+from casework.funds.care import township_of
 
 
 def install(models):
@@ -55,7 +55,7 @@ def install(models):
 
 def overdue(models, user, today=None):
     """Findings past their deadline and not yet accepted, within the user's scope."""
-    from . import scope
+    from casework.core import scope
     Finding = models["finding"]
     return scope.scoped(models, "finding", user).where(Finding.deadline < (today or dt.date.today()),
                                                        Finding.status != "accepted")

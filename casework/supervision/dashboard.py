@@ -2,7 +2,8 @@
 exited, the month's payment status and the last twelve months of payments."""
 import peewee as pw
 
-from . import care, scope
+from casework.funds import care
+from casework.core import scope
 
 
 def summary(engine, user):
@@ -40,7 +41,8 @@ def summary(engine, user):
 def supervision(engine, user):
     """[(label, count, endpoint)] of what waits on the user: findings, reviews, data checks, village
     reports — each only where the user may see that entity."""
-    from . import complaints, findings, reviews, village_reports
+    from casework.supervision import complaints, findings, village_reports
+    from casework.cases import reviews
     models, today = engine.models, engine.flow.clock()
     out = []
 

@@ -3,7 +3,7 @@ the export writes for a reference ("DEMO-001 张三"), always within the user's 
 import re
 import string
 
-from . import scope
+from casework.core import scope
 
 CHUNK = 500
 TEXT_COLUMNS = {"text", "id_card", "phone", "bank_account", "month", "choice"}

@@ -15,7 +15,8 @@ import peewee as pw
 
 from schema.models import insert_rows, stream_dicts
 
-from . import cards, care, checks, covered, scope, system
+from casework.funds import cards, care, covered
+from casework.core import scope, system
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -88,7 +89,7 @@ def run(engine, user, township_id, month):
                            Care.end_month.is_null() | (Care.end_month >= month)))
         standards = _standard_finder(models, month)
         count_covered = covered.counter(models, month)
-        held_by_check = checks.held_care(models, month)
+        held_by_check = held_care(models, month)
         result = RunResult(township.name, month, existing=Payment.select().where(
             Payment.village.in_(villages), Payment.month == month, Payment.kind == "regular").count())
         # only what is missing: the database skips care rows that already have this month's line
@@ -137,7 +138,7 @@ def run(engine, user, township_id, month):
 
 def _standard_finder(models, month):
     """(village, assistance type, hukou) → the standard amount in force, looked up once per combination."""
-    from .benefits import STANDARD_OF_TYPE, standard_in_force
+    from casework.funds.standards import STANDARD_OF_TYPE, standard_in_force
     cache = {}
 
     def find(village, kind, hukou):
@@ -349,7 +350,7 @@ def mark_sent(engine, township_id, month, day, left_out=()):
 
 def unconfirmed(engine, user, township_id, month, today):
     """Lines sent to the bank more than `bank_confirm_days` working days ago and still not confirmed."""
-    from .workdays import CalendarUnknown
+    from casework.core.workdays import CalendarUnknown
     models = engine.models
     Payment, Area = models["payment"], models["area"]
     villages = Area.select(Area.id).where(Area.parent == township_id)
@@ -374,3 +375,13 @@ def _audit(engine, entity, record_id, action, changes):
     engine.system.AuditLog.create(at=dt.datetime.now().replace(microsecond=0), user_id=who[0], username=who[1],
                                   ip=who[2], entity=entity, record_id=record_id, action=action,
                                   changes=json.dumps(changes, ensure_ascii=False), batch=system.batch.get())
+
+
+def held_care(models, month):
+    """Care ids whose payments are held in `month` by a death finding not dismissed."""
+    if "check_result" not in models.registry.entities:
+        return set()
+    Result = models["check_result"]
+    return {c for (c,) in Result.select(Result.care).where(
+        Result.kind == "death", Result.status != "dismissed", Result.hold_from <= month,
+        Result.care.is_null(False)).tuples()}

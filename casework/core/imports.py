@@ -16,12 +16,12 @@ from schema import RecordInvalid, StaleRecord, types
 from schema.models import insert_rows
 from schema.resolve import DisplayContext
 
-from . import derive, heads, refs, scope, system, tabular
-from . import sheet_layout as layout
+from casework.core import derive, heads, refs, scope, system, tabular
+from casework.core import sheet_layout as layout
 # header_text and importable_fields are read from here by the template and the import screen
-from .import_columns import (VERSION_COLUMN, ColumnMapping, Problem, header_text,  # noqa: F401
+from casework.core.import_columns import (VERSION_COLUMN, ColumnMapping, Problem, header_text,  # noqa: F401
                              importable_fields, link_keys, match_key)
-from .tabular import FileRejected
+from casework.core.tabular import FileRejected
 
 
 @dataclass

@@ -5,7 +5,8 @@ import datetime as dt
 from schema import types
 from schema.resolve import DisplayContext, Resolver
 
-from . import idnumber, scope
+from schema import idnumber
+from casework.core import scope
 
 
 def path_in(models, entity_name, path, ids_query):

@@ -1,6 +1,7 @@
 """The village roster (花名册) for a month: who is in care that month, at the amount in force then,
 and the roster changes that take effect that month."""
-from . import care, scope
+from casework.funds import care
+from casework.core import scope
 
 
 def roster(engine, user, village_id, month):

@@ -11,7 +11,7 @@ import secrets
 import peewee as pw
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import system
+from casework.core import system
 
 HASH_PREFIXES = ("scrypt:", "pbkdf2:")
 
@@ -287,7 +287,7 @@ def _check_role_grant(models, actor_id, role_code, creating):
     """Roles are granted by the holder of the security duty; whoever creates accounts may give only
     roles without system duties, so no one makes himself an administrator of another duty."""
     from schema import RecordInvalid
-    from . import scope
+    from casework.core import scope
     actor = models["user"].get_or_none(models["user"].id == actor_id)
     if scope.has_duty(models, actor, "security"):
         return

@@ -10,7 +10,8 @@ import math
 import random
 from dataclasses import dataclass
 
-from . import care, scope
+from casework.funds import care
+from casework.core import scope
 
 
 class DrawRefused(Exception):

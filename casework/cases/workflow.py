@@ -14,13 +14,12 @@ import peewee as pw
 from schema import RecordInvalid, conditions, types
 from schema.resolve import DisplayContext
 
-from . import benefits, care, scope, system, workdays
+from casework.cases import benefits
+from casework.funds import care
+from casework.core.errors import Refused  # noqa: F401 (views import it from here)
+from casework.core import scope, system, workdays
 
 STEP = "case_step"
-
-
-class Refused(Exception):
-    """A transition that may not happen now; the message is shown to the user as is."""
 
 
 @dataclass

@@ -11,8 +11,9 @@ from decimal import Decimal, InvalidOperation
 
 from schema import types
 
-from . import payments, tabular
-from .imports import Problem
+from casework.funds import payments
+from casework.core import tabular
+from casework.core.imports import Problem
 
 NEEDED = ["流水号", "卡号", "金额（元）", "处理结果"]
 OK, FAILED = {"成功", "已入账", "入账成功", "success"}, {"失败", "退回", "入账失败", "failed"}

@@ -12,8 +12,8 @@ import peewee as pw
 from schema import RecordInvalid
 from schema.specs import SchemaError
 
-from . import idnumber
-from .named import Named
+from schema import idnumber
+from casework.core.named import Named
 
 RULES = Named()
 rule = RULES            # @rule("name") registers a function

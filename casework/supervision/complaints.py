@@ -5,8 +5,8 @@ import datetime as dt
 
 from schema import RecordInvalid
 
-from . import scope
-from .care import township_of
+from casework.core import scope
+from casework.funds.care import township_of
 
 # what a township user may write; everything else is the county's registration and decision
 TOWNSHIP_WRITES = {"reply", "conclusion"}

@@ -4,8 +4,8 @@ column is which field (by label, alias or the user's saved mapping), and which c
 casework/imports.py validates and writes the rows these parts describe."""
 from dataclasses import dataclass, field
 
-from . import refs, tabular
-from . import sheet_layout as layout
+from casework.core import refs, tabular
+from casework.core import sheet_layout as layout
 
 
 @dataclass

@@ -12,7 +12,7 @@ import threading
 
 import peewee as pw
 
-from . import system
+from casework.core import system
 
 GENESIS = "0" * 64
 

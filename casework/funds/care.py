@@ -9,8 +9,9 @@ from decimal import Decimal
 
 from schema import RecordInvalid
 
-from . import covered
-from .named import Named
+from casework.core.errors import Refused
+from casework.funds import covered
+from casework.core.named import Named
 
 EFFECTS = Named()
 effect = EFFECTS            # @effect("name") registers a function
@@ -47,7 +48,6 @@ def start_care(flow, record, user, today):
     active = Care.select().where(Care.household == household, Care.assistance_type == record.assistance_type,
                                  Care.status == "in_care").first()
     if active is not None:
-        from .workflow import Refused
         raise Refused("该户已在保（同一救助类别），不能再次纳入；金额变化请在“花名册变更”中调增或调减")
     start = next_month((record.decision_date or today).strftime("%Y-%m"))
     persons = 1 if record.assistance_type in covered.SINGLE_PERSON else (
@@ -65,7 +65,6 @@ def start_care(flow, record, user, today):
 @effect("adjust_care")
 def adjust_care(flow, record, user, today):
     """A decided case re-assessed: the new amount goes on the roster as 调增 or 调减 from next month."""
-    from .workflow import Refused
     models = flow.models
     Care, Change = models["care"], models["care_change"]
     active = Care.select().where(Care.case == record.id, Care.status == "in_care").first()

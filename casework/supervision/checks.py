@@ -3,7 +3,7 @@ amounts that differ from the calculator. Each finding is a `check_result` row th
 through; running the checks again adds only what is new (a finding's key is stable).
 
 A death among people in care holds that care's payments from the month after the finding until the
-finding is dismissed (the payment run reads `held_care`).
+finding is dismissed (the payment run reads `payments.held_care`).
 """
 import datetime as dt
 from collections import Counter
@@ -14,9 +14,11 @@ import peewee as pw
 
 from schema import RecordInvalid, types
 
-from . import benefits, idnumber, system, tabular
-from .care import next_month
-from .imports import Problem
+from casework.cases import benefits
+from schema import idnumber
+from casework.core import system, tabular
+from casework.funds.care import next_month
+from casework.core.imports import Problem
 
 FAMILY = {"11": "dibao", "12": "dibao", "13": "dibao", "21": "tekun", "22": "tekun"}
 FAMILY_LABEL = {"dibao": "最低生活保障", "tekun": "特困人员救助供养"}
@@ -236,16 +238,6 @@ def run(engine, kinds=None):
         CHECKS[kind](finder)
     made = finder.write()
     return Counter({kind: made.get(kind, 0) for kind in kinds or CHECKS})
-
-
-def held_care(models, month):
-    """Care ids whose payments are held in `month` by a death finding not dismissed."""
-    if "check_result" not in models.registry.entities:
-        return set()
-    Result = models["check_result"]
-    return {c for (c,) in Result.select(Result.care).where(
-        Result.kind == "death", Result.status != "dismissed", Result.hold_from <= month,
-        Result.care.is_null(False)).tuples()}
 
 
 # -- the death list -------------------------------------------------------------------------------------

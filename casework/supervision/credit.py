@@ -14,8 +14,9 @@ import peewee as pw
 
 from schema import RecordInvalid
 
-from . import idnumber, scope
-from .care import month_closed, next_month, township_of
+from schema import idnumber
+from casework.core import scope
+from casework.funds.care import month_closed, next_month, township_of
 
 RECORD, REPAYMENT = "dishonesty", "recovery"
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 from schema import RecordInvalid
 
-from .care import effect, township_of
+from casework.funds.care import effect, township_of
 
 KIND_OF_TYPE = {"11": "1", "12": "1", "13": "1", "21": "2", "22": "2"}
 

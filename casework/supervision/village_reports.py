@@ -5,8 +5,8 @@ import re
 
 from schema import RecordInvalid
 
-from . import scope, system
-from .care import next_month
+from casework.core import scope, system
+from casework.funds.care import next_month
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 

@@ -8,7 +8,8 @@ import peewee as pw
 
 from schema import RecordInvalid
 
-from .care import effect, township_of
+from casework.core.errors import Refused
+from casework.funds.care import effect, township_of
 
 OUT = ("payment", "refund", "advance")
 
@@ -55,7 +56,6 @@ def _enter(models, record, kind, amount, day, note):
     try:
         entry.save()
     except RecordInvalid as e:
-        from .workflow import Refused
         raise Refused(str(e)) from None
 
 

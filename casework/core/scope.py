@@ -105,7 +105,7 @@ def role_of(models, user):
 def actor_level(models):
     """The area level (county, township, village) of the user acting now; None for the system itself
     (hooks, scripts, demo data), which the supervision rules let through."""
-    from .system import actor
+    from casework.core.system import actor
     who = actor.get()
     if not who or who[0] is None:
         return None

@@ -11,8 +11,9 @@ import peewee as pw
 
 from schema import RecordInvalid
 
-from . import scope, system
-from .care import effect, next_month
+from casework.core.errors import Refused
+from casework.core import scope, system
+from casework.funds.care import effect, next_month
 
 OPEN = ("accepted", "investigating", "reviewing", "review_decided")
 
@@ -184,7 +185,6 @@ def open_review(engine, user, care_id, today=None):
 @effect("review_decided")
 def review_decided(flow, record, user, today):
     """Confirmed: only the review date moves. Adjusted or ended: a roster change from next month."""
-    from .workflow import Refused
     models = flow.models
     Care, Change = models["care"], models["care_change"]
     row = in_care(models, record.__data__["household"], record.assistance_type)
