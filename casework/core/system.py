@@ -186,10 +186,6 @@ def install_audit(models, tables):
 SETTING_ENTITY = "setting"        # audit rows of the system settings (not a declared entity)
 
 
-def _plain(value):
-    return value if value is None or isinstance(value, (int, float, str, bool)) else str(value)
-
-
 class Settings:
     """Declared defaults (schema/settings.yaml) overridden by rows the county administrator saves."""
 
