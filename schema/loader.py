@@ -105,6 +105,7 @@ def _load_options(root):
         items = data.get("options")
         if not isinstance(items, list) or not items:
             raise SchemaError(rel, "选项表的 options 应为非空列表", name)
+        attributes = _option_attributes(rel, name, data.get("attributes"))
         opts, seen = [], set()
         for i, item in enumerate(items, 1):
             if not isinstance(item, dict) or "code" not in item or "label" not in item:
@@ -116,14 +117,66 @@ def _load_options(root):
             aliases = item.get("aliases") or []
             if not isinstance(aliases, list):
                 raise SchemaError(rel, f"选项 {code} 的 aliases 应为列表，如 [妻子, 老伴]", name)
-            opts.append(Option(code=code, label=str(item["label"]), aliases=[str(a) for a in aliases]))
+            unknown = set(item) - {"code", "label", "aliases"} - set(attributes)
+            if unknown:
+                raise SchemaError(rel, f"选项 {code} 有未声明的属性：{', '.join(sorted(map(str, unknown)))}"
+                                       f"（属性先在 attributes 中声明）", name)
+            attrs = {}
+            for key, spec in attributes.items():
+                if key not in item:
+                    continue
+                value = item[key]
+                if spec["type"] == "bool":
+                    if not isinstance(value, bool):
+                        raise SchemaError(rel, f"选项 {code} 的属性 {key} 应为 true 或 false", name)
+                elif not isinstance(value, (str, int)) or isinstance(value, bool):
+                    raise SchemaError(rel, f"选项 {code} 的属性 {key} 应为一个代码或文字", name)
+                else:
+                    value = str(value)
+                attrs[key] = value
+            opts.append(Option(code=code, label=str(item["label"]), aliases=[str(a) for a in aliases], attrs=attrs))
         if name in out:
             raise SchemaError(rel, f"选项表 {name} 重复定义", name)
         common = [str(c) for c in data.get("common") or []]
         missing = [c for c in common if c not in seen]
         if missing:
             raise SchemaError(rel, f"common 中的代码不在选项中：{'、'.join(missing)}", name)
-        out[name] = OptionList(name=name, label=str(data.get("label") or name), options=opts, file=rel, common=common)
+        out[name] = OptionList(name=name, label=str(data.get("label") or name), options=opts, file=rel, common=common,
+                               attributes=attributes)
+    for olist in out.values():
+        # an attribute naming another option list holds one of its codes (a certificate kind, a standard kind)
+        for key, spec in olist.attributes.items():
+            target = spec.get("options")
+            if target is None:
+                continue
+            if target not in out:
+                raise SchemaError(olist.file, f"属性 {key} 引用了不存在的选项表 {target}", olist.name)
+            for o in olist.options:
+                if key in o.attrs and out[target].code_of(o.attrs[key]) is None:
+                    raise SchemaError(olist.file, f"选项 {o.code} 的属性 {key}：{o.attrs[key]} 不在选项表 {target} 中",
+                                      olist.name)
+                if key in o.attrs:
+                    o.attrs[key] = out[target].code_of(o.attrs[key])
+    return out
+
+
+ATTRIBUTE_KEYS = {"label", "options", "type"}
+
+
+def _option_attributes(rel, name, raw):
+    """`attributes: {family: {label: 救助大类, options: assistance_family}, single_person: {label: …, type: bool}}`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SchemaError(rel, "attributes 应为映射（属性名: {label: 中文名, options: 选项表 或 type: bool}）", name)
+    out = {}
+    for key, spec in raw.items():
+        if not isinstance(key, str) or not NAME.match(key) or key in ("code", "label", "aliases"):
+            raise SchemaError(rel, f"属性名 {key} 不合法（小写英文、数字、下划线，且不能是 code、label、aliases）", name)
+        if not isinstance(spec, dict) or not spec.get("label") or set(spec) - ATTRIBUTE_KEYS or \
+                spec.get("type", "text") not in ("text", "bool") or (spec.get("options") and spec.get("type") == "bool"):
+            raise SchemaError(rel, f"属性 {key} 应写作 {{label: 中文名}}，可加 options: 选项表 或 type: bool", name)
+        out[key] = {"label": str(spec["label"]), "options": spec.get("options"), "type": spec.get("type", "text")}
     return out
 
 

@@ -21,6 +21,7 @@ class Option:
     code: str
     label: str
     aliases: list = dc_field(default_factory=list)   # other words offices write for it (妻子 → 配偶)
+    attrs: dict = dc_field(default_factory=dict)     # declared attributes: family, single_person, …
 
 
 @dataclass
@@ -30,6 +31,7 @@ class OptionList:
     options: list
     file: str = ""
     common: list = dc_field(default_factory=list)    # codes offered first in forms (户主、配偶、子、女 …)
+    attributes: dict = dc_field(default_factory=dict)   # attribute name → {label, options, type}
 
     def __post_init__(self):
         self.labels = {o.code: o.label for o in self.options}
@@ -56,6 +58,26 @@ class OptionList:
 
     def choices(self):
         return [(o.code, o.label) for o in self.options]
+
+    def _attribute(self, name):
+        if name not in self.attributes:
+            raise KeyError(f"选项表 {self.name} 没有声明属性 {name}")
+        return name
+
+    def attr(self, code, name, default=None):
+        """The value of a declared attribute of one option (None when the option leaves it out)."""
+        self._attribute(name)
+        for o in self.options:
+            if o.code == str(code):
+                return o.attrs.get(name, default)
+        return default
+
+    def codes_with(self, **attrs):
+        """The codes, in order, whose attributes have all the given values (a new assistance type in
+        YAML joins the groups its attributes name, with no code to change)."""
+        for name in attrs:
+            self._attribute(name)
+        return [o.code for o in self.options if all(o.attrs.get(k) == v for k, v in attrs.items())]
 
     def form_choices(self):
         """The common codes first, then the rest in the standard's order."""
@@ -301,6 +323,14 @@ class Registry:
 
     def option_list(self, name):
         return self.options[name]
+
+    def codes_with(self, list_name, **attrs):
+        """`registry.codes_with("assistance_type", family="dibao")` → ["11", "12", "13"]."""
+        return self.options[list_name].codes_with(**attrs)
+
+    def option_attr(self, list_name, code, attr, default=None):
+        """`registry.option_attr("assistance_type", "21", "certificate")` → "2"."""
+        return self.options[list_name].attr(code, attr, default)
 
     def children_of(self, entity_name):
         """(child entity, ref field) pairs whose ref points at entity_name."""

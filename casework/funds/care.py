@@ -50,7 +50,7 @@ def start_care(flow, record, user, today):
     if active is not None:
         raise Refused("该户已在保（同一救助类别），不能再次纳入；金额变化请在“花名册变更”中调增或调减")
     start = next_month((record.decision_date or today).strftime("%Y-%m"))
-    persons = 1 if record.assistance_type in covered.SINGLE_PERSON else (
+    persons = 1 if covered.single_person(models.registry, record.assistance_type) else (
         models["household"].select(models["household"].member_count).where(
             models["household"].id == household).scalar() or 1)
     care = Care(household=household, assistance_type=record.assistance_type, case=record.id, persons=persons,
@@ -123,9 +123,6 @@ def install(models):
     models.after_import = dict(getattr(models, "after_import", {}), care=lambda record: take_over(models, record))
 
 
-SINGLE_PERSON_TYPES = ("13", "21", "22")     # 单人保 and 特困: the roster counts one person
-
-
 def take_over(models, care):
     """An imported roster row (taking over a roster kept elsewhere) enters care as an approved case
     would: one active row per household and class, and a 新增 change from its start month at its
@@ -137,7 +134,7 @@ def take_over(models, care):
     if twin:
         raise RecordInvalid({"household": "该户已在保（同一救助类别），不能重复纳入；金额变化请在“花名册变更”中调增或调减"})
     if care.persons is None:
-        care.persons = 1 if care.assistance_type in SINGLE_PERSON_TYPES else (
+        care.persons = 1 if covered.single_person(models.registry, care.assistance_type) else (
             models["household"].select(models["household"].member_count)
             .where(models["household"].id == household).scalar() or 1)
         care.save()

@@ -6,9 +6,6 @@ from schema import RecordInvalid
 
 from casework.funds.care import effect, township_of
 
-KIND_OF_TYPE = {"11": "1", "12": "1", "13": "1", "21": "2", "22": "2"}
-
-
 def _number(models, village_id, kind):
     Area, Certificate = models["area"], models["certificate"]
     township = Area.get_or_none(id=township_of(models, village_id))
@@ -22,7 +19,7 @@ def _number(models, village_id, kind):
 @effect("issue_certificate")
 def issue_certificate(flow, record, user, today):
     models = flow.models
-    kind = KIND_OF_TYPE.get(record.assistance_type)
+    kind = models.registry.option_attr("assistance_type", record.assistance_type, "certificate")
     Care = models["care"]
     care = Care.select().where(Care.case == record.id).first()
     if kind and care is not None:

@@ -20,10 +20,6 @@ from casework.core import system, tabular
 from casework.funds.care import next_month
 from casework.core.imports import Problem
 
-FAMILY = {"11": "dibao", "12": "dibao", "13": "dibao", "21": "tekun", "22": "tekun"}
-FAMILY_LABEL = {"dibao": "最低生活保障", "tekun": "特困人员救助供养"}
-
-
 def _today(engine):
     return engine.flow.clock()
 
@@ -89,14 +85,19 @@ def check_duplicates(finder):
     # one household with two rows in care of the same kind of aid
     rows = Care.select(Care.id, Care.household, Care.assistance_type, Care.village, Care.head_name).where(
         Care.status == "in_care").order_by(Care.household, Care.id).tuples()
+    # the families paid monthly (低保, 特困: `monthly` in options/assistance_family.yaml) allow one row a household
+    registry = models.registry
+    families = registry.options["assistance_family"]
+    monthly = set(families.codes_with(monthly=True))
+    family_of = {o.code: o.attrs.get("family") for o in registry.options["assistance_type"].options}
     seen = {}
     for care_id, household, kind, village, head in rows:
-        family = FAMILY.get(kind)
-        if family is None:
+        family = family_of.get(kind)
+        if family not in monthly:
             continue
         first = seen.setdefault((household, family), care_id)
         if first != care_id:
-            finder.add("duplicate", f"household:{household}:{family}", f"同一家庭有两条{FAMILY_LABEL[family]}在保记录",
+            finder.add("duplicate", f"household:{household}:{family}", f"同一家庭有两条{families.label_of(family)}在保记录",
                        village=village, household=household, care=care_id, person_name=head)
     # one person counted in two households in care: a head registered as a member elsewhere
     Other = Care.alias()
@@ -209,14 +210,17 @@ def check_types(finder):
     reverse (the type decides the standard paid and the account paid into)."""
     Case = finder.models["case"]
     labels = finder.models.registry.options["assistance_type"]
-    for code, form in SUPPORT_FORM_OF_TYPE.items():
+    form_of = support_forms(finder.models.registry)
+    for code, form in form_of.items():
         query = Case.select(Case.id, Case.case_no, Case.applicant_name, Case.household, Case.village,
                             Case.support_form).where(Case.assistance_type == code, Case.support_form.is_null(False),
                                                      Case.support_form != form)
         if Case._spec.archive:
             query = query.where(Case.archived == False)  # noqa: E712
         for case_id, case_no, name, household, village, actual in query.tuples():
-            other = next(c for c, f in SUPPORT_FORM_OF_TYPE.items() if f == actual)
+            other = next((c for c, f in form_of.items() if f == actual), None)
+            if other is None:
+                continue
             finder.add("type", f"case:{case_id}:{code}:{actual}",
                        f"事项 {case_no} 的救助类别为“{labels.label_of(code)}”，供养方式却是"
                        f"“{finder.models.registry.options['support_form'].label_of(actual)}”，"
@@ -224,8 +228,11 @@ def check_types(finder):
                        village=village, household=household, case=case_id, person_name=name)
 
 
-# the support form each 特困 type stands for (民发〔2021〕43号: 集中供养 in an institution, 分散供养 at home)
-SUPPORT_FORM_OF_TYPE = {"21": "home", "22": "institution"}
+def support_forms(registry):
+    """{assistance type: the support form it stands for} (the `support_form` attribute in
+    options/assistance_type.yaml; 民发〔2021〕43号: 集中供养 in an institution, 分散供养 at home)."""
+    return {o.code: o.attrs["support_form"] for o in registry.options["assistance_type"].options
+            if o.attrs.get("support_form")}
 
 CHECKS = {"death": check_deaths, "duplicate": check_duplicates, "relative": check_relatives, "amount": check_amounts,
           "head": check_heads, "type": check_types}
