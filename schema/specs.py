@@ -273,6 +273,8 @@ class Workflow:
     effects: dict = dc_field(default_factory=dict)        # state → [effect names] run on entering it
     match: object = None                                  # condition: only records meeting it (else all)
     file: str = ""
+    states: list | None = None                            # declared states (None: not declared)
+    finals: set | None = None                             # declared `final: true` states
 
     def transition(self, name):
         for t in self.transitions:
@@ -281,7 +283,10 @@ class Workflow:
         raise KeyError(name)
 
     def closing_states(self):
-        """States no transition leaves: the case is decided (or referred and closed)."""
+        """The states that end a case: those declared `final: true`; without `states:`, those no
+        transition leaves (the case is decided, or referred and closed)."""
+        if self.finals is not None:
+            return set(self.finals)
         leaving = {s for t in self.transitions for s in t.sources if t.target not in ("", s)}
         return {t.target for t in self.transitions if t.target} - leaving
 
@@ -320,6 +325,11 @@ class Registry:
 
     def entity(self, name):
         return self.entities[name]
+
+    def final_states(self, entity_name):
+        """Every state that ends a record of the entity in some workflow (a case is open until then)."""
+        return sorted({s for wf in self.workflows.values() if wf.entity == entity_name
+                       for s in wf.closing_states()})
 
     def option_list(self, name):
         return self.options[name]

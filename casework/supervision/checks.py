@@ -138,7 +138,7 @@ def check_relatives(finder):
                        village=village, household=household, care=care_id, person_name=name, id_number=id_number)
         open_cases = Case.select(Case.id, Case.applicant_id_number, Case.applicant_name, Case.household,
                                  Case.village, Case.near_relative).where(
-            Case.applicant_id_number.in_(chunk), Case.state.not_in(["approved", "denied", "closed", "withdrawn"])).tuples()
+            Case.applicant_id_number.in_(chunk), Case.state.not_in(models.registry.final_states("case"))).tuples()
         for case_id, id_number, name, household, village, registered in open_cases:
             note = "" if registered else "；该事项未勾选“近亲属备案”，应备案并经县级入户核查"
             finder.add("relative", f"case:{id_number}:{case_id}", f"申请人{words(id_number)}{note}",
