@@ -3,8 +3,9 @@ import os
 
 import schema
 
+from casework import registry
 from casework.core import accounts, derive, heads, scope, security_log, system
-from casework.cases import benefits, reviews, workflow
+from casework.cases import reviews, workflow
 from casework.funds import care, cards, certificates, reserve
 from casework.supervision import checks, complaints, credit, findings, village_reports
 
@@ -13,7 +14,7 @@ SCHEMA_DIR = schema.HERE
 
 class Engine:
     def __init__(self, database_url, schema_dir=SCHEMA_DIR, pool=False):
-        self.registry = schema.load(schema_dir, derive.names(), benefits.names(), care.names())
+        self.registry = registry.load(schema_dir)
         self.db = schema.make_database(database_url, pool=pool)
         self.models = schema.ModelSet(self.registry, self.db)
         derive.install(self.models)

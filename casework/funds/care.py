@@ -14,8 +14,7 @@ from casework.funds import covered
 from casework.core.named import Named
 
 EFFECTS = Named()
-effect = EFFECTS            # @effect("name") registers a function
-names = EFFECTS.names
+effect = EFFECTS            # @effect("name") registers a function; casework/registry.py imports every provider
 
 
 def next_month(month):
