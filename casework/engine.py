@@ -4,7 +4,7 @@ import os
 import schema
 
 from casework import registry
-from casework.core import accounts, derive, heads, scope, security_log, system
+from casework.core import accounts, derive, heads, scope, security_log, system, writes
 from casework.cases import reviews, workflow
 from casework.funds import care, cards, certificates, reserve
 from casework.supervision import checks, complaints, credit, findings, village_reports
@@ -19,6 +19,7 @@ class Engine:
         self.models = schema.ModelSet(self.registry, self.db)
         derive.install(self.models)
         scope.install_user_rules(self.models)
+        writes.install(self.models)         # immutable_after and writers, before the rules of each entity
         self.system = system.Tables(self.db)
         system.install_audit(self.models, self.system)
         self.settings = system.Settings(self.registry, self.system)

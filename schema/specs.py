@@ -108,18 +108,30 @@ class Field:
     fixed: bool = False           # written when the record is made; afterwards only by a signed workflow step
     aliases: list = dc_field(default_factory=list)   # other headers offices write for this column
     renamed_from: str | None = None   # the field's former name: migration renames its column, keeping the data
+    writers: list | None = None   # roles or levels (county, township, village) that may change it once saved
+    frozen: bool = False          # the entity's `immutable_after: {when: saved}` covers it: never changed once saved
     entity: str = ""
 
     @property
     def column_name(self):
         return self.name + "_id" if self.type in ("ref", "area") else self.name
 
-    def user_may_write(self, existing=False):
+    def user_may_write(self, existing=False, role=None):
         """May a value typed by a user (a form, an inline row, a list edit, an import) land in this
         field? Not when rules write it (`readonly`: statuses, closing stamps, derived values), nor
         when it is `hidden`, nor — on a record that already exists — when it is `fixed` (what a case
-        is about: a correction is a workflow step). Every path that takes user input asks this."""
-        return not self.readonly and not self.hidden and not (existing and self.fixed)
+        is about: a correction is a workflow step) or `frozen` by the entity's `immutable_after`, or
+        when `role` (a Role; None: not asked) is not among its `writers`. Every path that takes user
+        input asks this; casework/core/writes.py refuses the same on every save."""
+        if self.readonly or self.hidden:
+            return False
+        if existing and (self.fixed or self.frozen or (role is not None and not self.writable_by(role))):
+            return False
+        return True
+
+    def writable_by(self, role):
+        """May a user of `role` change the field on a saved record (`writers:`; None: anyone)?"""
+        return self.writers is None or role.code in self.writers or role.level in self.writers
 
     @property
     def user_writable(self):
@@ -160,6 +172,9 @@ class Entity:
     head: dict | None = None      # the head of the household must be one of its members (casework/heads.py)
     import_key: str | None = None # the field an import update finds rows by (default: a unique ID number)
     versioned: bool = True        # a row version refuses a save based on an outdated copy (lost update)
+    # {when: "saved" | condition on the stored row, fields | except, field, message}: see schema/README.md
+    immutable_after: dict | None = None
+    writers_message: str | None = None   # what a user is told whose role may not change a `writers:` field
 
     def field(self, name):
         for f in self.fields:

@@ -102,15 +102,20 @@ def role_of(models, user):
     return models.registry.roles.get(user.role)
 
 
-def actor_level(models):
-    """The area level (county, township, village) of the user acting now; None for the system itself
-    (hooks, scripts, demo data), which the supervision rules let through."""
+def actor_role(models):
+    """The role (a Role spec) of the user acting now; None for the system itself (hooks, scripts,
+    demo data)."""
     from casework.core.system import actor
     who = actor.get()
     if not who or who[0] is None:
         return None
-    user = models["user"].get_or_none(id=who[0])
-    role = role_of(models, user)
+    return role_of(models, models["user"].get_or_none(id=who[0]))
+
+
+def actor_level(models):
+    """The area level (county, township, village) of the user acting now; None for the system itself
+    (hooks, scripts, demo data), which the supervision rules let through."""
+    role = actor_role(models)
     return role.level if role else None
 
 

@@ -38,8 +38,6 @@ def install(models):
             return
         if old and old.get("status") == "closed" and record.status == "active":
             raise RecordInvalid({"status": "已注销的卡不能恢复使用；请登记一张新卡"})
-        if old and old.get("household") != record.__data__.get("household"):
-            raise RecordInvalid({"household": "银行卡不能改到另一户；请注销后为另一户登记新卡"})
         if record.status == "active":
             others = Card.select().where(Card.household == record.__data__.get("household"), Card.status == "active")
             if record._pk is not None:

@@ -110,7 +110,7 @@ def install(models):
         if name != "care_change":
             return
         if old is not None:
-            raise RecordInvalid({"kind": "花名册变更保存后不能修改；如有错误，请再登记一条相反的变更"})
+            return                  # never changed once saved: `immutable_after` in care_change.yaml
         _check_change(models, record)
 
     def after(record, action, old):

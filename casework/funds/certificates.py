@@ -35,9 +35,7 @@ def install(models):
         if record._spec.name != "certificate":
             return
         if old is not None:
-            if getattr(record, "_revoking", False):
-                return
-            raise RecordInvalid({"number": "证件登记后不能修改；补换证请为该对象再登记一张，旧证自动作废"})
+            return                  # only revoking changes it (`immutable_after` in certificate.yaml)
         care = Care.get_or_none(id=record.__data__.get("care"))
         if care is None or care.status != "in_care":
             raise RecordInvalid({"care": "只能为在保对象发证"})
@@ -69,5 +67,4 @@ def revoke(models, care_id, reason, keep=None):
         query = query.where(Certificate.id != keep)
     for cert in query:
         cert.status, cert.revoked_on, cert.revoke_reason = "revoked", dt.date.today(), reason[:100]
-        cert._revoking = True
         cert.save()

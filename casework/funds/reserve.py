@@ -67,7 +67,7 @@ def install(models):
         if record._spec.name != "reserve_entry":
             return
         if old is not None:
-            raise RecordInvalid({"amount": "备用金收支登记后不能修改；如有错误请登记一笔相反的收支"})
+            return                  # never changed once saved: `immutable_after` in reserve_entry.yaml
         amount = Decimal(record.amount or 0)
         if amount <= 0:
             raise RecordInvalid({"amount": "金额应大于0"})

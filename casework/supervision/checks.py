@@ -346,17 +346,13 @@ def _date(value):
 
 def install(models):
     """The township (or village) writes only the verification: status and note; the rest is the
-    check's. A verdict needs a note."""
+    check's (`immutable_after` in check_result.yaml). A verdict needs a note."""
     if "check_result" not in models.registry.entities:
         return
 
     def before(record, old):
         if record._spec.name != "check_result" or old is None:
             return
-        changed = {k for k in record.__data__ if k not in ("status", "handled_note", "handled_on", "updated_at")
-                   and record.__data__.get(k) != old.get(k)}
-        if changed:
-            raise RecordInvalid({"status": "比对结果由系统生成，只能填写核实状态和核实情况"})
         if record.status != "open" and not (record.handled_note or "").strip():
             raise RecordInvalid({"handled_note": "请写明核实情况（属实如何处理，不属实的理由）"})
         if record.status != old.get("status"):

@@ -61,13 +61,9 @@ def _check_record(models, record, old, today, level):
     errors = {}
     Household = models["household"]
     household = Household.get_or_none(id=record.__data__.get("household"))
-    if old is not None:
-        for fname in ("household", "id_number", "name"):
-            if record.__data__.get(fname) != old.get(fname):
-                raise RecordInvalid({fname: "登记后家庭和人员不能修改；如登记有误，请由县级管理员删除后重新登记"})
-    elif household is None or household.archived:
-        raise RecordInvalid({"household": "请选择失信人员所在的家庭"})
-    else:
+    if old is None:                 # household and person never change after: `immutable_after` in dishonesty.yaml
+        if household is None or household.archived:
+            raise RecordInvalid({"household": "请选择失信人员所在的家庭"})
         errors.update(_person_errors(models, record, household))
     if not (record.facts or "").strip():
         errors["facts"] = "请写明失信事实：虚报、隐瞒或伪造了什么"
@@ -195,7 +191,7 @@ def _stop_aid(models, record):
 
 def _check_repayment(models, repayment, old, today):
     if old is not None:
-        raise RecordInvalid({"amount": "追缴记录保存后不能修改；如有错误，请删除（作废）后重新登记"})
+        return                      # never changed once saved: `immutable_after` in recovery.yaml
     errors = {}
     Model = models[RECORD]
     record = Model.get_or_none(id=repayment.__data__.get("dishonesty"))
