@@ -65,8 +65,10 @@ def check_writers(models, record, old):
     moved = changed(record, old, others)
     if moved:
         own = next((f.name for f in spec.fields if f.user_may_write(existing=True, role=role)), moved[0].name)
-        message = spec.writers_message or f"{role.label}不能修改这些内容"
-        raise RecordInvalid({own: f"{message}（不能修改：{'、'.join(f.label for f in moved)}）"})
+        labels = "、".join(f.label for f in moved)
+        message = f"{spec.writers_message}（不能修改：{labels}）" if spec.writers_message else \
+            f"{role.label}不能修改：{labels}"
+        raise RecordInvalid({own: message})
     for f in others:          # what came back unchanged is kept as stored (the audit shows only real changes)
         setattr(record, f.name, old.get(f.name))
 
