@@ -49,17 +49,17 @@ def install(models):
     if "care" not in models.registry.entities or not models["care"]._spec.has_field("next_review"):
         return
 
-    def before(record, old):
-        name = record._spec.name
-        if name == "care":
-            if not record.review_class:
-                record.review_class = _default_class(models, record.__data__.get("household"))
-            if record.start_month:
-                record.next_review = add_months(base_of(record), interval(models.settings, record.review_class))
-        elif name == "case" and record.__data__.get("purpose") == "review" and old is None:
-            _check_new_review(models, record)
+    @models.hooks.on("care", "before_save")
+    def schedule(record, old):
+        if not record.review_class:
+            record.review_class = _default_class(models, record.__data__.get("household"))
+        if record.start_month:
+            record.next_review = add_months(base_of(record), interval(models.settings, record.review_class))
 
-    models.hooks.before.append(before)
+    @models.hooks.on("case", "before_save")
+    def new_review(record, old):
+        if record.__data__.get("purpose") == "review" and old is None:
+            _check_new_review(models, record)
 
 
 def in_care(models, household, assistance_type):

@@ -148,9 +148,8 @@ def install_user_rules(models):
     if "user" not in models.registry.entities:
         return
 
+    @models.hooks.on("user", "before_save")
     def before(record, old):
-        if record._spec.name != "user":
-            return
         pw_value = record.password
         if pw_value and not str(pw_value).startswith(("scrypt:", "pbkdf2:")):
             record.password = generate_password_hash(pw_value)
@@ -165,5 +164,3 @@ def install_user_rules(models):
             if level != role.level:
                 want = models.registry.options["area_level"].label_of(role.level)
                 raise RecordInvalid({"area": f"角色“{role.label}”的所属区划应为{want}一级"})
-
-    models.hooks.before.append(before)

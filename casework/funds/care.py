@@ -99,26 +99,23 @@ def install(models):
     if "care_change" not in models.registry.entities:
         return
 
-    def before(record, old):
-        name = record._spec.name
-        if name == "payment":
-            # the month the line leaves (an edit) and the month it lands in (a new line, or a moved one)
-            for village, month in {(old.get("village"), old.get("month")) if old else (None, None),
-                                   (record.__data__.get("village"), record.month)}:
-                if month and month_closed(models, township_of(models, village), month):
-                    raise RecordInvalid({"month": f"{month} 已关账，发放台账不能再改；更正请在以后月份补发或扣减"})
-        if name != "care_change":
-            return
-        if old is not None:
-            return                  # never changed once saved: `immutable_after` in care_change.yaml
-        _check_change(models, record)
+    @models.hooks.on("payment", "before_save")
+    def closed_month(record, old):
+        # the month the line leaves (an edit) and the month it lands in (a new line, or a moved one)
+        for village, month in {(old.get("village"), old.get("month")) if old else (None, None),
+                               (record.__data__.get("village"), record.month)}:
+            if month and month_closed(models, township_of(models, village), month):
+                raise RecordInvalid({"month": f"{month} 已关账，发放台账不能再改；更正请在以后月份补发或扣减"})
 
-    def after(record, action, old):
-        if record._spec.name == "care_change" and action == "create":
+    @models.hooks.on("care_change", "before_save")
+    def check(record, old):
+        if old is None:             # never changed once saved: `immutable_after` in care_change.yaml
+            _check_change(models, record)
+
+    @models.hooks.on("care_change", "after_change")
+    def apply(record, action, old):
+        if action == "create":
             _apply_change(models, record)
-
-    models.hooks.before.append(before)
-    models.hooks.after.append(after)
     models.after_import = dict(getattr(models, "after_import", {}), care=lambda record: take_over(models, record))
 
 

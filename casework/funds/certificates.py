@@ -31,9 +31,8 @@ def install(models):
         return
     Certificate, Care = models["certificate"], models["care"]
 
+    @models.hooks.on("certificate", "before_save")
     def before(record, old):
-        if record._spec.name != "certificate":
-            return
         if old is not None:
             return                  # only revoking changes it (`immutable_after` in certificate.yaml)
         care = Care.get_or_none(id=record.__data__.get("care"))
@@ -47,17 +46,16 @@ def install(models):
         record.issued_on = record.issued_on or dt.date.today()
         record.status = "valid"
 
-    def after(record, action, old):
-        name = record._spec.name
-        if name == "certificate" and action == "create":
-            reason = f"补换证（新证 {record.number}）：{record.replace_reason}" if record.replace_reason else None
-            if reason:
-                revoke(models, record.__data__["care"], reason, keep=record.id)
-        elif name == "care_change" and action == "create" and record.kind == "cancel":
-            revoke(models, record.__data__["care"], f"注销在保：{record.reason}")
+    @models.hooks.on("certificate", "after_change")
+    def replaced(record, action, old):
+        reason = f"补换证（新证 {record.number}）：{record.replace_reason}" if record.replace_reason else None
+        if action == "create" and reason:
+            revoke(models, record.__data__["care"], reason, keep=record.id)
 
-    models.hooks.before.append(before)
-    models.hooks.after.append(after)
+    @models.hooks.on("care_change", "after_change")
+    def cancelled(record, action, old):
+        if action == "create" and record.kind == "cancel":
+            revoke(models, record.__data__["care"], f"注销在保：{record.reason}")
 
 
 def revoke(models, care_id, reason, keep=None):

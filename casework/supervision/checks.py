@@ -350,12 +350,12 @@ def install(models):
     if "check_result" not in models.registry.entities:
         return
 
+    @models.hooks.on("check_result", "before_save")
     def before(record, old):
-        if record._spec.name != "check_result" or old is None:
+        if old is None:
             return
         if record.status != "open" and not (record.handled_note or "").strip():
             raise RecordInvalid({"handled_note": "请写明核实情况（属实如何处理，不属实的理由）"})
         if record.status != old.get("status"):
             record.handled_on = dt.date.today() if record.status != "open" else None
 
-    models.hooks.before.append(before)

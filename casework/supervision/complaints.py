@@ -14,10 +14,8 @@ def install(engine):
     if "complaint" not in models.registry.entities:
         return
 
-
+    @models.hooks.on("complaint", "before_save")
     def before(record, old):
-        if record._spec.name != "complaint":
-            return
         today = engine.flow.clock()
         township_side = scope.actor_level(models) in ("township", "village")
         if old is None and township_side:
@@ -30,8 +28,6 @@ def install(engine):
         _move(engine, record, old, today)
         if old is None:
             record.number = record.number or _number(record)
-
-    models.hooks.before.append(before)
 
 
 def _check_entry(models, record, today):

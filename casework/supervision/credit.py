@@ -27,32 +27,31 @@ def install(models, clock):
         return
     registry = models.registry
     has_cases = "case" in registry.entities
+    hooks = models.hooks
+    hooks.on(RECORD, "before_save", lambda record, old: _check_record(models, record, old, clock(),
+                                                                        scope.actor_level(models)))
+    hooks.on(REPAYMENT, "before_save", lambda record, old: _check_repayment(models, record, old, clock()))
 
-
-    def before(record, old):
-        name = record._spec.name
-        if name == RECORD:
-            _check_record(models, record, old, clock(), scope.actor_level(models))
-        elif name == REPAYMENT:
-            _check_repayment(models, record, old, clock())
-        elif name == "case" and has_cases:
+    if has_cases:
+        @hooks.on("case", "before_save")
+        def flag(record, old):
             if old is None:
                 text = flag_text(models, record, record.apply_date or clock())
                 record.credit_flag = _clip(text, record, "credit_flag")
             elif not getattr(record, "_credit_flag_by_system", False):
                 record.credit_flag = old.get("credit_flag")      # only the system writes it
 
-    def after(record, action, old):
-        name = record._spec.name
-        if name == RECORD and action == "create":
+    @hooks.on(RECORD, "after_change")
+    def listed(record, action, old):
+        if action == "create":
             _stop_aid(models, record)
             if has_cases:
                 _flag_open_cases(models, record)
-        elif name == REPAYMENT and action in ("create", "restore", "archive", "delete"):
-            _settle(models, record, action)
 
-    models.hooks.before.append(before)
-    models.hooks.after.append(after)
+    @hooks.on(REPAYMENT, "after_change")
+    def repaid(record, action, old):
+        if action in ("create", "restore", "archive", "delete"):
+            _settle(models, record, action)
 
 
 # -- the record

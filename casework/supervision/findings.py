@@ -13,9 +13,8 @@ def install(models):
         return
     Finding = models["finding"]
 
+    @models.hooks.on("finding", "before_save")
     def before(record, old):
-        if record._spec.name != "finding":
-            return
         if record.level in ("rectification", "supervision") and not record.deadline:
             raise RecordInvalid({"deadline": "整改通知和督办须填写整改时限"})
         if record.deadline and record.deadline != (old or {}).get("deadline") and record.deadline < dt.date.today():
@@ -32,8 +31,9 @@ def install(models):
                 raise RecordInvalid({"status": "乡镇回复整改情况后才能验收"})
             record.accepted_on = record.accepted_on or dt.date.today()
 
+    @models.hooks.on("spot_check_case", "after_change")
     def after(record, action, old):
-        if record._spec.name != "spot_check_case" or record.result != "fail":
+        if record.result != "fail":
             return
         if Finding.select().where(Finding.check_case == record.id).exists():
             return
@@ -44,9 +44,6 @@ def install(models):
         Finding(township=township_of(models, record.__data__.get("village")), check_case=record.id,
                 case=record.__data__["case"], month=check.month, level="reminder", status="open",
                 problem="抽查不合格：" + "、".join(failed) + (f"。{record.remark}" if record.remark else "")).save()
-
-    models.hooks.before.append(before)
-    models.hooks.after.append(after)
 
 
 def overdue(models, user, today=None):
