@@ -363,9 +363,8 @@ class Flow:
     def refresh_all(self):
         """Recompute every open case's deadline (after the calendar or a deadline setting changed)."""
         Case = self.case_model()
-        wf_states = {s for wf in self.registry.workflows.values() for s in wf.closing_states()}
         changed = 0
-        query = Case.select().where(Case.state.not_in(list(wf_states))).order_by(Case.id)
+        query = Case.select().where(Case.state.not_in(self.registry.final_states(Case._spec.name))).order_by(Case.id)
         self._memo, self._calendar = {}, self.calendar()
         try:
             with self.models.db.atomic():

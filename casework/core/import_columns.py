@@ -59,7 +59,7 @@ def ignored_columns(spec, update, role=None):
         reason = None
         if not f.user_writable:
             reason = "由系统推导" if f.derive else "由系统按规则填写"
-        elif update and not f.user_may_write(existing=True, role=role):
+        elif update and not f.user_may_write(existing=True, role=role) and f is not match_key(spec):
             reason = "受理后不能通过导入更改" if f.fixed else "保存后不能更改" if f.frozen else \
                 f"{role.label}不能修改，由{'、'.join(_writer_words(f))}填写"
         if reason:
@@ -265,9 +265,10 @@ class ColumnMapping:
         mode what may not change on a saved row is left out (it is ignored with a notice)."""
         names = {}
         role = self._role() if self.update else None
+        key = match_key(spec) if self.update else None
         for f in importable_fields(spec):
-            if self.update and not f.user_may_write(existing=True, role=role):
-                continue
+            if self.update and not f.user_may_write(existing=True, role=role) and f is not key:
+                continue            # (the key only finds the row: it is compared, never written)
             for name in (f.label, f.name, header_text(f), *f.aliases):
                 names.setdefault(layout.normal(name), f)
         return names

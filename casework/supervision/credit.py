@@ -304,8 +304,8 @@ def _flag_open_cases(models, record):
     forms = sorted(_forms(record.id_number))
     households = {record.__data__["household"]} | {h for (h,) in Member.select(Member.household).where(
         Member.id_number.in_(forms), Member.archived == False).tuples()}  # noqa: E712
-    closing = sorted({s for wf in models.registry.workflows.values() for s in wf.closing_states()})
-    query = Case.select().where(Case.archived == False, Case.state.not_in(closing),  # noqa: E712
+    query = Case.select().where(Case.archived == False,  # noqa: E712
+                                Case.state.not_in(models.registry.final_states("case")),
                                 Case.household.in_(sorted(households)) | Case.applicant_id_number.in_(forms))
     for case in query.order_by(Case.id):
         who = "申请人" if case.applicant_id_number in forms else "家庭成员"
