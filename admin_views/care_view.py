@@ -1,5 +1,4 @@
 """The care record's page adds the correction form: 补发 or 扣减 in an open month (casework.funds.payments)."""
-import datetime as dt
 import uuid
 
 from flask import flash, redirect, request, url_for
@@ -11,6 +10,7 @@ from casework.core import scope
 from . import auth
 from .model_view import SchemaModelView
 from .rights import needs
+from schema import clock
 
 
 class CareModelView(SchemaModelView):
@@ -24,7 +24,7 @@ class CareModelView(SchemaModelView):
         return uuid.uuid4().hex
 
     def default_month(self):
-        return dt.date.today().strftime("%Y-%m")
+        return clock.today().strftime("%Y-%m")
 
     @expose("/adjust/", methods=("POST",))
     @needs("payment_month", "edit", "您的角色不能登记补发或扣减。")

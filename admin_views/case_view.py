@@ -12,7 +12,7 @@ import wtforms
 
 from casework.core import scope
 from casework.cases.workflow import Refused
-from schema import RecordInvalid, types
+from schema import clock, RecordInvalid, types
 
 from . import auth, presets
 from .forms import AdminBaseForm
@@ -51,7 +51,7 @@ class CaseModelView(SchemaModelView):
                 form = bound[1]
             else:
                 form = self._form_class(t)(obj=_FormData(record, t, self.workflow_of(record), computed,
-                                                                    self.flow.clock()))
+                                                                    clock.today()))
             out.append((t, reason, form))
         return out
 

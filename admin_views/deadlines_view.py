@@ -6,6 +6,7 @@ from casework.core import scope
 
 from . import auth
 from .engine_view import EngineView
+from schema import clock
 
 
 class DeadlinesView(EngineView):
@@ -30,5 +31,5 @@ class DeadlinesView(EngineView):
                   "state": registry.options["case_state"].labels}
         return self.render("jiuzhu/deadlines.html", counts=sorted(counts.items()), township=township,
                            overdue=flow.rows(overdue, self.LIMIT, township), soon=flow.rows(soon, self.LIMIT, township),
-                           labels=labels, today=flow.clock(), limit=self.LIMIT,
+                           labels=labels, today=clock.today(), limit=self.LIMIT,
                            soon_days=self.engine.settings.get("due_soon_days"))

@@ -12,6 +12,7 @@ from reports.workbook import SheetWriter
 from . import auth
 from .engine_view import EngineView
 from .export import download
+from schema import clock
 
 
 class NoticeView(EngineView):
@@ -25,7 +26,7 @@ class NoticeView(EngineView):
 
     def _args(self):
         try:
-            on = dt.date.fromisoformat(request.args.get("date") or dt.date.today().isoformat())
+            on = dt.date.fromisoformat(request.args.get("date") or clock.today().isoformat())
         except ValueError:
             on = None
         try:
@@ -43,7 +44,7 @@ class NoticeView(EngineView):
             village_id = choices[0].id
         village, rows, error = None, [], None
         if on is None:
-            error, on = "日期格式应为 2026-10-01", dt.date.today()
+            error, on = "日期格式应为 2026-10-01", clock.today()
         elif village_id:
             village, rows = notices.rows(self.engine, self.notice, user, village_id, on)
             if village is None:

@@ -1,6 +1,5 @@
 """The monthly payment screen: a township and a month; generate the ledger, export the bank's list,
 close the month. The rules are casework.funds.payments'; this renders and passes the form on."""
-import datetime as dt
 import io
 
 from flask import flash, redirect, request, url_for
@@ -12,6 +11,7 @@ from casework.core import scope
 from . import access_log, auth
 from .engine_view import EngineView
 from .rights import needs
+from schema import clock
 
 MONTH_RIGHT = ("payment_month", "edit")
 from .export import download
@@ -38,7 +38,7 @@ class PaymentView(EngineView):
             township_id = 0
         if not township_id and townships:
             township_id = townships[0].id
-        month = (source.get("month") or dt.date.today().strftime("%Y-%m")).strip()
+        month = (source.get("month") or clock.today().strftime("%Y-%m")).strip()
         return townships, township_id, month
 
     @expose("/")
@@ -55,7 +55,7 @@ class PaymentView(EngineView):
                     for t, s, n, total in payments.summary(self.engine, auth.current(), township_id, month)]
         Period = self.engine.models["payment_month"]
         state = Period.get_or_none(Period.township == township_id, Period.month == month)
-        late = payments.unconfirmed(self.engine, auth.current(), township_id, month, self.engine.flow.clock()) \
+        late = payments.unconfirmed(self.engine, auth.current(), township_id, month, clock.today()) \
             if rows else 0
         return self.render("jiuzhu/payments.html", townships=townships, township_id=township_id, month=month,
                            rows=rows, period=state, may_run=self.may_run(), problems=problems, late=late,
@@ -116,6 +116,6 @@ class PaymentView(EngineView):
             flash("请选择管辖范围内的乡镇和正确的发放年月。", "error")
             return redirect(url_for(".index"))
         buffer = io.BytesIO()
-        payments.export_bank_list(self.engine, auth.current(), township, month, buffer, self.engine.flow.clock())
+        payments.export_bank_list(self.engine, auth.current(), township, month, buffer, clock.today())
         access_log.mark_unmasked("payment", None, township.name, f"发放清单（身份证号、银行卡号）：{township.name}{month}")
         return download(buffer, f"{township.name}{month}发放清单.xlsx")

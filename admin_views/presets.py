@@ -6,6 +6,7 @@ from flask import request
 from casework.core import scope
 
 from . import auth
+from schema import clock
 
 
 def only_village(view, form):
@@ -24,7 +25,7 @@ def new_case(view, form):
     """/admin/case/new/?household=ID (the household page's button): household and applicant filled in."""
     user = auth.current()
     if "apply_date" in form and not form.apply_date.data:
-        form.apply_date.data = view.engine.flow.clock()
+        form.apply_date.data = clock.today()
     household_id = request.args.get("household", "")
     if "household" not in form or not household_id.isdigit():
         return

@@ -5,7 +5,7 @@ from flask_admin import expose
 
 from casework.cases import reviews
 from casework.core import scope
-from schema import RecordInvalid
+from schema import clock, RecordInvalid
 
 from . import auth
 from .engine_view import EngineView
@@ -32,7 +32,7 @@ class ReviewView(EngineView):
         may_open = scope.can(engine.models, user, engine.flow.case_model()._spec.name, "create")
         settings = engine.settings
         return self.render("jiuzhu/reviews.html", rows=rows, counts=sorted(counts.items()), villages=villages,
-                           village=village, today=engine.flow.clock(), may_open=may_open,
+                           village=village, today=clock.today(), may_open=may_open,
                            soon_days=settings.get("review_due_soon_days"),
                            months=(settings.get("review_months_yearly"), settings.get("review_months_half_yearly")))
 

@@ -1,12 +1,11 @@
 """The village roster (花名册): a village and a month; print the A4 page or download the xlsx."""
-import datetime as dt
 import io
 from decimal import Decimal
 
 from flask import abort, request
 from flask_admin import expose
 
-from schema import idnumber
+from schema import clock, idnumber
 from casework.cases import notices
 from casework.funds import roster
 from casework.core import scope
@@ -29,7 +28,7 @@ class RosterView(EngineView):
             village_id = int(request.args.get("village") or (choices[0].id if len(choices) == 1 else 0))
         except ValueError:
             village_id = 0
-        month = (request.args.get("month") or dt.date.today().strftime("%Y-%m")).strip()
+        month = (request.args.get("month") or clock.today().strftime("%Y-%m")).strip()
         if not village_id or len(month) != 7:
             return choices, None, month, [], []
         village, rows, changes = roster.roster(self.engine, user, village_id, month)

@@ -12,6 +12,7 @@ from reports.workbook import SheetWriter
 
 from . import auth, export
 from .engine_view import EngineView
+from schema import clock
 
 PAGE = 50
 
@@ -88,4 +89,4 @@ class SecurityLogView(EngineView):
                 e.hash)], formats=["int"] + [None] * 9)
         writer.close()
         # the download itself is logged like every other (access_log.after_request)
-        return export.download(buffer, f"安全审计记录-{dt.date.today():%Y%m%d}.xlsx")
+        return export.download(buffer, f"安全审计记录-{clock.today():%Y%m%d}.xlsx")

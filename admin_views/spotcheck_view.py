@@ -10,6 +10,7 @@ from casework.supervision import spotcheck
 from . import auth
 from .engine_view import EngineView
 from .rights import needs
+from schema import clock
 
 
 class SpotCheckView(EngineView):
@@ -23,7 +24,7 @@ class SpotCheckView(EngineView):
         Check = self.engine.models["spot_check"]
         rows = list(scope.scoped(self.engine.models, "spot_check", auth.current())
                     .order_by(Check.month.desc(), Check.township, Check.id.desc()).limit(200))
-        last_month = (dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+        last_month = (clock.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
         return self.render("jiuzhu/spotcheck.html", rows=rows, month=request.args.get("month") or last_month,
                            percent=self.engine.settings.get("spotcheck_percent"),
                            may_force=auth.current().role == "county_admin")

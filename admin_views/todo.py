@@ -10,7 +10,7 @@ from casework.funds import care
 from casework.cases import reviews
 from casework.core import scope
 from casework.supervision import village_reports
-from schema import SchemaError
+from schema import clock, SchemaError
 from schema import yamlfile
 
 from . import auth
@@ -22,7 +22,7 @@ def _due_soon(engine, user):
 
 
 def _village_reports_missing(engine, user):
-    month = care.previous_month(engine.flow.clock().strftime("%Y-%m"))
+    month = care.previous_month(clock.today().strftime("%Y-%m"))
     missing = sum(1 for _, report in village_reports.status(engine, user, month) if report is None)
     return missing, url_for("village_reports.index", month=month)
 
@@ -112,7 +112,7 @@ class Todo:
         view = self.views[item["entity"]]
         if not (view.is_accessible() and scope.can(self.engine.models, user, item["entity"], "view")):
             return None, None
-        today = self.engine.flow.clock().isoformat()
+        today = clock.today().isoformat()
         query, args = view.get_query(), {}
         for n, (index, value) in enumerate(item["where"]):
             value = today if value == "today" else value

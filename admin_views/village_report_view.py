@@ -1,5 +1,4 @@
 """Which villages have reported a month (their changes or a zero report) and which have not."""
-import datetime as dt
 
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
@@ -7,7 +6,7 @@ from flask_admin import expose
 from casework.core import scope
 from casework.supervision import village_reports
 from casework.funds.care import previous_month
-from schema import RecordInvalid
+from schema import clock, RecordInvalid
 
 from . import auth
 from .engine_view import EngineView
@@ -22,9 +21,9 @@ class VillageReportView(EngineView):
     @expose("/")
     def index(self):
         engine, user = self.engine, auth.current()
-        month = request.args.get("month") or previous_month(dt.date.today().strftime("%Y-%m"))
+        month = request.args.get("month") or previous_month(clock.today().strftime("%Y-%m"))
         if not village_reports.MONTH.match(month):
-            month = previous_month(dt.date.today().strftime("%Y-%m"))
+            month = previous_month(clock.today().strftime("%Y-%m"))
         rows = village_reports.status(engine, user, month)
         return self.render("jiuzhu/village_reports.html", rows=rows, month=month,
                            missing=sum(1 for _, r in rows if r is None),

@@ -39,7 +39,7 @@ class Engine:
         village_reports.install(self.models)
         checks.install(self.models)
         heads.install(self.models)
-        credit.install(self.models, lambda: self.flow.clock())
+        credit.install(self.models)
         self.settings.on_change = [self.flow.refresh_all, lambda: reviews.reschedule_all(self.models)]
         self.database_url = database_url
 

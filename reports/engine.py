@@ -18,7 +18,7 @@ import peewee as pw
 import yaml
 
 from casework.core import scope
-from schema import types, yamlfile
+from schema import clock, types, yamlfile
 from schema.resolve import DisplayContext, Resolver
 from schema.specs import SchemaError
 
@@ -259,7 +259,7 @@ def parse_params(engine, report, raw, user):
     for p in report.params:
         value = raw.get(p.name, p.default)
         if value == "this_month":
-            value = engine.flow.clock().strftime("%Y-%m")
+            value = clock.today().strftime("%Y-%m")
         if value in (None, ""):
             if p.required:
                 raise ReportError(f"请填写参数“{p.label}”")
@@ -305,7 +305,7 @@ def describe(report, values, engine):
 def run(engine, user, report, raw_params, progress=None):
     """(parameter values, [SheetResult]); progress(done, total) after each sheet, for long reports."""
     params = parse_params(engine, report, raw_params, user)
-    context = dict(params, __today__=engine.flow.clock())
+    context = dict(params, __today__=clock.today())
     results = []
     for sheet in report.sheets:
         results.append(_run_sheet(engine, user, sheet, context))
@@ -376,7 +376,7 @@ def _condition(column, op, value, params):
             value = params.get(name)
             return MODIFIERS[modifier](str(value)) if modifier and value else value
         if v == "today":
-            return params.get("__today__") or dt.date.today()
+            return params.get("__today__") or clock.today()
         return v
     if op == "empty":
         return column.is_null() if value else column.is_null(False)

@@ -1,14 +1,14 @@
 """A declarative report as the civil-affairs form workbook: one sheet per report sheet with the title,
 the header lines (填报单位, 报表期), the table and its totals, the rows that break the sheet's checks,
 and the footer (制表人, 审核人, 填报日期). Grouped tables are small: written in memory."""
-import datetime as dt
 
 import xlsxwriter
+from schema import clock
 
 
 def write(target, report, params_text, results, user=None, today=None):
     """Write the results of `reports.engine.run` to `target` (a path or a file object)."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     book = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_formulas": False,
                                         "strings_to_numbers": False, "strings_to_urls": False})
     bold = book.add_format({"bold": True})

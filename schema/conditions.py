@@ -10,10 +10,10 @@
 An operand is a literal, `today`, `setting:KEY` or `field:NAME`. A comparison with an empty side is
 false, so a condition never passes on a value nobody has entered.
 """
-import datetime as dt
 
 from . import types
 from .specs import SchemaError
+from . import clock
 
 COMPARE = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
@@ -113,7 +113,7 @@ def evaluate(cond, values, setting, today=None):
 def _resolve(operand, values, setting, today):
     kind = operand[0]
     if kind == "today":
-        return today or dt.date.today()
+        return today or clock.today()
     if kind == "setting":
         return setting(operand[1])
     if kind == "field":

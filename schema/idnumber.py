@@ -6,6 +6,7 @@ the current division list (national-rules.md 4.1).
 import datetime as dt
 import functools
 import re
+from . import clock
 
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 CHECK = "10X98765432"
@@ -50,7 +51,7 @@ def _parse(number):
         birth = dt.date(int(birth_text[:4]), int(birth_text[4:6]), int(birth_text[6:8]))
     except ValueError:
         raise IdNumberError(f"身份证号码中的出生日期 {birth_text} 不存在") from None
-    if birth.year < 1890 or birth > dt.date.today():
+    if birth.year < 1890 or birth > clock.today():
         raise IdNumberError(f"身份证号码中的出生日期 {birth.isoformat()} 不合理")
     if not legacy and check_digit(number[:17]) != number[17]:
         raise IdNumberError("身份证号码校验位错误，请核对后重新输入")

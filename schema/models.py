@@ -12,6 +12,7 @@ import peewee as pw
 
 from . import types
 from .specs import SchemaError
+from . import clock
 
 
 class RecordInvalid(Exception):
@@ -32,7 +33,7 @@ class StaleRecord(Exception):
 
 
 def now():
-    return dt.datetime.now().replace(microsecond=0)
+    return clock.now()
 
 
 class _Chain(list):

@@ -2,7 +2,7 @@
 import datetime as dt
 import random
 
-from schema import idnumber
+from schema import clock, idnumber
 from casework.core import system
 
 from .demo_cases import demo_cases
@@ -108,7 +108,7 @@ def demo(engine):
         if "reserve_entry" in engine.models.models and not engine.models["reserve_entry"].select().exists():
             for town in Area.select().where(Area.level == "township"):
                 engine.models["reserve_entry"].create(township=town, kind="allocation", amount=RESERVE_ADVANCE,
-                                                      entry_date=dt.date(dt.date.today().year, 1, 5),
+                                                      entry_date=dt.date(clock.today().year, 1, 5),
                                                       note="县财政拨入临时救助备用金（演示）")
         if "case" in engine.models.models:
             Household = engine.models["household"]

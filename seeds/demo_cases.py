@@ -4,6 +4,7 @@ import datetime as dt
 import random
 from decimal import Decimal
 
+from schema import clock
 from casework.cases import benefits
 from casework.supervision import checks
 from casework.core import system
@@ -114,8 +115,8 @@ def demo_cases(engine, households_by_town, today=None):
     Case, User = models["case"], models["user"]
     if Case.select().exists():
         return 0
-    real_clock = flow.clock
-    today = today or real_clock()
+    saved = clock.saved()
+    today = today or clock.today()
     rng = random.Random(2020)
     users = {u.username: u for u in User.select()}
     made = 0
@@ -137,7 +138,7 @@ def demo_cases(engine, households_by_town, today=None):
             idle = days_ago + (n // len(PLANS)) * 2
             slack = (sum(gaps) * 2) // 5 + 1          # weekends the steps will skip
             day = _next_weekday(today - dt.timedelta(days=idle + sum(gaps) + slack), 0)
-            flow.clock = lambda d=day: d
+            clock.set(day)
             amount = 3600 if "to_county" in actions else rng.choice([300, 420, 560, 680, 800, 1500])
             clerk = users[ACTORS["town"][town]]
             token = system.actor.set((clerk.id, clerk.username, None))
@@ -163,7 +164,7 @@ def demo_cases(engine, households_by_town, today=None):
                     if nxt > today:
                         break
                     day = nxt
-                    flow.clock = lambda d=day: d
+                    clock.set(day)
                     who = STEP_ACTOR.get(action, "town")
                     if who == "village":      # the village's assistant where it has one, else the township
                         assistant = users.get("village1")
@@ -185,7 +186,7 @@ def demo_cases(engine, households_by_town, today=None):
             finally:
                 system.actor.reset(token)
     finally:
-        flow.clock = real_clock
+        clock.set(saved)
     # the deadlines of unfinished cases as of today
     flow.refresh_all()
     return made

@@ -3,6 +3,7 @@ the township, closed by the county), dated back from today: one overdue, one rep
 one within its period and one not yet assigned."""
 import datetime as dt
 
+from schema import clock
 from casework.core import system
 
 # (township index, days ago: received, assigned, replied, closed; fields). None: not done yet.
@@ -32,17 +33,17 @@ def _weekday(today, days_ago):
 
 def demo_complaints(engine, today=None):
     """Create the demo complaints once; returns how many were made."""
-    models, flow = engine.models, engine.flow
+    models = engine.models
     Complaint, User, Area = models["complaint"], models["user"], models["area"]
     if Complaint.select().exists():
         return 0
     users = {u.username: u for u in User.select()}
     towns = list(Area.select().where(Area.level == "township").order_by(Area.code))
-    real_clock = flow.clock
-    today = today or real_clock()
+    saved = clock.saved()
+    today = today or clock.today()
 
     def act(username, day, fn):
-        flow.clock = lambda: day
+        clock.set(day)
         token = system.actor.set((users[username].id, username, None))
         try:
             fn()
@@ -69,7 +70,7 @@ def demo_complaints(engine, today=None):
                 record.status, record.closing_note = "closed", answer[2]
                 act("county", closed, record.save)
     finally:
-        flow.clock = real_clock
+        clock.set(saved)
     return made
 
 

@@ -2,6 +2,7 @@
 listed three weeks ago (its aid stops from next month), a third of the money repaid since."""
 import datetime as dt
 from decimal import Decimal
+from schema import clock
 
 MONTHS_OBTAINED = 6         # months of aid obtained by the false statement
 MONTHS_REPAID = 2
@@ -12,7 +13,7 @@ def demo_credit(engine, today=None):
     Record, Repayment = models["dishonesty"], models["recovery"]
     if Record.select().exists():
         return 0
-    today = today or engine.flow.clock()
+    today = today or clock.today()
     Care, Area, Household = models["care"], models["area"], models["household"]
     town = Area.get_or_none(Area.code == "370405101")
     if town is None:

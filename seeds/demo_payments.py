@@ -6,6 +6,7 @@ import random
 from decimal import Decimal
 
 from casework.funds import care, payments
+from schema import clock
 
 LEGACY = 120          # households in care since a year ago
 
@@ -25,7 +26,7 @@ def demo_payments(engine, today=None):
                                                               "certificate"))
     if Change.select().where(Change.reason.startswith("由原花名册迁入")).exists():
         return 0
-    today = today or engine.flow.clock()
+    today = today or clock.today()
     months = months_back(today, 12)
     first, current = months[0], months[-1]
     rng = random.Random(1201)

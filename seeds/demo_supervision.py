@@ -5,6 +5,7 @@ import datetime as dt
 from casework.core import system
 from casework.supervision import village_reports
 from casework.funds.care import previous_month
+from schema import clock
 
 
 def demo_village_reports(engine, today=None):
@@ -14,7 +15,7 @@ def demo_village_reports(engine, today=None):
     Report, Area = models["village_report"], models["area"]
     if Report.select().exists():
         return 0
-    today = today or dt.date.today()
+    today = today or clock.today()
     month = previous_month(today.strftime("%Y-%m"))
     villages = list(Area.select().where(Area.level == "village").order_by(Area.code))
     made = 0
@@ -42,7 +43,7 @@ def demo_checks(engine, today=None):
     models = engine.models
     if "check_result" not in models.registry.entities or models["cadre"].select().exists():
         return 0
-    today = today or engine.flow.clock()
+    today = today or clock.today()
     Care, Member, Area = models["care"], models["member"], models["area"]
     in_care = list(Care.select().where(Care.status == "in_care", Care.case.is_null()).order_by(Care.id).limit(3))
     if len(in_care) < 3:
@@ -80,7 +81,7 @@ def demo_reviews(engine):
     if staff is None or leader is None:
         return 0
     due = [r for r in reviews.due(engine, staff) if r["overdue_days"] and r["assistance_type"] in ("11", "12")][:3]
-    flow, today = engine.flow, engine.flow.clock()
+    flow, today = engine.flow, clock.today()
     for i, row in enumerate(due):
         case = reviews.open_review(engine, staff, row["id"])
         flow.perform(case.id, "start_investigation", staff, {}, opinion="到期复核，安排入户")

@@ -14,7 +14,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from casework.engine import Engine  # noqa: E402
+from schema import clock  # noqa: E402
 from seeds import bootstrap  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _calendar_day():
+    """A test that moves the one clock (schema.clock) never moves it for the next test."""
+    clock.reset()
+    yield
+    clock.reset()
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 PASSWORD = bootstrap.DEMO_PASSWORD

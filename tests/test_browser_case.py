@@ -6,6 +6,7 @@ import shutil
 
 from tests.conftest import PASSWORD, make_app
 from tests.test_browser import ARGS, CHROMIUM, Server, _flashes, _playwright, new_page
+from schema import clock
 
 
 def _login(page, base, username):
@@ -46,7 +47,7 @@ def test_township_takes_a_dibao_case_to_approval(demo_file, tmp_path):
     app = make_app(f"sqlite:///{target}")
     engine = app.extensions["jiuzhu"]
     today = {"date": dt.date.today()}
-    engine.flow.clock = lambda: today["date"]
+    clock.set(lambda: today["date"])
     H, A = engine.models["household"], engine.models["area"]
     household = H.select().where(H.village.in_(A.select(A.id).where(A.code == "370405001001")),
                                  H.income_per_capita < 500).order_by(H.id).first()       # below the standard

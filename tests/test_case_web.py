@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 from .conftest import engine_of
+from schema import clock
 
 MATERIALS = ["id_card", "hukou_book", "hardship_statement", "verification_auth", "pledge"]
 
@@ -253,7 +254,7 @@ def test_documents_are_filled_from_the_case(app, browser_for):
     case.save()
     to_publicity(app, case)
     User = eng.models["user"]
-    eng.flow.clock = lambda: dt.date.today() + dt.timedelta(days=10)     # after the notice period
+    clock.set(lambda: dt.date.today() + dt.timedelta(days=10))     # after the notice period
     eng.flow.perform(case.id, "approve", User.get(username="leader1"), {"decided_amount": "420"}, opinion="同意救助")
     text = docx_text(town.get(f"/admin/case/document/?id={case.id}&name=approval_form&format=docx").data)
     assert "运河街道民政办" in text and "运河街道分管领导" in text and "同意救助" in text and "420.00" in text
@@ -356,7 +357,7 @@ def test_payment_screen(app, browser_for):
     Care, Payment, Area = eng.models["care"], eng.models["payment"], eng.models["area"]
     assert Care.select().count() > 0                           # demo approvals put households in care
     town = Area.get(code="370405001")
-    month = eng.flow.clock().strftime("%Y-%m")                 # the demo closes every month before this one
+    month = clock.today().strftime("%Y-%m")                 # the demo closes every month before this one
     b = browser_for("town1")
     r = b.post("/admin/payments/run", {"township": town.id, "month": month})
     html = b.get(r.headers["Location"]).get_data(as_text=True)
@@ -382,7 +383,7 @@ def test_payment_screen(app, browser_for):
 
 def test_payment_command_line(app, tmp_path):
     eng = engine_of(app)
-    month = eng.flow.clock().strftime("%Y-%m")                 # the demo closes every month before this one
+    month = clock.today().strftime("%Y-%m")                 # the demo closes every month before this one
     runner = app.test_cli_runner()
     r = runner.invoke(args=["payments", "run", "--township", "370405001", "--month", month])
     assert r.exit_code == 0 and "新生成" in r.output, r.output

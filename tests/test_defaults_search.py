@@ -5,6 +5,7 @@ import re
 from .conftest import Browser, engine_of
 from .test_imports import household, member, pid, template_headers, upload, workbook
 from .test_scope_matrix import VILLAGES
+from schema import clock
 
 
 def login(app, username):
@@ -62,7 +63,7 @@ def test_new_case_copies_the_applicant_and_today(any_app):
     page = b.get(f"/admin/household/details/?id={home.id}").get_data(as_text=True)
     assert f'id="new-case" href="/admin/case/new/?household={home.id}"' in page
     html = b.get(f"/admin/case/new/?household={home.id}").get_data(as_text=True)
-    today = engine.flow.clock().isoformat()
+    today = clock.today().isoformat()
     assert f'value="{home.head_name}"' in html and f'value="{home.head_id_number}"' in html
     assert f'id="apply_date" name="apply_date" type="date" value="{today}"' in html
     outside = spouse_in(engine, VILLAGES["jiantou"])

@@ -4,6 +4,7 @@ import io
 
 from .conftest import Browser, engine_of
 from .test_case_web import act, household_in, latest_case, new_case, page, seen_of
+from schema import clock
 
 
 def test_home_visit_photo_from_a_phone(any_app):
@@ -19,7 +20,7 @@ def test_home_visit_photo_from_a_phone(any_app):
     photo = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
     r = village.post(f"/admin/case/transition/?id={case.id}", {
         "transition": "record_home_visit", "seen": seen_of(html), "investigator_1": "张明", "investigator_2": "李红",
-        "home_visit_date": engine.flow.clock().isoformat(), "home_visit_record": "拍了住房照片",
+        "home_visit_date": clock.today().isoformat(), "home_visit_record": "拍了住房照片",
         "attachment": (io.BytesIO(photo), "IMG_20261202_101500.jpg")}, content_type="multipart/form-data")
     assert r.status_code == 302, r.get_data(as_text=True)[:1500]
     assert "附件：IMG_20261202_101500.jpg" in page(village, case.id)

@@ -9,6 +9,7 @@ import pytest
 from casework.core import system, workdays
 from casework.cases.workflow import Refused
 from schema import RecordInvalid
+from schema import clock
 
 D = dt.date
 ALL_MATERIALS = "id_card,hukou_book,hardship_statement,verification_auth,pledge"
@@ -20,7 +21,7 @@ class World:
     def __init__(self, engine):
         self.engine, self.flow, m = engine, engine.flow, engine.models
         self.today = D(2026, 9, 25)
-        engine.flow.clock = lambda: self.today
+        clock.set(lambda: self.today)
         Area, User, H = m["area"], m["user"], m["household"]
         token = system.actor.set((None, "测试", None))
         county = Area.create(code="370405", name="台儿庄区", level="county")

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 from casework.core.named import Named
 from casework.funds.standards import NoStandard, standard_in_force  # noqa: F401 (NoStandard: the calculators' refusal)
+from schema import clock
 
 CALCULATORS = Named()
 calculator = CALCULATORS            # @calculator("name") registers a function
@@ -39,7 +40,7 @@ class Context:
 
     def __init__(self, engine, record, month=None):
         self.engine, self.models, self.record = engine, engine.models, record
-        self.month = month or engine.flow.clock().strftime("%Y-%m")
+        self.month = month or clock.today().strftime("%Y-%m")
         Household = self.models["household"]
         self.household = Household.get_or_none(id=record.__data__.get("household"))
 

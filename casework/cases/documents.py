@@ -1,7 +1,7 @@
 """The values a document template is filled with, for one record and the user printing it."""
 import datetime as dt
 
-from schema import types
+from schema import clock, types
 from schema.resolve import DisplayContext, Resolver
 
 
@@ -17,7 +17,7 @@ def filler(engine, record, user, unmask):
     village = Area.get_or_none(id=village_id) if village_id else None
     township = Area.get_or_none(id=village.__data__["parent"]) if village and village.__data__.get("parent") else None
     county = Area.get_or_none(id=township.__data__["parent"]) if township and township.__data__.get("parent") else None
-    today = flow.clock()
+    today = clock.today()
     special = {"village": village.name if village else "", "township": township.name if township else "",
                "county": county.name if county else "",
                # 行政复议法（2023年修订）第二十四条: a township government's decision, and one of a county

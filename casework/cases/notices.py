@@ -1,8 +1,7 @@
 """Public notices (公示): the rows a village may post for a date, with only the declared columns and
 ID numbers masked for the public (3704**********1234)."""
-import datetime as dt
 
-from schema import types
+from schema import clock, types
 from schema.resolve import DisplayContext, Resolver
 
 from schema import idnumber
@@ -29,7 +28,7 @@ def villages(models, user):
 def rows(engine, notice, user, village_id, on=None):
     """(village, [[text per column]]) for the cases whose notice period covers `on`."""
     models = engine.models
-    on = on or dt.date.today()
+    on = on or clock.today()
     Area = models["area"]
     village = scope.scoped(models, "area", user).where(Area.id == village_id, Area.level == "village").first()
     if village is None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from schema import RecordInvalid
+from schema import clock, RecordInvalid
 
 from casework.core.errors import Refused
 from casework.core import scope, system
@@ -125,7 +125,7 @@ def due(engine, user, today=None, village_id=None):
     first, each with its running review case if there is one."""
     models = engine.models
     Care, Case, Area = models["care"], models["case"], models["area"]
-    today = today or engine.flow.clock()
+    today = today or clock.today()
     horizon = today + dt.timedelta(days=engine.settings.get("review_due_soon_days"))
     query = scope.scoped(models, "care", user).where(Care.status == "in_care", Care.next_review <= horizon)
     if village_id:
@@ -152,7 +152,7 @@ def due(engine, user, today=None, village_id=None):
 def counts(engine, user, today=None):
     """(overdue, due soon) for the home page: two counts on the indexed date, not the list itself."""
     Care = engine.models["care"]
-    today = today or engine.flow.clock()
+    today = today or clock.today()
     horizon = today + dt.timedelta(days=engine.settings.get("review_due_soon_days"))
     in_care = scope.scoped(engine.models, "care", user).where(Care.status == "in_care")
     return (in_care.where(Care.next_review < today).count(),
@@ -174,7 +174,7 @@ def open_review(engine, user, care_id, today=None):
     try:
         case = Case(household=household.id, assistance_type=row.assistance_type, purpose="review",
                     applicant_name=household.head_name, applicant_id_number=household.head_id_number,
-                    apply_date=today or engine.flow.clock(), channel="review",
+                    apply_date=today or clock.today(), channel="review",
                     hardship_detail=f"定期复核（上次复核或纳入：{base_of(row)}，应于 {row.next_review} 前复核）")
         case.save()
     finally:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import peewee as pw
 
-from schema import RecordInvalid, conditions, types
+from schema import clock, RecordInvalid, conditions, types
 from schema.resolve import DisplayContext
 
 from casework.cases import benefits
@@ -61,7 +61,6 @@ class Flow:
     def __init__(self, engine):
         self.engine, self.models, self.registry = engine, engine.models, engine.registry
         self.settings = engine.settings
-        self.clock = dt.date.today          # tests and scheduled jobs may set another "today"
 
     # -- lookups
     def workflow(self, record):
@@ -111,7 +110,7 @@ class Flow:
         """[(transition, reason)] for the transitions of the current state the user's role may take;
         reason is None when it can be taken now, else why not (a condition not met yet)."""
         wf = self.workflow(record)
-        today = today or self.clock()
+        today = today or clock.today()
         if wf is None or user is None or getattr(record, "archived", False):
             return []
         if not scope.allows(self.models, wf.entity, user, record.id):
@@ -129,7 +128,7 @@ class Flow:
         """Take transition `name` on case `record_id` as `user`. `form` maps field names to raw
         values; `seen` is the id of the last step the user's page showed (stale pages are refused).
         Raises Refused or RecordInvalid and then changes nothing."""
-        today = today or self.clock()
+        today = today or clock.today()
         db = self.models.db
         with db.atomic():
             record = self._locked(record_id, user)
@@ -268,7 +267,7 @@ class Flow:
         step = Step(case=record.id, action=action, action_label=label, from_state=source, to_state=target,
                     actor=user.id if user else None, actor_name=user.full_name if user else "系统",
                     actor_role=user.role if user else None,
-                    at=dt.datetime.combine(today, dt.datetime.now().time().replace(microsecond=0)), opinion=opinion or None,
+                    at=dt.datetime.combine(today, clock.now().time()), opinion=opinion or None,
                     changes=json.dumps(plain, ensure_ascii=False) if plain else None,
                     attachment=attachment)
         step.save()
@@ -279,7 +278,7 @@ class Flow:
         wf = self.workflow(record)
         if wf is None:
             return []
-        today = today or self.clock()
+        today = today or clock.today()
         steps = self.steps(record) if steps is None else steps
         filled = [set(json.loads(s.changes)) if s.changes else set() for s in steps]
         closed = getattr(record, wf.state_field) in wf.closing_states()
@@ -351,13 +350,13 @@ class Flow:
     # -- lists: one indexed range on due_date, within the user's scope
     def overdue(self, user, today=None):
         Case = self.case_model()
-        today = today or self.clock()
+        today = today or clock.today()
         return scope.scoped(self.models, Case._spec.name, user).where(Case.due_date < today)
 
     def overdue_everywhere(self, today=None):
         """Every township's overdue cases: for the command line and scheduled jobs, not for pages."""
         Case = self.case_model()
-        query = Case.select().where(Case.due_date < (today or self.clock()))
+        query = Case.select().where(Case.due_date < (today or clock.today()))
         return query.where(Case.archived == False) if Case._spec.archive else query  # noqa: E712
 
     def refresh_all(self):
@@ -381,7 +380,7 @@ class Flow:
 
     def due_soon(self, user, today=None):
         Case = self.case_model()
-        today = today or self.clock()
+        today = today or clock.today()
         try:
             until = self.calendar().add_working_days(today, self.setting("due_soon_days"))
         except workdays.CalendarUnknown:
@@ -466,9 +465,9 @@ class Flow:
                 return
             wf = flow.workflow(record)
             user = flow._actor()
-            flow._write_step(record, "register", "受理登记", None, wf.start, user, None, {}, None, flow.clock())
+            flow._write_step(record, "register", "受理登记", None, wf.start, user, None, {}, None, clock.today())
             for name in wf.effects.get(wf.start, []):      # what registering itself does (先行救助 paid)
-                care.EFFECTS[name](flow, record, user, flow.clock())
+                care.EFFECTS[name](flow, record, user, clock.today())
             flow.refresh(record)
             type(record).update(due_date=record.due_date, due_item=record.due_item).where(
                 type(record).id == record.id).execute()
@@ -482,7 +481,7 @@ class Flow:
     def _number(self, record):
         """<township code>-<year>-<serial>: the township's count of cases that year, plus one."""
         Case, Area = type(record), self.models["area"]
-        year = (record.apply_date or dt.date.today()).year
+        year = (record.apply_date or clock.today()).year
         village = record.__data__.get("village")
         township = Area.select(Area.parent).where(Area.id == village).scalar() if village else None
         code = Area.select(Area.code).where(Area.id == township).scalar() if township else None

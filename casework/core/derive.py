@@ -3,13 +3,12 @@
 Per-record rules run before a save (and may refuse it); aggregate rules recompute a parent after
 its children change. Bound to a ModelSet by `install(models)`.
 """
-import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import peewee as pw
 
-from schema import RecordInvalid
+from schema import clock, RecordInvalid
 from schema.specs import SchemaError
 
 from schema import idnumber
@@ -130,7 +129,7 @@ def fill(record, spec, models=None):
 def today(record, spec, models=None):
     """Left empty, today's date (a case's 申请日期): the same default on the form, an import and the API."""
     if getattr(record, spec.name) is None:
-        setattr(record, spec.name, dt.date.today())
+        setattr(record, spec.name, clock.today())
 
 
 def backfill(models):

@@ -6,13 +6,12 @@ sheets are found by the entities' Chinese names, columns by the fields' Chinese 
 the cells, the derivation rules check sex and birth date against the ID number, the row scope
 decides which villages and households a user may import into.
 """
-import datetime as dt
 import json
 import re
 import uuid
 from dataclasses import dataclass, field
 
-from schema import RecordInvalid, StaleRecord, types
+from schema import clock, RecordInvalid, StaleRecord, types
 from schema.models import insert_rows
 from schema.resolve import DisplayContext
 
@@ -519,7 +518,7 @@ class Importer(ColumnMapping):
         """New rows in batches. The rules a save's hooks would run were run while checking; what the
         hooks would write afterwards (audit rows, parents' derived fields) is written here in bulk."""
         model = self.models[part.spec.name]
-        now = dt.datetime.now().replace(microsecond=0)
+        now = clock.now()
         key = link_keys(part.spec)[0] if link_keys(part.spec) else None
         AuditLog = self.engine.system.AuditLog
         who = system.actor.get() or (None, None, None)
@@ -552,7 +551,7 @@ class Importer(ColumnMapping):
         result = "已导入" if outcome.committed else ("预检通过" if outcome.ok and outcome.dry_run else "未导入")
         user = self.user
         self.engine.system.ImportBatch.create(
-            batch=outcome.batch, at=dt.datetime.now().replace(microsecond=0),
+            batch=outcome.batch, at=clock.now(),
             user_id=user.id if user else None, username=user.username if user else "命令行",
             entity=self.spec.name, filename=outcome.filename[:200], rows=outcome.rows, created=outcome.created,
             updated=outcome.updated, errors=len(outcome.problems), mode="更新" if self.update else "新增",

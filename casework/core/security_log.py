@@ -13,6 +13,7 @@ import threading
 import peewee as pw
 
 from casework.core import system
+from schema import clock
 
 GENESIS = "0" * 64
 
@@ -111,7 +112,7 @@ class Log:
                detail=None):
         """Append one event; who/ip default to the actor of this request or command."""
         who = system.actor.get() or (None, None, None)
-        values = {"at": dt.datetime.now().replace(microsecond=0),
+        values = {"at": clock.now(),
                   "user_id": user_id if user_id is not None else who[0],
                   "username": (username if username is not None else who[1] or "")[:40] or None,
                   "ip": ip if ip is not None else who[2], "kind": kind, "entity": entity,

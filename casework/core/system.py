@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from schema import types
+from schema import clock, types
 
 # who is acting now; set per request by the web layer, per command by the CLI
 actor = contextvars.ContextVar("actor", default=None)      # (user id, username, ip)
@@ -177,7 +177,7 @@ def install_audit(models, tables):
         if action == "update" and not changes:
             return
         who = actor.get() or (None, None, None)
-        tables.AuditLog.create(at=dt.datetime.now().replace(microsecond=0), user_id=who[0], username=who[1],
+        tables.AuditLog.create(at=clock.now(), user_id=who[0], username=who[1],
                         ip=who[2], entity=record._spec.name, record_id=record._pk, action=action,
                         changes=json.dumps(changes, ensure_ascii=False), batch=batch.get())
     models.hooks.after.append(after)
@@ -229,7 +229,7 @@ class Settings:
             # a policy number changed (e.g. the township approval limit): who, when, from where, old → new
             who = actor.get() or (None, by, None)
             row = SettingValue.get(SettingValue.key == key)
-            self.tables.AuditLog.create(at=dt.datetime.now().replace(microsecond=0), user_id=who[0],
+            self.tables.AuditLog.create(at=clock.now(), user_id=who[0],
                                         username=who[1] or by, ip=who[2], entity=SETTING_ENTITY, record_id=row.id,
                                         action="update", changes=json.dumps(
                                             {key: [_plain(before), _plain(value)]}, ensure_ascii=False))

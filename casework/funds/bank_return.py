@@ -5,11 +5,10 @@ The file is the payment list the bank received with three columns filled in: 处
 township-month within the user's scope, once, with the same card number and amount — and nothing
 changes until the whole file is clean; then all lines are marked in one transaction.
 """
-import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from schema import types
+from schema import clock, types
 
 from casework.funds import payments
 from casework.core import tabular
@@ -84,7 +83,7 @@ def apply(engine, user, township_id, month, data, filename, today=None):
         if result not in OK | FAILED:
             bad("处理结果", "处理结果应填“成功”或“失败”")
             continue
-        paid_on = today or dt.date.today()
+        paid_on = today or clock.today()
         if "入账日期" in col and str(cells[col["入账日期"]]).strip():
             raw = cells[col["入账日期"]]
             paid_on = _date(raw)

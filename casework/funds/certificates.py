@@ -1,8 +1,7 @@
 """Certificates (最低生活保障证, 特困人员救助供养证): issued when a case is approved, numbered in one
 series per township and kind, replaced (the old one revoked with the reason), revoked on exit."""
-import datetime as dt
 
-from schema import RecordInvalid
+from schema import clock, RecordInvalid
 
 from casework.funds.care import effect, township_of
 
@@ -43,7 +42,7 @@ def install(models):
             raise RecordInvalid({"replace_reason": "该对象已有有效证件，补换证须写明原因"})
         record.village = care.__data__["village"]
         record.number = _number(models, care.__data__["village"], record.kind)
-        record.issued_on = record.issued_on or dt.date.today()
+        record.issued_on = record.issued_on or clock.today()
         record.status = "valid"
 
     @models.hooks.on("certificate", "after_change")
@@ -64,5 +63,5 @@ def revoke(models, care_id, reason, keep=None):
     if keep:
         query = query.where(Certificate.id != keep)
     for cert in query:
-        cert.status, cert.revoked_on, cert.revoke_reason = "revoked", dt.date.today(), reason[:100]
+        cert.status, cert.revoked_on, cert.revoke_reason = "revoked", clock.today(), reason[:100]
         cert.save()

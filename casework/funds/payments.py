@@ -17,6 +17,7 @@ from schema.models import insert_rows, stream_dicts
 
 from casework.funds import cards, care, covered
 from casework.core import scope, system
+from schema import clock
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -94,7 +95,7 @@ def run(engine, user, township_id, month):
             Payment.village.in_(villages), Payment.month == month, Payment.kind == "regular").count())
         # only what is missing: the database skips care rows that already have this month's line
         in_force = in_force.where(~pw.fn.EXISTS(paid_already)).order_by(Care.id)
-        now = dt.datetime.now().replace(microsecond=0)
+        now = clock.now()
         created, total, listed = 0, 0, set()
         # a chunk at a time from one streamed query, so that memory stays flat however many are in care
         for chunk in _chunks(stream_dicts(in_force), CHUNK):
@@ -179,7 +180,7 @@ def close(engine, user, township_id, month):
         pending = lines.where(Payment.status == "pending").count()
         if pending:
             raise PaymentRefused(f"还有 {pending} 笔待发，请先导入银行回盘（标记已发或失败）再关账")
-        row.status, row.closed_at = "closed", dt.datetime.now().replace(microsecond=0)
+        row.status, row.closed_at = "closed", clock.now()
         row.closed_by = user.full_name if user else "系统"
         row.save()
         summarise(models, township, month)
@@ -200,7 +201,7 @@ def summarise(models, township, month):
             .join(Care, pw.JOIN.LEFT_OUTER, on=(Payment.care == Care.id))
             .where(Payment.village.in_(villages), Payment.month == month, Payment.status != "held")
             .group_by(Payment.village, Payment.assistance_type).tuples())
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now()
     data = [{"village": v, "month": month, "assistance_type": t, "lines": n, "households": h,
              "persons": int(p or 0), "amount": Decimal(str(a or 0)), "created_at": now, "updated_at": now}
             for v, t, n, h, p, a in rows]
@@ -372,7 +373,7 @@ def unconfirmed(engine, user, township_id, month, today):
 
 def _audit(engine, entity, record_id, action, changes):
     who = system.actor.get() or (None, None, None)
-    engine.system.AuditLog.create(at=dt.datetime.now().replace(microsecond=0), user_id=who[0], username=who[1],
+    engine.system.AuditLog.create(at=clock.now(), user_id=who[0], username=who[1],
                                   ip=who[2], entity=entity, record_id=record_id, action=action,
                                   changes=json.dumps(changes, ensure_ascii=False), batch=system.batch.get())
 

@@ -5,14 +5,13 @@ through; running the checks again adds only what is new (a finding's key is stab
 A death among people in care holds that care's payments from the month after the finding until the
 finding is dismissed (the payment run reads `payments.held_care`).
 """
-import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import peewee as pw
 
-from schema import RecordInvalid, types
+from schema import clock, RecordInvalid, types
 
 from casework.cases import benefits
 from schema import idnumber
@@ -21,7 +20,7 @@ from casework.funds.care import next_month
 from casework.core.imports import Problem
 
 def _today(engine):
-    return engine.flow.clock()
+    return clock.today()
 
 
 class Finder:
@@ -357,5 +356,5 @@ def install(models):
         if record.status != "open" and not (record.handled_note or "").strip():
             raise RecordInvalid({"handled_note": "请写明核实情况（属实如何处理，不属实的理由）"})
         if record.status != old.get("status"):
-            record.handled_on = dt.date.today() if record.status != "open" else None
+            record.handled_on = clock.today() if record.status != "open" else None
 

@@ -1,9 +1,8 @@
 """Complaints and reports (信访举报, issue 7): the county registers a complaint and assigns it to a
 township, which checks it and writes its reply; the county closes it. The status only moves forward
 (已登记 → 已交办 → 已回复 → 已办结) and a closed complaint is never changed again."""
-import datetime as dt
 
-from schema import RecordInvalid
+from schema import clock, RecordInvalid
 
 from casework.core import scope
 from casework.funds.care import township_of
@@ -16,7 +15,7 @@ def install(engine):
 
     @models.hooks.on("complaint", "before_save")
     def before(record, old):
-        today = engine.flow.clock()
+        today = clock.today()
         township_side = scope.actor_level(models) in ("township", "village")
         if old is None and township_side:
             raise RecordInvalid({"township": "信访举报由县里登记后交办乡镇，乡镇不能新建"})
@@ -136,5 +135,5 @@ def overdue(models, user, today=None):
     """Assigned complaints past their reply deadline with no reply yet, within the user's scope."""
     Complaint = models["complaint"]
     return (scope.scoped(models, "complaint", user)
-            .where(Complaint.deadline < (today or dt.date.today()), Complaint.status == "assigned")
+            .where(Complaint.deadline < (today or clock.today()), Complaint.status == "assigned")
             .order_by(Complaint.deadline, Complaint.id))

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from schema import RecordInvalid
+from schema import clock, RecordInvalid
 
 from schema import idnumber
 from casework.core import scope
@@ -21,22 +21,21 @@ from casework.funds.care import month_closed, next_month, township_of
 RECORD, REPAYMENT = "dishonesty", "recovery"
 
 
-def install(models, clock):
-    """`clock()` gives today (the workflow's clock, which tests and scheduled jobs may set)."""
+def install(models):
     if RECORD not in models.registry.entities:
         return
     registry = models.registry
     has_cases = "case" in registry.entities
     hooks = models.hooks
-    hooks.on(RECORD, "before_save", lambda record, old: _check_record(models, record, old, clock(),
+    hooks.on(RECORD, "before_save", lambda record, old: _check_record(models, record, old, clock.today(),
                                                                         scope.actor_level(models)))
-    hooks.on(REPAYMENT, "before_save", lambda record, old: _check_repayment(models, record, old, clock()))
+    hooks.on(REPAYMENT, "before_save", lambda record, old: _check_repayment(models, record, old, clock.today()))
 
     if has_cases:
         @hooks.on("case", "before_save")
         def flag(record, old):
             if old is None:
-                text = flag_text(models, record, record.apply_date or clock())
+                text = flag_text(models, record, record.apply_date or clock.today())
                 record.credit_flag = _clip(text, record, "credit_flag")
             elif not getattr(record, "_credit_flag_by_system", False):
                 record.credit_flag = old.get("credit_flag")      # only the system writes it

@@ -4,6 +4,7 @@ import peewee as pw
 
 from casework.funds import care
 from casework.core import scope
+from schema import clock
 
 
 def summary(engine, user):
@@ -11,7 +12,7 @@ def summary(engine, user):
     if "care" not in registry.entities or not scope.can(models, user, "care", "view"):
         return None
     Care, Change, Payment = models["care"], models["care_change"], models["payment"]
-    month = engine.flow.clock().strftime("%Y-%m")
+    month = clock.today().strftime("%Y-%m")
     labels = registry.options["assistance_type"].labels
     in_care = (scope.scoped(models, "care", user)
                .where(Care.status == "in_care", Care.start_month <= month)
@@ -43,7 +44,7 @@ def supervision(engine, user):
     reports — each only where the user may see that entity."""
     from casework.supervision import complaints, findings, village_reports
     from casework.cases import reviews
-    models, today = engine.models, engine.flow.clock()
+    models, today = engine.models, clock.today()
     out = []
 
     def can(name):

@@ -1,8 +1,7 @@
 """Findings from spot checks (document 002): a failed check becomes a finding against the township; the
 county sets its level and deadline and accepts the rectification; the township only writes its reply."""
-import datetime as dt
 
-from schema import RecordInvalid
+from schema import clock, RecordInvalid
 
 from casework.core import scope
 from casework.funds.care import township_of
@@ -17,19 +16,19 @@ def install(models):
     def before(record, old):
         if record.level in ("rectification", "supervision") and not record.deadline:
             raise RecordInvalid({"deadline": "整改通知和督办须填写整改时限"})
-        if record.deadline and record.deadline != (old or {}).get("deadline") and record.deadline < dt.date.today():
+        if record.deadline and record.deadline != (old or {}).get("deadline") and record.deadline < clock.today():
             raise RecordInvalid({"deadline": f"整改时限 {record.deadline} 已经过去，请填写今天或以后的日期"})
         level = scope.actor_level(models)
         if old is not None and level in ("township", "village"):
             # what else the township may not change: `writers` in finding.yaml
             if (record.reply or "").strip() and record.reply != old.get("reply"):
-                record.status, record.replied_on = "replied", dt.date.today()
+                record.status, record.replied_on = "replied", clock.today()
             elif record.status != old.get("status"):
                 raise RecordInvalid({"status": "整改状态由回复和县里的验收决定"})
         if record.status == "accepted":
             if not (record.reply or "").strip():
                 raise RecordInvalid({"status": "乡镇回复整改情况后才能验收"})
-            record.accepted_on = record.accepted_on or dt.date.today()
+            record.accepted_on = record.accepted_on or clock.today()
 
     @models.hooks.on("spot_check_case", "after_change")
     def after(record, action, old):
@@ -50,5 +49,5 @@ def overdue(models, user, today=None):
     """Findings past their deadline and not yet accepted, within the user's scope."""
     from casework.core import scope
     Finding = models["finding"]
-    return scope.scoped(models, "finding", user).where(Finding.deadline < (today or dt.date.today()),
+    return scope.scoped(models, "finding", user).where(Finding.deadline < (today or clock.today()),
                                                        Finding.status != "accepted")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from casework.funds import care
 from casework.core import scope
+from schema import clock
 
 
 class DrawRefused(Exception):
@@ -87,7 +88,7 @@ def draw(engine, user, month, seed=None, force=False):
             chosen, reasons = sample(cases, percent, this_seed)
             check = Check(township=township.id, month=month, seed=this_seed, population=len(cases),
                           sample_size=len(chosen), drawn_by=user.full_name,
-                          drawn_at=dt.datetime.now().replace(microsecond=0), superseded=False)
+                          drawn_at=clock.now(), superseded=False)
             check.save()
             for c in chosen:
                 Item(spot_check=check.id, case=c.id, reason=reasons[c.id]).save()

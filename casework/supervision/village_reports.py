@@ -3,7 +3,7 @@ roster shows no change that month, and the list of villages that have not report
 import datetime as dt
 import re
 
-from schema import RecordInvalid
+from schema import clock, RecordInvalid
 
 from casework.core import scope, system
 from casework.funds.care import next_month
@@ -38,7 +38,7 @@ def install(models):
         village, month = record.__data__.get("village"), record.month
         if not village or not month:
             return                               # required fields: the form says so
-        today = dt.date.today()
+        today = clock.today()
         if month > today.strftime("%Y-%m"):
             raise RecordInvalid({"month": "不能报送还没到的月份"})
         twin = Report.select().where(Report.village == village, Report.month == month)
