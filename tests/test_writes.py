@@ -2,7 +2,6 @@
 leaves a `writers:`-protected field alone (and says why) while the county's import changes it; a direct
 save by that role is refused with the field named; a frozen row is never saved again; bad declarations
 are refused by the compiler."""
-import datetime as dt
 import io
 import shutil
 
