@@ -5,7 +5,7 @@ import peewee as pw
 from flask import has_request_context
 from flask_admin.model.filters import BaseFilter
 
-from schema import types
+from schema import paths, types
 
 
 def path_condition(models, entity_name, path, make_condition):
@@ -167,15 +167,12 @@ def _label_for(view, path):
 def _level_of(view, path):
     """The area level a path reaches when the declarations fix it (village.parent → township)."""
     order = ["county", "township", "village"]
-    entity, level = view.spec, None
-    for part in path.split("."):
-        f = entity.field(part)
-        if entity.name == "area" and part == "parent":
+    level = None
+    for entity, f in paths.hops(view.models.registry, view.spec, path):
+        if entity.name == "area" and f.name == "parent":
             level = order[order.index(level) - 1] if level in order[1:] else None
         elif f.type == "area":
             level = f.level
-        if f.type in ("ref", "area"):
-            entity = view.models.registry.entities[f.to or "area"]
     return level
 
 

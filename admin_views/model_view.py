@@ -16,7 +16,7 @@ from markupsafe import Markup
 import peewee as pw
 
 from casework.core import heads, scope
-from schema import RecordInvalid, types
+from schema import RecordInvalid, paths, types
 from schema.resolve import DisplayContext, Resolver
 
 from . import auth, export, filters, inline_errors, presets
@@ -134,12 +134,7 @@ class SchemaModelView(AccessLogMixin, VersionedSaves, DocumentsMixin, auth.Guard
 
     # -- helpers
     def resolve(self, path):
-        entity = self.spec
-        for part in path.split("."):
-            f = entity.field(part)
-            if f.type in ("ref", "area"):
-                entity = self.models.registry.entities[f.to or "area"]
-        return f
+        return paths.field_at(self.models.registry, self.spec, path)
 
     def ctx(self):
         if "resolver" not in g:

@@ -17,7 +17,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
-from schema import conditions
+from schema import conditions, paths
 from schema import yamlfile
 from schema.specs import SchemaError
 
@@ -104,16 +104,11 @@ def _check_token(token, entity, registry, actions, rel, i):
             raise SchemaError(rel, f"第{i}块的占位符 {{{token}}} 无效：操作名应为流程中的操作，"
                                    f"属性为 {', '.join(sorted(STEP_ATTRS))}", entity.name)
         return
-    current = entity
-    parts = token.split(".")
-    for n, part in enumerate(parts):
-        if not current.has_field(part):
-            raise SchemaError(rel, f"第{i}块的占位符 {{{token}}}：{part} 不是字段", entity.name, token)
-        f = current.field(part)
-        if n < len(parts) - 1:
-            if f.type not in ("ref", "area"):
-                raise SchemaError(rel, f"第{i}块的占位符 {{{token}}}：{part} 不是引用字段", entity.name, token)
-            current = registry.entities[f.to or "area"]
+    try:
+        paths.hops(registry, entity, token)
+    except paths.PathError as e:
+        raise SchemaError(rel, f"第{i}块的占位符 {{{token}}}：{e.part} 不是{'引用' if e.not_a_ref else ''}字段",
+                          entity.name, token) from None
 
 
 def fill(spec, value, items):

@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from . import conditions, notices, types, workflows, yamlfile
+from . import conditions, notices, paths, types, workflows, yamlfile
 from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting, UniqueRows
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -420,17 +420,12 @@ def _check_path(registry, entity, path, key):
 
 
 def _resolve(registry, entity, path, key="list"):
-    """Follow 'ref.field' paths one hop at a time; return the final Field spec."""
-    current, parts = entity, path.split(".")
-    for i, part in enumerate(parts):
-        if not current.has_field(part):
-            raise SchemaError(entity.file, f"{key} 中的 {path} 不是字段", entity.name, path)
-        f = current.field(part)
-        if i < len(parts) - 1:
-            if f.type not in ("ref", "area"):
-                raise SchemaError(entity.file, f"{key} 中的 {path}：{part} 不是引用字段", entity.name, path)
-            current = registry.entities[f.to or "area"]
-    return f
+    """The Field spec a 'ref.field' path ends on; a bad path is a SchemaError naming the key."""
+    try:
+        return paths.field_at(registry, entity, path)
+    except paths.PathError as e:
+        message = f"{key} 中的 {path}：{e.part} 不是引用字段" if e.not_a_ref else f"{key} 中的 {path} 不是字段"
+        raise SchemaError(entity.file, message, entity.name, path) from None
 
 
 def _load_roles(root, entities):

@@ -6,9 +6,10 @@ schema package knowing about them: forms, inline rows, imports and scripts all p
 import datetime as dt
 import io
 from decimal import Decimal
-from urllib.parse import urlparse, parse_qs
+from urllib.parse import urlparse
 
 import peewee as pw
+from playhouse import db_url
 
 from . import types
 from .specs import SchemaError
@@ -282,20 +283,16 @@ def make_database(url, pool=False):
 
     pool: keep PostgreSQL connections open between requests. A new connection forks a server
     process (15-80 ms on a busy 2-core machine), which every request paid before (issue 12)."""
-    parsed = urlparse(url)
-    if parsed.scheme in ("postgres", "postgresql"):
-        q = {k: v[0] for k, v in parse_qs(parsed.query).items()}
-        kw = dict(user=parsed.username, password=parsed.password, host=parsed.hostname, port=parsed.port or 5432, **q)
-        if pool:
-            from playhouse.pool import PooledPostgresqlDatabase
-            return PooledPostgresqlDatabase(parsed.path.lstrip("/"), max_connections=POOL_SIZE,
-                                            stale_timeout=POOL_STALE_SECONDS, timeout=30, **kw)
-        return pw.PostgresqlDatabase(parsed.path.lstrip("/"), **kw)
-    if parsed.scheme == "sqlite":
-        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
+    scheme = urlparse(url).scheme
+    if scheme in ("postgres", "postgresql"):
+        if not pool:
+            return db_url.connect(url)
+        return db_url.connect("postgresql+pool" + url[len(scheme):], max_connections=POOL_SIZE,
+                              stale_timeout=POOL_STALE_SECONDS, timeout=30)
+    if scheme == "sqlite":
         # IMMEDIATE: a transaction that reads and then writes takes the write lock at BEGIN, where
         # SQLite waits busy_timeout for it; a deferred one fails at once with "database is locked"
-        return pw.SqliteDatabase(path or ":memory:", lock_type="IMMEDIATE", pragmas={
+        return db_url.connect(url, lock_type="IMMEDIATE", pragmas={
             "journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal",
             "cache_size": -32000, "busy_timeout": 5000})
     raise ValueError(f"不支持的数据库地址：{url}（可用 sqlite:/// 或 postgresql://）")

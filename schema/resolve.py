@@ -4,6 +4,10 @@
 (e.g. "village", "household.village.parent") reach from a batch of rows, with one query per hop
 and entity. Values and titles are then read from the cache.
 """
+import peewee as pw
+
+from .paths import hops
+
 CHUNK = 900          # below SQLite's bound-parameter limit
 
 
@@ -17,20 +21,13 @@ class Resolver:
         known = self.cache.setdefault(entity, {})
         missing = [i for i in set(ids) if i is not None and i not in known]
         model = self.models[entity]
-        for start in range(0, len(missing), CHUNK):
-            part = missing[start:start + CHUNK]
+        for part in pw.chunked(missing, CHUNK):
             for row in model.select().where(model.id.in_(part)).dicts():
                 known[row["id"]] = row
 
     def _hops(self, entity, path):
         """[(entity, field spec)] along a dotted path."""
-        out, current = [], self.registry.entities[entity]
-        for part in path.split("."):
-            f = current.field(part)
-            out.append((current.name, f))
-            if f.type in ("ref", "area"):
-                current = self.registry.entities[f.to or "area"]
-        return out
+        return [(spec.name, f) for spec, f in hops(self.registry, entity, path)]
 
     def prefetch(self, entity, rows, paths):
         """rows: data dicts (field name → raw value) of `entity`."""

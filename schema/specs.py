@@ -169,7 +169,7 @@ class Entity:
     no_import: str | None = None  # why the Excel import refuses this table (its rows follow rules on save)
     search_inline: bool = False   # the search also finds a record by its inline children's search fields
     unique_rows: list = dc_field(default_factory=list)   # UniqueRows
-    head: dict | None = None      # the head of the household must be one of its members (casework/heads.py)
+    head: dict | None = None      # the head of the household must be one of its members (casework/core/heads.py)
     import_key: str | None = None # the field an import update finds rows by (default: a unique ID number)
     versioned: bool = True        # a row version refuses a save based on an outdated copy (lost update)
     # {when: "saved" | condition on the stored row, fields | except, field, message}: see schema/README.md

@@ -28,6 +28,15 @@ def get(name):
     return TYPES[name]
 
 
+def read(name, value):
+    """A cell read as every import reads the type (dates in any of the forms offices write, 600元/月,
+    full-width digits, Excel serials); None when it is empty or cannot be read."""
+    try:
+        return TYPES[name].coerce(value, None)
+    except CellError:
+        return None
+
+
 BLANK = ("blank", None)
 
 

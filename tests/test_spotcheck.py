@@ -9,6 +9,7 @@ import pytest
 
 from casework.core import scope, system
 from casework.supervision import spotcheck
+from schema import clock
 
 from .test_workflow import World
 
@@ -168,10 +169,10 @@ def test_failed_check_becomes_a_finding_the_township_answers(world):
     finding.level = "rectification"
     with pytest.raises(RecordInvalid, match="整改时限"):
         finding.save()
-    finding.deadline = dt.date.today() - dt.timedelta(days=1)
+    finding.deadline = clock.today() - dt.timedelta(days=1)
     with pytest.raises(RecordInvalid, match="已经过去，请填写今天或以后的日期"):
         finding.save()
-    deadline = dt.date.today() + dt.timedelta(days=10)
+    deadline = clock.today() + dt.timedelta(days=10)
     finding.deadline = deadline
     finding.save()
     finding.status = "accepted"

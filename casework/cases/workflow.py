@@ -17,7 +17,7 @@ from schema.resolve import DisplayContext
 from casework.cases import benefits
 from casework.funds import care
 from casework.core.errors import Refused  # noqa: F401 (views import it from here)
-from casework.core import scope, system, workdays
+from casework.core import numbering, scope, system, workdays
 
 STEP = "case_step"
 
@@ -480,15 +480,9 @@ class Flow:
 
     def _number(self, record):
         """<township code>-<year>-<serial>: the township's count of cases that year, plus one."""
-        Case, Area = type(record), self.models["area"]
-        year = (record.apply_date or clock.today()).year
-        village = record.__data__.get("village")
-        township = Area.select(Area.parent).where(Area.id == village).scalar() if village else None
-        code = Area.select(Area.code).where(Area.id == township).scalar() if township else None
-        prefix = f"{code or '000000000'}-{year}-"
-        last = Case.select(pw.fn.MAX(Case.case_no)).where(Case.case_no.startswith(prefix)).scalar()
-        serial = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
-        return f"{prefix}{serial:05d}"
+        code = numbering.township_code(self.models, record.__data__.get("village"))
+        prefix = f"{code}-{(record.apply_date or clock.today()).year}-"
+        return numbering.next_number(type(record).case_no, prefix, 5)
 
 
 def _days(cal, unit, start, end):

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import peewee as pw
 
-from schema import clock, RecordInvalid
+from schema import RecordInvalid, clock, paths
 from schema.specs import SchemaError
 
 from schema import idnumber
@@ -105,15 +105,13 @@ def self_care(record, spec, models=None):
 def copy(record, spec, models=None):
     """The value at a reference path, kept on the record itself: a case keeps its household's village
     so that its row scope and its lists are one indexed lookup instead of a chain of subqueries."""
-    names = parse(spec.derive)[1].split(".")
-    value, entity = record.__data__.get(names[0]), record._spec
-    for ref, part in zip(names, names[1:]):
+    steps = paths.hops(models.registry, record._spec, parse(spec.derive)[1])
+    value = record.__data__.get(steps[0][1].name)
+    for entity, f in steps[1:]:
         if value is None:
             break
-        target = entity.field(ref).to or "area"
-        model = models[target]
-        value = model.select(getattr(model, part)).where(model.id == value).scalar()
-        entity = models.registry.entities[target]
+        model = models[entity.name]
+        value = model.select(getattr(model, f.name)).where(model.id == value).scalar()
     setattr(record, spec.name, value)
 
 
@@ -245,8 +243,7 @@ def recompute(models, child_name, parent_ids, chunk=500):
         parent, ref = models[parent_name], getattr(child, ref_name)
         sums = sorted({arg.split(".", 1)[1] for _, _, arg in fields if arg and "." in arg})
         updates = []
-        for start in range(0, len(parent_ids), chunk):
-            ids = parent_ids[start:start + chunk]
+        for ids in pw.chunked(parent_ids, chunk):
             cols = [ref, pw.fn.COUNT(child.id)] + [pw.fn.SUM(getattr(child, c)) for c in sums]
             stats = {row[0]: row[1:] for row in _live(child).select(*cols).where(ref.in_(ids))
                      .group_by(ref).tuples()}

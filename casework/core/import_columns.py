@@ -1,7 +1,7 @@
 """How an import reads a workbook's layout: which sheet is which entity, where the header is, which
 column is which field (by label, alias or the user's saved mapping), and which columns it leaves out.
 
-casework/imports.py validates and writes the rows these parts describe."""
+casework/core/imports.py validates and writes the rows these parts describe."""
 from dataclasses import dataclass, field
 
 from casework.core import refs, scope, tabular

@@ -430,7 +430,7 @@ class Importer(ColumnMapping):
             system.batch.reset(token)
 
     def _settle_heads(self, main, parent_rows, outcome):
-        """Each household's head becomes its member (casework/heads.py); True if one cannot."""
+        """Each household's head becomes its member (casework/core/heads.py); True if one cannot."""
         refused, added = heads.settle_rows(self.models, self.spec.name, sorted(parent_rows.items()))
         outcome.created += added              # heads registered as their household's members
         if not refused:

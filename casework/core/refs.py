@@ -3,6 +3,8 @@ the export writes for a reference ("DEMO-001 张三"), always within the user's 
 import re
 import string
 
+import peewee as pw
+
 from casework.core import scope
 
 CHUNK = 500
@@ -58,8 +60,7 @@ def lookup(models, entity, user, texts):
     for key in key_fields(spec):
         col = getattr(model, key.name)
         wanted = sorted({v for t in texts if not found[t] for v in (t, t.upper())})
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start:start + CHUNK]
+        for chunk in pw.chunked(wanted, CHUNK):
             for rid, value in base().select(model.id, col).where(col.in_(chunk)).tuples():
                 for t in (value, value.lower() if isinstance(value, str) else value):
                     if t in found and rid not in found[t]:

@@ -7,7 +7,7 @@ user without an area gets a query that matches nothing.
 import peewee as pw
 from werkzeug.security import generate_password_hash
 
-from schema import RecordInvalid
+from schema import RecordInvalid, paths
 
 NOTHING = pw.SQL("1 = 0")
 
@@ -65,20 +65,17 @@ def condition(models, entity_name, user):
     if spec.scope == "self":
         Area = models["area"]
         return model.id.in_(ids) if model is not Area else Area.id.in_(ids)
-    parts = spec.scope.split(".")
-    return _chain(models, spec, parts, ids)
+    return _chain(models, paths.hops(models.registry, spec, spec.scope), ids)
 
 
-def _chain(models, spec, parts, ids):
-    model = models[spec.name]
-    field = spec.field(parts[0])
-    column = getattr(model, field.name)
-    if len(parts) == 1:
-        return column.in_(ids)
-    target_name = "area" if field.type == "area" else field.to
-    target = models[target_name]
-    inner = _chain(models, models.registry.entities[target_name], parts[1:], ids)
-    return column.in_(target.select(target.id).where(inner))
+def _chain(models, steps, ids):
+    """`a IN (SELECT id FROM A WHERE b IN (… area ids))` along the scope path, innermost first."""
+    entity, f = steps[-1]
+    condition = getattr(models[entity.name], f.name).in_(ids)
+    for entity, f in reversed(steps[:-1]):
+        target = models[paths.target(f)]
+        condition = getattr(models[entity.name], f.name).in_(target.select(target.id).where(condition))
+    return condition
 
 
 def scoped(models, entity_name, user, archived=False):

@@ -6,7 +6,6 @@ township-month within the user's scope, once, with the same card number and amou
 changes until the whole file is clean; then all lines are marked in one transaction.
 """
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 from schema import clock, types
 
@@ -72,9 +71,9 @@ def apply(engine, user, township_id, month, data, filename, today=None):
             bad("卡号", "卡号与发放清单不一致")
             continue
         try:
-            amount = Decimal(str(cells[col["金额（元）"]]).replace(",", "").strip())
-        except InvalidOperation:
-            bad("金额（元）", "金额不是数字")
+            amount = types.get("money").coerce(cells[col["金额（元）"]], None)
+        except types.CellError as e:
+            bad("金额（元）", str(e))
             continue
         if amount != line["amount"]:
             bad("金额（元）", f"金额与发放清单不一致（应为 {line['amount']:.2f}）")
@@ -86,7 +85,7 @@ def apply(engine, user, township_id, month, data, filename, today=None):
         paid_on = today or clock.today()
         if "入账日期" in col and str(cells[col["入账日期"]]).strip():
             raw = cells[col["入账日期"]]
-            paid_on = _date(raw)
+            paid_on = types.read("date", raw)
             if paid_on is None:
                 bad("入账日期", "入账日期应写作 2026-05-10")
                 continue
@@ -125,10 +124,3 @@ def apply(engine, user, township_id, month, data, filename, today=None):
             outcome.paid += paid
             outcome.failed += not paid
     return outcome
-
-
-def _date(text):
-    try:
-        return types.get("date").coerce(text, None)
-    except types.CellError:
-        return None

@@ -3,16 +3,12 @@ series per township and kind, replaced (the old one revoked with the reason), re
 
 from schema import clock, RecordInvalid
 
-from casework.funds.care import effect, township_of
+from casework.core import numbering
+from casework.funds.care import effect
 
 def _number(models, village_id, kind):
-    Area, Certificate = models["area"], models["certificate"]
-    township = Area.get_or_none(id=township_of(models, village_id))
-    prefix = f"{township.code if township else '000000000'}{kind}"
-    last = Certificate.select(Certificate.number).where(Certificate.number.startswith(prefix)).order_by(
-        Certificate.number.desc()).scalar()
-    serial = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
-    return f"{prefix}{serial:05d}"
+    prefix = f"{numbering.township_code(models, village_id)}{kind}"
+    return numbering.next_number(models["certificate"].number, prefix, 5)
 
 
 @effect("issue_certificate")

@@ -38,8 +38,8 @@ class Finder:
         Result = self.models["check_result"]
         known = set()
         keys = list(self.rows)
-        for start in range(0, len(keys), 500):
-            known |= {k for (k,) in Result.select(Result.key).where(Result.key.in_(keys[start:start + 500])).tuples()}
+        for part in pw.chunked(keys, 500):
+            known |= {k for (k,) in Result.select(Result.key).where(Result.key.in_(part)).tuples()}
         made = Counter()
         token = system.actor.set((None, "数据比对", None))
         try:
@@ -129,8 +129,7 @@ def check_relatives(finder):
         name, relation, cadre_name, position = relatives[id_number]
         return (f"{name} 是{options['cadre_position'].label_of(position)} {cadre_name} 的"
                 f"{options['near_relation'].label_of(relation)}")
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    for chunk in pw.chunked(ids, 500):
         for id_number, name, household, care_id, village in _people_in_care(models).where(
                 models["member"].id_number.in_(chunk)):
             finder.add("relative", f"care:{id_number}:{care_id}", f"{words(id_number)}，在保障人员中；请核实是否已备案",
@@ -293,7 +292,7 @@ def import_deaths(engine, user, data, filename, source=None):
         except idnumber.IdNumberError as e:
             bad("身份证号", str(e))
             id_number = None
-        died = _date(value.get("死亡日期"))
+        died = types.read("date", value.get("死亡日期"))
         if died is None:
             bad("死亡日期", "死亡日期应写作 2026-05-01")
         elif died > today:
@@ -318,9 +317,8 @@ def import_deaths(engine, user, data, filename, source=None):
         with engine.db.atomic():
             existing = set()
             ids = [line[0] for line in lines]
-            for start in range(0, len(ids), 500):
-                existing |= {i for (i,) in Death.select(Death.id_number).where(
-                    Death.id_number.in_(ids[start:start + 500])).tuples()}
+            for part in pw.chunked(ids, 500):
+                existing |= {i for (i,) in Death.select(Death.id_number).where(Death.id_number.in_(part)).tuples()}
             for id_number, name, died, src in lines:
                 if id_number in existing:
                     outcome.known += 1
@@ -332,13 +330,6 @@ def import_deaths(engine, user, data, filename, source=None):
         system.actor.reset(token)
     return outcome
 
-
-def _date(value):
-    """A cell read as every import reads a date (2026-05-01, 2026年5月1日, 20260501, an Excel serial)."""
-    try:
-        return types.get("date").coerce(value, None)
-    except types.CellError:
-        return None
 
 
 # -- working through the results ---------------------------------------------------------------------

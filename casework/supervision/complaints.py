@@ -4,7 +4,7 @@ township, which checks it and writes its reply; the county closes it. The status
 
 from schema import clock, RecordInvalid
 
-from casework.core import scope
+from casework.core import numbering, scope
 from casework.funds.care import township_of
 
 
@@ -123,12 +123,7 @@ def reply_deadline(engine, assigned_on):
 
 def _number(record):
     """XF-<date received>-<serial of that day>."""
-    Complaint = type(record)
-    prefix = f"XF-{record.received_on:%Y%m%d}-"
-    taken = [n[len(prefix):] for (n,) in Complaint.select(Complaint.number)
-             .where(Complaint.number.startswith(prefix)).tuples()]
-    serial = max([int(t) for t in taken if t.isdigit()], default=0) + 1
-    return f"{prefix}{serial:03d}"
+    return numbering.next_number(type(record).number, f"XF-{record.received_on:%Y%m%d}-", 3)
 
 
 def overdue(models, user, today=None):

@@ -15,7 +15,7 @@ import peewee as pw
 from schema import clock, RecordInvalid
 
 from schema import idnumber
-from casework.core import scope
+from casework.core import numbering, scope
 from casework.funds.care import month_closed, next_month, township_of
 
 RECORD, REPAYMENT = "dishonesty", "recovery"
@@ -148,13 +148,8 @@ def _derive(record, recovered):
 def _number(models, record):
     """<township code>-SX<year>-<serial>: the township's records that year, plus one (archived ones
     keep their numbers, so a number is never given twice)."""
-    Model, Area = models[RECORD], models["area"]
-    township = township_of(models, record.__data__.get("village"))
-    code = Area.select(Area.code).where(Area.id == township).scalar() if township else None
-    prefix = f"{code or '000000000'}-SX{record.found_on.year}-"
-    last = Model.select(pw.fn.MAX(Model.record_no)).where(Model.record_no.startswith(prefix)).scalar()
-    serial = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
-    return f"{prefix}{serial:04d}"
+    prefix = f"{numbering.township_code(models, record.__data__.get('village'))}-SX{record.found_on.year}-"
+    return numbering.next_number(models[RECORD].record_no, prefix, 4)
 
 
 # -- stopping the aid, through the roster
