@@ -3,8 +3,9 @@ import os
 
 import schema
 
-from casework.core import accounts, derive, heads, scope, security_log, system
-from casework.cases import benefits, reviews, workflow
+from casework import registry
+from casework.core import accounts, derive, heads, scope, security_log, system, writes
+from casework.cases import reviews, workflow
 from casework.funds import care, cards, certificates, reserve
 from casework.supervision import checks, complaints, credit, findings, village_reports
 
@@ -13,11 +14,12 @@ SCHEMA_DIR = schema.HERE
 
 class Engine:
     def __init__(self, database_url, schema_dir=SCHEMA_DIR, pool=False):
-        self.registry = schema.load(schema_dir, derive.names(), benefits.names(), care.names())
+        self.registry = registry.load(schema_dir)
         self.db = schema.make_database(database_url, pool=pool)
         self.models = schema.ModelSet(self.registry, self.db)
         derive.install(self.models)
         scope.install_user_rules(self.models)
+        writes.install(self.models)         # immutable_after and writers, before the rules of each entity
         self.system = system.Tables(self.db)
         system.install_audit(self.models, self.system)
         self.settings = system.Settings(self.registry, self.system)

@@ -123,7 +123,7 @@ def _sheet(raw, registry, rel, params):
         if c.get("format", "int") not in FORMATS:
             raise SchemaError(rel, f"列 {name} 的 format 应为 {', '.join(sorted(FORMATS))}", source)
         if "where" in c:
-            _check_filter(c["where"], registry, entity, rel, params, source)
+            c = dict(c, where=_check_filter(c["where"], registry, entity, rel, params, source))
         if "expr" in c:
             _check_expr(c["expr"], seen - {name}, rel, name)
         elif c.get("agg") in AGGREGATES:
@@ -134,8 +134,7 @@ def _sheet(raw, registry, rel, params):
         columns.append(dict(c, label=str(c.get("label") or name), format=c.get("format", "int")))
     filters = []
     for f in raw.get("filters") or []:
-        _check_filter(f, registry, entity, rel, params, source)
-        filters.append(f)
+        filters.append(_check_filter(f, registry, entity, rel, params, source))
     checks = [_check_rule(c, {c["name"] for c in columns}, rel, source) for c in raw.get("checks") or []]
     return Sheet(name=str(raw.get("name") or entity.label), source=source, group=group, columns=columns,
                  filters=filters, totals=raw.get("totals", True) is not False, checks=checks)
@@ -162,10 +161,15 @@ def _check_rule(raw, known, rel, source):
 
 
 def _check_filter(f, registry, entity, rel, params, source):
+    """The filter as run: `with: {attribute: value}` on a choice field becomes `in:` the codes whose
+    option attributes match (`{field: assistance_type, with: {family: dibao}}` → 11, 12, 13, and any type
+    added to the list later with that family)."""
     ops = set(f) - {"field"} if isinstance(f, dict) else set()
-    if len(ops) != 1 or not ops <= OPS:
-        raise SchemaError(rel, f"筛选条件 {f} 应有 field 和一个比较（{', '.join(sorted(OPS))}）", source)
-    _field(registry, entity, f.get("field", ""), rel, "filters")
+    if len(ops) != 1 or not ops <= OPS | {"with"}:
+        raise SchemaError(rel, f"筛选条件 {f} 应有 field 和一个比较（{', '.join(sorted(OPS | {'with'}))}）", source)
+    spec = _field(registry, entity, f.get("field", ""), rel, "filters")
+    if "with" in ops:
+        return {"field": f["field"], "in": _codes_with(registry, spec, f["with"], rel, source)}
     value = f[next(iter(ops))]
     for v in value if isinstance(value, list) else [value]:
         if isinstance(v, str) and v.startswith("param:"):
@@ -173,6 +177,21 @@ def _check_filter(f, registry, entity, rel, params, source):
             if name not in params or (modifier and modifier not in MODIFIERS):
                 raise SchemaError(rel, f"筛选条件引用了未声明的参数 {v[6:]}（月份参数可加 "
                                        f"{'、'.join('|' + m for m in MODIFIERS)}）", source)
+    return f
+
+
+def _codes_with(registry, spec, wanted, rel, source):
+    if spec.type != "choice" or not isinstance(wanted, dict) or not wanted:
+        raise SchemaError(rel, f"筛选条件 with 只用于选项字段，写作 with: {{属性: 值}}（{spec.name}）", source)
+    options = registry.options[spec.options]
+    for key in wanted:
+        if key not in options.attributes:
+            raise SchemaError(rel, f"筛选条件 with 中的 {key} 不是选项表 {options.name} 声明的属性"
+                                   f"（可用：{'、'.join(options.attributes) or '无'}）", source)
+    codes = options.codes_with(**{k: v if isinstance(v, bool) else str(v) for k, v in wanted.items()})
+    if not codes:
+        raise SchemaError(rel, f"选项表 {options.name} 中没有属性为 {wanted} 的选项", source)
+    return codes
 
 
 def _field(registry, entity, path, rel, where):

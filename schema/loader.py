@@ -7,16 +7,16 @@ import re
 
 import yaml
 
-from . import notices, paths, types, workflows, yamlfile
+from . import conditions, notices, paths, types, workflows, yamlfile
 from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting, UniqueRows
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
                "order", "inline", "related", "menu", "table", "no_import", "unique_rows",
-               "versioned", "head", "import_key", "search_inline"}
+               "versioned", "head", "import_key", "search_inline", "immutable_after", "writers_message"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
-              "unique_message", "fixed", "aliases", "renamed_from"}
+              "unique_message", "fixed", "aliases", "renamed_from", "writers"}
 RESERVED = {"id", "archived", "archived_at", "created_at", "updated_at", "version"}
 SPECIAL_FILES = {"roles.yaml", "settings.yaml", "notices.yaml", "menus.yaml"}
 ACTIONS = {"view", "create", "edit", "delete", "export", "restore", "audit", "unmask", "import"}
@@ -81,6 +81,7 @@ def load(root, derivations=(), calculators=None, effects=None):
     for entity in entities.values():
         _check_fields(entity, registry, set(derivations))
     for entity in entities.values():
+        _check_writes(entity, registry)
         _check_structure(entity, registry)
     registry.workflows = workflows.load_workflows(_documents(root, "workflows"), registry, calculators, effects)
     registry.profiles = workflows.load_profiles(_documents(root, "profiles"), registry)
@@ -105,6 +106,7 @@ def _load_options(root):
         items = data.get("options")
         if not isinstance(items, list) or not items:
             raise SchemaError(rel, "选项表的 options 应为非空列表", name)
+        attributes = _option_attributes(rel, name, data.get("attributes"))
         opts, seen = [], set()
         for i, item in enumerate(items, 1):
             if not isinstance(item, dict) or "code" not in item or "label" not in item:
@@ -116,14 +118,66 @@ def _load_options(root):
             aliases = item.get("aliases") or []
             if not isinstance(aliases, list):
                 raise SchemaError(rel, f"选项 {code} 的 aliases 应为列表，如 [妻子, 老伴]", name)
-            opts.append(Option(code=code, label=str(item["label"]), aliases=[str(a) for a in aliases]))
+            unknown = set(item) - {"code", "label", "aliases"} - set(attributes)
+            if unknown:
+                raise SchemaError(rel, f"选项 {code} 有未声明的属性：{', '.join(sorted(map(str, unknown)))}"
+                                       f"（属性先在 attributes 中声明）", name)
+            attrs = {}
+            for key, spec in attributes.items():
+                if key not in item:
+                    continue
+                value = item[key]
+                if spec["type"] == "bool":
+                    if not isinstance(value, bool):
+                        raise SchemaError(rel, f"选项 {code} 的属性 {key} 应为 true 或 false", name)
+                elif not isinstance(value, (str, int)) or isinstance(value, bool):
+                    raise SchemaError(rel, f"选项 {code} 的属性 {key} 应为一个代码或文字", name)
+                else:
+                    value = str(value)
+                attrs[key] = value
+            opts.append(Option(code=code, label=str(item["label"]), aliases=[str(a) for a in aliases], attrs=attrs))
         if name in out:
             raise SchemaError(rel, f"选项表 {name} 重复定义", name)
         common = [str(c) for c in data.get("common") or []]
         missing = [c for c in common if c not in seen]
         if missing:
             raise SchemaError(rel, f"common 中的代码不在选项中：{'、'.join(missing)}", name)
-        out[name] = OptionList(name=name, label=str(data.get("label") or name), options=opts, file=rel, common=common)
+        out[name] = OptionList(name=name, label=str(data.get("label") or name), options=opts, file=rel, common=common,
+                               attributes=attributes)
+    for olist in out.values():
+        # an attribute naming another option list holds one of its codes (a certificate kind, a standard kind)
+        for key, spec in olist.attributes.items():
+            target = spec.get("options")
+            if target is None:
+                continue
+            if target not in out:
+                raise SchemaError(olist.file, f"属性 {key} 引用了不存在的选项表 {target}", olist.name)
+            for o in olist.options:
+                if key in o.attrs and out[target].code_of(o.attrs[key]) is None:
+                    raise SchemaError(olist.file, f"选项 {o.code} 的属性 {key}：{o.attrs[key]} 不在选项表 {target} 中",
+                                      olist.name)
+                if key in o.attrs:
+                    o.attrs[key] = out[target].code_of(o.attrs[key])
+    return out
+
+
+ATTRIBUTE_KEYS = {"label", "options", "type"}
+
+
+def _option_attributes(rel, name, raw):
+    """`attributes: {family: {label: 救助大类, options: assistance_family}, single_person: {label: …, type: bool}}`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SchemaError(rel, "attributes 应为映射（属性名: {label: 中文名, options: 选项表 或 type: bool}）", name)
+    out = {}
+    for key, spec in raw.items():
+        if not isinstance(key, str) or not NAME.match(key) or key in ("code", "label", "aliases"):
+            raise SchemaError(rel, f"属性名 {key} 不合法（小写英文、数字、下划线，且不能是 code、label、aliases）", name)
+        if not isinstance(spec, dict) or not spec.get("label") or set(spec) - ATTRIBUTE_KEYS or \
+                spec.get("type", "text") not in ("text", "bool") or (spec.get("options") and spec.get("type") == "bool"):
+            raise SchemaError(rel, f"属性 {key} 应写作 {{label: 中文名}}，可加 options: 选项表 或 type: bool", name)
+        out[key] = {"label": str(spec["label"]), "options": spec.get("options"), "type": spec.get("type", "text")}
     return out
 
 
@@ -174,7 +228,7 @@ def _entity(data, rel):
             in_list=raw.get("in_list", True) is not False, unique_message=raw.get("unique_message"),
             fixed=bool(raw.get("fixed")), aliases=_aliases(rel, name, fname, raw.get("aliases")),
             renamed_from=_renamed_from(rel, name, fname, raw.get("renamed_from")),
-            entity=name))
+            writers=_writers(rel, name, fname, raw.get("writers")), entity=name))
     lists = {}
     for key in ("list", "filters", "search", "order", "inline", "related", "editable"):
         value = data.get(key) or []
@@ -187,6 +241,8 @@ def _entity(data, rel):
                   no_import=str(data["no_import"]) if data.get("no_import") else None,
                   unique_rows=_unique_rows(data.get("unique_rows"), rel, name, seen),
                   versioned=bool(data.get("versioned", True)), head=_head(rel, name, data.get("head")),
+                  immutable_after=data.get("immutable_after"),
+                  writers_message=str(data["writers_message"]) if data.get("writers_message") else None,
                   import_key=str(data["import_key"]) if data.get("import_key") else None, **lists)
 
 
@@ -207,6 +263,57 @@ def _unique_rows(raw, rel, name, field_names):
                               fields=[str(f) for f in rule["fields"]], where=dict(where),
                               message=str(rule["message"])))
     return out
+
+
+def _writers(rel, entity, field, raw):
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        raise SchemaError(rel, "writers 应为角色代码或层级（county、township、village）的列表，如 [county]", entity, field)
+    return list(raw)
+
+
+IMMUTABLE_KEYS = {"when", "fields", "except", "field", "message"}
+LEVELS = ("county", "township", "village")
+
+
+def _check_writes(entity, registry):
+    """`writers:` name roles or levels; `immutable_after:` names fields and a condition; frozen fields
+    are marked on the specs so every path that asks `user_may_write` leaves them out."""
+    rel, name = entity.file, entity.name
+    for f in entity.fields:
+        for who in f.writers or []:
+            if who not in registry.roles and who not in LEVELS:
+                raise SchemaError(rel, f"writers 中的 {who} 不是角色代码，也不是层级（county、township、village）",
+                                  name, f.name)
+    rule = entity.immutable_after
+    if rule is None:
+        return
+    example = "immutable_after 应写作 {when: saved 或 条件, message: 提示}，可加 fields 或 except（字段列表）、field"
+    if not isinstance(rule, dict) or set(rule) - IMMUTABLE_KEYS or not rule.get("message") or "when" not in rule:
+        raise SchemaError(rel, example, name)
+    if rule.get("fields") and rule.get("except"):
+        raise SchemaError(rel, "immutable_after 的 fields 和 except 只能写一个", name)
+    names = {f.name for f in entity.fields}
+    listed = [str(x) for x in (rule.get("fields") or rule.get("except") or [])]
+    for fname in listed + ([str(rule["field"])] if rule.get("field") else []):
+        if fname not in names:
+            raise SchemaError(rel, f"immutable_after 中的 {fname} 不是字段", name, fname)
+    when = rule["when"]
+    if when == "saved":
+        condition = None
+    elif isinstance(when, dict):
+        condition = conditions.build(when, entity, registry, rel, "immutable_after 的 when")
+    else:
+        raise SchemaError(rel, example, name)
+    entity.immutable_after = {"when": "saved" if condition is None else condition, "message": str(rule["message"]),
+                              "fields": [str(x) for x in rule.get("fields") or []],
+                              "except": [str(x) for x in rule.get("except") or []],
+                              "field": str(rule["field"]) if rule.get("field") else None}
+    if condition is None:
+        frozen = set(listed) if rule.get("fields") else names - set(listed)
+        for f in entity.fields:
+            f.frozen = f.name in frozen
 
 
 HEAD_KEYS = {"id", "name", "member", "relation"}

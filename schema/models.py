@@ -37,19 +37,86 @@ def now():
     return clock.now()
 
 
+class _Chain(list):
+    """A list of hooks that tells its owner when it changes (the per-entity plans are then rebuilt)."""
+
+    def __init__(self, changed):
+        super().__init__()
+        self._changed = changed
+
+    def append(self, fn):
+        self._changed()
+        super().append(fn)
+
+    def insert(self, index, fn):
+        self._changed()
+        super().insert(index, fn)
+
+    def extend(self, fns):
+        self._changed()
+        super().extend(fns)
+
+    def remove(self, fn):
+        self._changed()
+        super().remove(fn)
+
+
+class _ForEntities:
+    """A hook registered for some entities only."""
+
+    def __init__(self, entities, fn):
+        self.entities, self.fn = entities, fn
+
+
 class Hooks:
-    """before_save(record, old), after_change(record, action, old). old is a dict or None."""
+    """Save events: before_save(record, old) and after_change(record, action, old); old is a dict or None.
+
+    `before` and `after` hold the hooks of every entity (audit, derivations, row scope); a rule about
+    one entity registers once by name, playhouse.signals style:
+
+        @models.hooks.on("care_change", "before_save")
+        def check(record, old): ...
+
+    and runs only for that entity's records, in registration order among the others. The hooks that
+    apply to an entity are worked out once per entity (again only when a hook is added or removed),
+    so a save does not call every rule of every table to have it test the entity's name."""
+
+    EVENTS = {"before_save": "before", "after_change": "after"}
 
     def __init__(self):
-        self.before = []
-        self.after = []
+        self._plans = {}
+        self.before = _Chain(self._plans.clear)
+        self.after = _Chain(self._plans.clear)
+
+    def on(self, entities, event, fn=None, first=False):
+        """Register fn for the entity (a name, or several) on event "before_save" or "after_change";
+        without fn, a decorator. `first`: before every hook registered so far."""
+        if event not in self.EVENTS:
+            raise ValueError(f"unknown event {event!r}: {', '.join(self.EVENTS)}")
+        names = frozenset([entities] if isinstance(entities, str) else entities)
+
+        def add(fn):
+            chain = getattr(self, self.EVENTS[event])
+            entry = _ForEntities(names, fn)
+            chain.insert(0, entry) if first else chain.append(entry)
+            return fn
+        return add(fn) if fn is not None else add
+
+    def plan(self, kind, entity):
+        key = (kind, entity)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = tuple(
+                h.fn if isinstance(h, _ForEntities) else h for h in getattr(self, kind)
+                if not isinstance(h, _ForEntities) or entity in h.entities)
+        return plan
 
     def run_before(self, record, old):
-        for fn in self.before:
+        for fn in self.plan("before", record._spec.name):
             fn(record, old)
 
     def run_after(self, record, action, old):
-        for fn in self.after:
+        for fn in self.plan("after", record._spec.name):
             fn(record, action, old)
 
 

@@ -21,6 +21,7 @@ class Option:
     code: str
     label: str
     aliases: list = dc_field(default_factory=list)   # other words offices write for it (妻子 → 配偶)
+    attrs: dict = dc_field(default_factory=dict)     # declared attributes: family, single_person, …
 
 
 @dataclass
@@ -30,6 +31,7 @@ class OptionList:
     options: list
     file: str = ""
     common: list = dc_field(default_factory=list)    # codes offered first in forms (户主、配偶、子、女 …)
+    attributes: dict = dc_field(default_factory=dict)   # attribute name → {label, options, type}
 
     def __post_init__(self):
         self.labels = {o.code: o.label for o in self.options}
@@ -56,6 +58,26 @@ class OptionList:
 
     def choices(self):
         return [(o.code, o.label) for o in self.options]
+
+    def _attribute(self, name):
+        if name not in self.attributes:
+            raise KeyError(f"选项表 {self.name} 没有声明属性 {name}")
+        return name
+
+    def attr(self, code, name, default=None):
+        """The value of a declared attribute of one option (None when the option leaves it out)."""
+        self._attribute(name)
+        for o in self.options:
+            if o.code == str(code):
+                return o.attrs.get(name, default)
+        return default
+
+    def codes_with(self, **attrs):
+        """The codes, in order, whose attributes have all the given values (a new assistance type in
+        YAML joins the groups its attributes name, with no code to change)."""
+        for name in attrs:
+            self._attribute(name)
+        return [o.code for o in self.options if all(o.attrs.get(k) == v for k, v in attrs.items())]
 
     def form_choices(self):
         """The common codes first, then the rest in the standard's order."""
@@ -86,18 +108,30 @@ class Field:
     fixed: bool = False           # written when the record is made; afterwards only by a signed workflow step
     aliases: list = dc_field(default_factory=list)   # other headers offices write for this column
     renamed_from: str | None = None   # the field's former name: migration renames its column, keeping the data
+    writers: list | None = None   # roles or levels (county, township, village) that may change it once saved
+    frozen: bool = False          # the entity's `immutable_after: {when: saved}` covers it: never changed once saved
     entity: str = ""
 
     @property
     def column_name(self):
         return self.name + "_id" if self.type in ("ref", "area") else self.name
 
-    def user_may_write(self, existing=False):
+    def user_may_write(self, existing=False, role=None):
         """May a value typed by a user (a form, an inline row, a list edit, an import) land in this
         field? Not when rules write it (`readonly`: statuses, closing stamps, derived values), nor
         when it is `hidden`, nor — on a record that already exists — when it is `fixed` (what a case
-        is about: a correction is a workflow step). Every path that takes user input asks this."""
-        return not self.readonly and not self.hidden and not (existing and self.fixed)
+        is about: a correction is a workflow step) or `frozen` by the entity's `immutable_after`, or
+        when `role` (a Role; None: not asked) is not among its `writers`. Every path that takes user
+        input asks this; casework/core/writes.py refuses the same on every save."""
+        if self.readonly or self.hidden:
+            return False
+        if existing and (self.fixed or self.frozen or (role is not None and not self.writable_by(role))):
+            return False
+        return True
+
+    def writable_by(self, role):
+        """May a user of `role` change the field on a saved record (`writers:`; None: anyone)?"""
+        return self.writers is None or role.code in self.writers or role.level in self.writers
 
     @property
     def user_writable(self):
@@ -138,6 +172,9 @@ class Entity:
     head: dict | None = None      # the head of the household must be one of its members (casework/core/heads.py)
     import_key: str | None = None # the field an import update finds rows by (default: a unique ID number)
     versioned: bool = True        # a row version refuses a save based on an outdated copy (lost update)
+    # {when: "saved" | condition on the stored row, fields | except, field, message}: see schema/README.md
+    immutable_after: dict | None = None
+    writers_message: str | None = None   # what a user is told whose role may not change a `writers:` field
 
     def field(self, name):
         for f in self.fields:
@@ -251,6 +288,8 @@ class Workflow:
     effects: dict = dc_field(default_factory=dict)        # state → [effect names] run on entering it
     match: object = None                                  # condition: only records meeting it (else all)
     file: str = ""
+    states: list | None = None                            # declared states (None: not declared)
+    finals: set | None = None                             # declared `final: true` states
 
     def transition(self, name):
         for t in self.transitions:
@@ -259,7 +298,10 @@ class Workflow:
         raise KeyError(name)
 
     def closing_states(self):
-        """States no transition leaves: the case is decided (or referred and closed)."""
+        """The states that end a case: those declared `final: true`; without `states:`, those no
+        transition leaves (the case is decided, or referred and closed)."""
+        if self.finals is not None:
+            return set(self.finals)
         leaving = {s for t in self.transitions for s in t.sources if t.target not in ("", s)}
         return {t.target for t in self.transitions if t.target} - leaving
 
@@ -299,8 +341,21 @@ class Registry:
     def entity(self, name):
         return self.entities[name]
 
+    def final_states(self, entity_name):
+        """Every state that ends a record of the entity in some workflow (a case is open until then)."""
+        return sorted({s for wf in self.workflows.values() if wf.entity == entity_name
+                       for s in wf.closing_states()})
+
     def option_list(self, name):
         return self.options[name]
+
+    def codes_with(self, list_name, **attrs):
+        """`registry.codes_with("assistance_type", family="dibao")` → ["11", "12", "13"]."""
+        return self.options[list_name].codes_with(**attrs)
+
+    def option_attr(self, list_name, code, attr, default=None):
+        """`registry.option_attr("assistance_type", "21", "certificate")` → "2"."""
+        return self.options[list_name].attr(code, attr, default)
 
     def children_of(self, entity_name):
         """(child entity, ref field) pairs whose ref points at entity_name."""

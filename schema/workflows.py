@@ -6,13 +6,16 @@ A workflow may `extends:` another: it takes the other's transitions and deadline
 transition or deadline of the same name replaces the inherited one (`drop:` removes some).
 Everything is checked against the entity it runs on: states in the state field's option list,
 fields, roles, settings, type codes; an error names the file and the key.
+`states:` lists the states a workflow uses; those marked `final: true` end a case (decided, closed):
+no transition may leave them (a step that only records, `to: same`, still may), and the modules and
+reports that ask "is this case still open?" read them instead of a list of state codes.
 """
 from . import conditions, types
 from .specs import Deadline, Profile, SchemaError, Transition, Workflow
 
 WORKFLOW_KEYS = {"name", "label", "entity", "type_field", "state_field", "types", "start", "transitions",
                  "deadlines", "create_requires", "extends", "drop", "calculator", "prefill",
-                 "effects", "match"}
+                 "effects", "match", "states"}
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "fields", "requires", "checked", "when",
                    "when_message", "check", "check_message", "sets", "opinion", "style", "effects", "computed", "eligible", "defaults"}
 DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit", "pauses"}
@@ -129,6 +132,21 @@ def _workflow(name, raw, registry, stack, calculators=None, known_effects=None):
         if calculators is not None and calc_name not in calculators:
             raise SchemaError(rel, f"流程 {name} 的测算方法 {calc_name} 不存在，可用：{', '.join(sorted(calculators))}")
     prefill = [field(f, "prefill", ("money",)).name for f in data.get("prefill") or []]
+    declared, finals = _states(data.get("states"), name, rel, state)
+    if declared is not None:
+        used = [("start", data.get("start"))] + [
+            (f"操作 {t.name}", s) for t in transitions for s in t.sources + ([t.target] if t.target else [])] + [
+            (f"期限 {d.name}", s) for d in deadlines
+            for s in d.until + d.pauses + ([] if entity.has_field(d.start) else [d.start])]
+        for where, code in used:
+            if state(code, where) not in declared:
+                raise SchemaError(rel, f"流程 {name} 的{where}使用的状态 {code} 不在 states 中")
+        for t in transitions:
+            out_of = [s for s in t.sources if s in finals and t.target not in ("", s)]
+            if out_of:
+                raise SchemaError(rel, f"流程 {name} 的操作 {t.name}：不能从办结状态 "
+                                       f"{'、'.join(f'{s}（{states.label_of(s)}）' for s in out_of)}转出"
+                                       f"（该状态标了 final: true）")
     effects = {}
     for code, names in (data.get("effects") or {}).items():
         names = [names] if isinstance(names, str) else list(names or [])
@@ -137,12 +155,35 @@ def _workflow(name, raw, registry, stack, calculators=None, known_effects=None):
                 raise SchemaError(rel, f"流程 {name} 的效果 {effect_name} 不存在，可用：{', '.join(sorted(known_effects))}")
         effects[state(code, "effects")] = names
     return Workflow(name=name, label=str(data.get("label") or name), entity=entity_name,
-                    calculators=calc, prefill=prefill, effects=effects,
+                    calculators=calc, prefill=prefill, effects=effects, states=declared, finals=finals,
                     type_field=type_field.name, state_field=state_field.name, types=types_,
                     start=state(data.get("start"), "start"), transitions=transitions, deadlines=deadlines,
                     create_requires=[field(f, "create_requires").name for f in data.get("create_requires") or []],
                     match=conditions.build(data.get("match"), entity, registry, rel, f"流程 {name} 的 match"),
                     file=rel)
+
+
+def _states(raw, name, rel, state):
+    """`states: [accepted, …, {name: approved, final: true}]` → ([codes], {final codes}); (None, None)
+    when not declared (the closing states are then those no transition leaves)."""
+    if raw is None:
+        return None, None
+    if not isinstance(raw, list) or not raw:
+        raise SchemaError(rel, f"流程 {name} 的 states 应为非空列表，如 [accepted, {{name: approved, final: true}}]")
+    codes, finals = [], set()
+    for i, item in enumerate(raw, 1):
+        if isinstance(item, dict):
+            if not item.get("name") or set(item) - {"name", "final"}:
+                raise SchemaError(rel, f"流程 {name} 的 states 第{i}项应写作 状态 或 {{name: 状态, final: true}}")
+            code, final = state(item["name"], "states 中"), bool(item.get("final"))
+        else:
+            code, final = state(item, "states 中"), False
+        if code in codes:
+            raise SchemaError(rel, f"流程 {name} 的 states 中状态 {code} 重复")
+        codes.append(code)
+        if final:
+            finals.add(code)
+    return codes, finals
 
 
 def _transition(t, i, wf_name, rel, entity, registry, field, state, known_effects=None):

@@ -179,7 +179,7 @@ def demo_cases(engine, households_by_town, today=None):
                             amount = computed.amount
                     form = _form(action, rng, day, amount)
                     if action == "assess_self_care":      # the type says how the person is supported
-                        form["support_form"] = checks.SUPPORT_FORM_OF_TYPE[type_code]
+                        form["support_form"] = checks.support_forms(engine.registry)[type_code]
                     flow.perform(record.id, action, actor, form,
                                  opinion="同意" if action not in ("deny", "fail_verification", "withdraw")
                                  else "不符合条件" if action != "withdraw" else "申请人自愿撤回")

@@ -141,7 +141,8 @@ def _standard_line(out, ctx, standard):
 
 def _dibao_standard(ctx):
     """The 低保 standard of the case's own type (城市 11 / 农村 12), else of the household's hukou."""
-    hukou = DIBAO_HUKOU_OF_TYPE.get(str(ctx.record.assistance_type)) or ctx.household.hukou_type
+    hukou = ctx.engine.registry.option_attr("assistance_type", str(ctx.record.assistance_type), "hukou") \
+        or ctx.household.hukou_type
     return ctx.standard("dibao", hukou_type=hukou)
 
 
@@ -240,10 +241,6 @@ def single_cover_ground(ctx, member):
 
 def _codes(text):
     return {p.strip() for p in str(text or "").replace("，", ",").replace("、", ",").split(",") if p.strip()}
-
-
-# the hukou kind of the 低保 standard each 低保 type is paid at (the type decides, not the household)
-DIBAO_HUKOU_OF_TYPE = {"11": "1", "12": "2"}
 
 
 @calculator("tekun")

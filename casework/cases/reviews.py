@@ -15,7 +15,9 @@ from casework.core.errors import Refused
 from casework.core import scope, system
 from casework.funds.care import effect, next_month
 
-OPEN = ("accepted", "investigating", "reviewing", "review_decided")
+def _open(models):
+    """A review case still running: not in a state its workflow declares `final`."""
+    return models["case"].state.not_in(models.registry.final_states("case"))
 
 
 def add_months(day, months):
@@ -47,17 +49,17 @@ def install(models):
     if "care" not in models.registry.entities or not models["care"]._spec.has_field("next_review"):
         return
 
-    def before(record, old):
-        name = record._spec.name
-        if name == "care":
-            if not record.review_class:
-                record.review_class = _default_class(models, record.__data__.get("household"))
-            if record.start_month:
-                record.next_review = add_months(base_of(record), interval(models.settings, record.review_class))
-        elif name == "case" and record.__data__.get("purpose") == "review" and old is None:
-            _check_new_review(models, record)
+    @models.hooks.on("care", "before_save")
+    def schedule(record, old):
+        if not record.review_class:
+            record.review_class = _default_class(models, record.__data__.get("household"))
+        if record.start_month:
+            record.next_review = add_months(base_of(record), interval(models.settings, record.review_class))
 
-    models.hooks.before.append(before)
+    @models.hooks.on("case", "before_save")
+    def new_review(record, old):
+        if record.__data__.get("purpose") == "review" and old is None:
+            _check_new_review(models, record)
 
 
 def in_care(models, household, assistance_type):
@@ -70,7 +72,7 @@ def in_care(models, household, assistance_type):
 def _running(models, household, assistance_type):
     Case = models["case"]
     return Case.select().where(Case.household == household, Case.assistance_type == assistance_type,
-                               Case.purpose == "review", Case.state.in_(OPEN)).first()
+                               Case.purpose == "review", _open(models)).first()
 
 
 def _check_new_review(models, record):
@@ -129,7 +131,7 @@ def due(engine, user, today=None, village_id=None):
     if village_id:
         query = query.where(Care.village == village_id)
     running = (Case.select(Case.household, Case.assistance_type, pw.fn.MIN(Case.id).alias("case_id"))
-               .where(Case.purpose == "review", Case.state.in_(OPEN))
+               .where(Case.purpose == "review", _open(models))
                .group_by(Case.household, Case.assistance_type).alias("running"))
     labels = models.registry.options["assistance_type"].labels
     rows = (query.select(Care.id, Care.head_name, Care.assistance_type, Care.review_class, Care.next_review,

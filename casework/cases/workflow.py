@@ -362,9 +362,8 @@ class Flow:
     def refresh_all(self):
         """Recompute every open case's deadline (after the calendar or a deadline setting changed)."""
         Case = self.case_model()
-        wf_states = {s for wf in self.registry.workflows.values() for s in wf.closing_states()}
         changed = 0
-        query = Case.select().where(Case.state.not_in(list(wf_states))).order_by(Case.id)
+        query = Case.select().where(Case.state.not_in(self.registry.final_states(Case._spec.name))).order_by(Case.id)
         self._memo, self._calendar = {}, self.calendar()
         try:
             with self.models.db.atomic():
@@ -430,10 +429,10 @@ class Flow:
     def install(self):
         flow = self
         entities = self.entities()
+        hooks = self.models.hooks
 
+        @hooks.on(entities, "before_save")
         def before(record, old):
-            if record._spec.name not in entities:
-                return
             wf = flow.workflow(record)
             if wf is None:
                 raise RecordInvalid({"assistance_type": "该救助类别没有配置办理流程，请联系县级管理员"})
@@ -457,11 +456,12 @@ class Flow:
                 if not moving:
                     setattr(record, wf.state_field, old.get(wf.state_field))    # only transitions move it
 
+        # a day off or a working day entered: every open deadline moves
+        hooks.on("calendar_day", "after_change", lambda record, action, old: flow.refresh_all())
+
+        @hooks.on(entities, "after_change")
         def after(record, action, old):
-            if record._spec.name == "calendar_day":
-                flow.refresh_all()
-                return
-            if record._spec.name not in entities or action != "create":
+            if action != "create":
                 return
             wf = flow.workflow(record)
             user = flow._actor()
@@ -471,9 +471,6 @@ class Flow:
             flow.refresh(record)
             type(record).update(due_date=record.due_date, due_item=record.due_item).where(
                 type(record).id == record.id).execute()
-
-        self.models.hooks.before.append(before)
-        self.models.hooks.after.append(after)
 
     def _actor(self):
         who = system.actor.get()

@@ -245,9 +245,9 @@ def install(models, accounts, log):
         return
     from schema import RecordInvalid
 
+    # first: the policy sees the password as typed, before the user rules hash it
+    @models.hooks.on("user", "before_save", first=True)
     def before(record, old):
-        if record._spec.name != "user":
-            return
         value = record.password
         record._password_set = bool(value) and not is_hash(value)
         who = system.actor.get()
@@ -259,8 +259,9 @@ def install(models, accounts, log):
         if who and who[0] is not None and (old is None or old.get("role") != record.role):
             _check_role_grant(models, who[0], record.role, old is None)
 
+    @models.hooks.on("user", "after_change")
     def after(record, action, old):
-        if record._spec.name != "user" or action == "delete":
+        if action == "delete":
             return
         who = system.actor.get() or (None, None, None)
         by_self = who[0] is not None and who[0] == record.id
@@ -278,9 +279,6 @@ def install(models, accounts, log):
                        detail=f"{label(old.get('role'))} → {label(record.role)}")
         if action == "update" and old and old.get("active") and not record.active:
             accounts.end_all(record.id, "disabled")
-
-    models.hooks.before.insert(0, before)
-    models.hooks.after.append(after)
 
 
 def _check_role_grant(models, actor_id, role_code, creating):

@@ -82,8 +82,8 @@ def install(models):
         return
 
     def guard(record, old, archiving=False):
-        entry = heads.get(record._spec.name)
-        if entry is None or not old:
+        entry = heads[record._spec.name]
+        if not old:
             return
         Household, spec, head, back = entry
         household_id = old.get(back.name)
@@ -96,5 +96,6 @@ def install(models):
             raise RecordInvalid({"id_number": f"{record.name}是“{household}”的户主：请先在家庭户中更换户主，"
                                               f"再移出、删除或修改此人的身份证号"})
 
-    models.hooks.before.append(guard)
-    models.hooks.after.append(lambda record, action, old: guard(record, old, True) if action == "archive" else None)
+    models.hooks.on(set(heads), "before_save", guard)
+    models.hooks.on(set(heads), "after_change",
+                    lambda record, action, old: guard(record, old, True) if action == "archive" else None)

@@ -4,7 +4,7 @@ column is which field (by label, alias or the user's saved mapping), and which c
 casework/core/imports.py validates and writes the rows these parts describe."""
 from dataclasses import dataclass, field
 
-from casework.core import refs, tabular
+from casework.core import refs, scope, tabular
 from casework.core import sheet_layout as layout
 
 
@@ -47,9 +47,11 @@ SYSTEM_COLUMNS = {"创建时间": "系统记录", "修改时间": "系统记录"
                   VERSION_COLUMN: "记录版本，更新时用来发现导出后已被别人修改的行"}
 
 
-def ignored_columns(spec, update):
+def ignored_columns(spec, update, role=None):
     """Header → why an import ignores it: read-only and derived fields (rules write them), the time
-    stamps of an export, the reason column of an error workbook, and in update mode fixed fields."""
+    stamps of an export, the reason column of an error workbook, and in update mode what may not
+    change on a saved row (`fixed`, `immutable_after`, and `writers` the importing user's role is not
+    among: `Field.user_may_write`)."""
     out = dict(SYSTEM_COLUMNS)
     for f in spec.fields:
         if f.type == "password":
@@ -57,12 +59,18 @@ def ignored_columns(spec, update):
         reason = None
         if not f.user_writable:
             reason = "由系统推导" if f.derive else "由系统按规则填写"
-        elif update and f.fixed:
-            reason = "受理后不能通过导入更改"
+        elif update and not f.user_may_write(existing=True, role=role) and f is not match_key(spec):
+            reason = "受理后不能通过导入更改" if f.fixed else "保存后不能更改" if f.frozen else \
+                f"{role.label}不能修改，由{'、'.join(_writer_words(f))}填写"
         if reason:
             for name in (f.label, header_text(f)):
                 out.setdefault(name, reason)
     return out
+
+
+def _writer_words(f):
+    levels = {"county": "县级", "township": "乡镇", "village": "村级"}
+    return [levels.get(w, w) for w in f.writers or []]
 
 
 def header_text(f):
@@ -159,7 +167,7 @@ class ColumnMapping:
             return None
         part = Part(spec=spec, sheet=sheet, columns={})
         names = self._column_names(spec)
-        ignorable = {layout.normal(k): v for k, v in ignored_columns(spec, self.update).items()}
+        ignorable = {layout.normal(k): v for k, v in ignored_columns(spec, self.update, self._role()).items()}
         layout.fill_merged(sheet)
         other_names = self._column_names(others.spec) if others else self._flat_names(spec)
         found = layout.find_header(sheet, {**{k: "ignored" for k in ignorable}, **other_names, **names})
@@ -249,13 +257,18 @@ class ColumnMapping:
             return {}
         return self._column_names(self.children[0])
 
+    def _role(self):
+        return scope.role_of(self.models, self.user) if getattr(self, "user", None) is not None else None
+
     def _column_names(self, spec):
         """Normalised header → field: labels, names, template headers and declared aliases. In update
-        mode fixed fields are left out (they are ignored with a notice)."""
+        mode what may not change on a saved row is left out (it is ignored with a notice)."""
         names = {}
+        role = self._role() if self.update else None
+        key = match_key(spec) if self.update else None
         for f in importable_fields(spec):
-            if self.update and f.fixed:
-                continue
+            if self.update and not f.user_may_write(existing=True, role=role) and f is not key:
+                continue            # (the key only finds the row: it is compared, never written)
             for name in (f.label, f.name, header_text(f), *f.aliases):
                 names.setdefault(layout.normal(name), f)
         return names

@@ -99,15 +99,20 @@ def role_of(models, user):
     return models.registry.roles.get(user.role)
 
 
-def actor_level(models):
-    """The area level (county, township, village) of the user acting now; None for the system itself
-    (hooks, scripts, demo data), which the supervision rules let through."""
+def actor_role(models):
+    """The role (a Role spec) of the user acting now; None for the system itself (hooks, scripts,
+    demo data)."""
     from casework.core.system import actor
     who = actor.get()
     if not who or who[0] is None:
         return None
-    user = models["user"].get_or_none(id=who[0])
-    role = role_of(models, user)
+    return role_of(models, models["user"].get_or_none(id=who[0]))
+
+
+def actor_level(models):
+    """The area level (county, township, village) of the user acting now; None for the system itself
+    (hooks, scripts, demo data), which the supervision rules let through."""
+    role = actor_role(models)
     return role.level if role else None
 
 
@@ -140,9 +145,8 @@ def install_user_rules(models):
     if "user" not in models.registry.entities:
         return
 
+    @models.hooks.on("user", "before_save")
     def before(record, old):
-        if record._spec.name != "user":
-            return
         pw_value = record.password
         if pw_value and not str(pw_value).startswith(("scrypt:", "pbkdf2:")):
             record.password = generate_password_hash(pw_value)
@@ -157,5 +161,3 @@ def install_user_rules(models):
             if level != role.level:
                 want = models.registry.options["area_level"].label_of(role.level)
                 raise RecordInvalid({"area": f"角色“{role.label}”的所属区划应为{want}一级"})
-
-    models.hooks.before.append(before)

@@ -31,15 +31,12 @@ def install(models):
             raise RecordInvalid({"bank_account": "银行卡信息只能在“银行卡”中登记或注销（由乡镇审核），"
                                                  "家庭户中的开户名、开户银行和账号随在用的卡自动更新"})
 
+    models.hooks.on("household", "before_save", household_before)
+
+    @models.hooks.on("bank_card", "before_save")
     def before(record, old):
-        if record._spec.name == "household":
-            return household_before(record, old)
-        if record._spec.name != "bank_card":
-            return
         if old and old.get("status") == "closed" and record.status == "active":
             raise RecordInvalid({"status": "已注销的卡不能恢复使用；请登记一张新卡"})
-        if old and old.get("household") != record.__data__.get("household"):
-            raise RecordInvalid({"household": "银行卡不能改到另一户；请注销后为另一户登记新卡"})
         if record.status == "active":
             others = Card.select().where(Card.household == record.__data__.get("household"), Card.status == "active")
             if record._pk is not None:
@@ -49,15 +46,11 @@ def install(models):
         elif not record.closed_on or not record.close_reason:
             raise RecordInvalid({"closed_on": "注销银行卡须填写注销日期和注销原因"})
 
+    @models.hooks.on("bank_card", "after_change")
     def after(record, action, old):
-        if record._spec.name != "bank_card":
-            return
         household = Household.get_by_id(record.__data__["household"])
         active = Card.select().where(Card.household == household.id, Card.status == "active").first()
         household.account_name = active.account_name if active else None
         household.bank_name = active.bank_name if active else None
         household.bank_account = active.account if active else None
         household.save()
-
-    models.hooks.before.append(before)
-    models.hooks.after.append(after)

@@ -14,8 +14,7 @@ from casework.funds import covered
 from casework.core.named import Named
 
 EFFECTS = Named()
-effect = EFFECTS            # @effect("name") registers a function
-names = EFFECTS.names
+effect = EFFECTS            # @effect("name") registers a function; casework/registry.py imports every provider
 
 
 def next_month(month):
@@ -50,7 +49,7 @@ def start_care(flow, record, user, today):
     if active is not None:
         raise Refused("该户已在保（同一救助类别），不能再次纳入；金额变化请在“花名册变更”中调增或调减")
     start = next_month((record.decision_date or today).strftime("%Y-%m"))
-    persons = 1 if record.assistance_type in covered.SINGLE_PERSON else (
+    persons = 1 if covered.single_person(models.registry, record.assistance_type) else (
         models["household"].select(models["household"].member_count).where(
             models["household"].id == household).scalar() or 1)
     care = Care(household=household, assistance_type=record.assistance_type, case=record.id, persons=persons,
@@ -100,30 +99,24 @@ def install(models):
     if "care_change" not in models.registry.entities:
         return
 
-    def before(record, old):
-        name = record._spec.name
-        if name == "payment":
-            # the month the line leaves (an edit) and the month it lands in (a new line, or a moved one)
-            for village, month in {(old.get("village"), old.get("month")) if old else (None, None),
-                                   (record.__data__.get("village"), record.month)}:
-                if month and month_closed(models, township_of(models, village), month):
-                    raise RecordInvalid({"month": f"{month} 已关账，发放台账不能再改；更正请在以后月份补发或扣减"})
-        if name != "care_change":
-            return
-        if old is not None:
-            raise RecordInvalid({"kind": "花名册变更保存后不能修改；如有错误，请再登记一条相反的变更"})
-        _check_change(models, record)
+    @models.hooks.on("payment", "before_save")
+    def closed_month(record, old):
+        # the month the line leaves (an edit) and the month it lands in (a new line, or a moved one)
+        for village, month in {(old.get("village"), old.get("month")) if old else (None, None),
+                               (record.__data__.get("village"), record.month)}:
+            if month and month_closed(models, township_of(models, village), month):
+                raise RecordInvalid({"month": f"{month} 已关账，发放台账不能再改；更正请在以后月份补发或扣减"})
 
-    def after(record, action, old):
-        if record._spec.name == "care_change" and action == "create":
+    @models.hooks.on("care_change", "before_save")
+    def check(record, old):
+        if old is None:             # never changed once saved: `immutable_after` in care_change.yaml
+            _check_change(models, record)
+
+    @models.hooks.on("care_change", "after_change")
+    def apply(record, action, old):
+        if action == "create":
             _apply_change(models, record)
-
-    models.hooks.before.append(before)
-    models.hooks.after.append(after)
     models.after_import = dict(getattr(models, "after_import", {}), care=lambda record: take_over(models, record))
-
-
-SINGLE_PERSON_TYPES = ("13", "21", "22")     # 单人保 and 特困: the roster counts one person
 
 
 def take_over(models, care):
@@ -137,7 +130,7 @@ def take_over(models, care):
     if twin:
         raise RecordInvalid({"household": "该户已在保（同一救助类别），不能重复纳入；金额变化请在“花名册变更”中调增或调减"})
     if care.persons is None:
-        care.persons = 1 if care.assistance_type in SINGLE_PERSON_TYPES else (
+        care.persons = 1 if covered.single_person(models.registry, care.assistance_type) else (
             models["household"].select(models["household"].member_count)
             .where(models["household"].id == household).scalar() or 1)
         care.save()

@@ -6,9 +6,6 @@ from schema import clock, RecordInvalid
 from casework.core import numbering
 from casework.funds.care import effect
 
-KIND_OF_TYPE = {"11": "1", "12": "1", "13": "1", "21": "2", "22": "2"}
-
-
 def _number(models, village_id, kind):
     prefix = f"{numbering.township_code(models, village_id)}{kind}"
     return numbering.next_number(models["certificate"].number, prefix, 5)
@@ -17,7 +14,7 @@ def _number(models, village_id, kind):
 @effect("issue_certificate")
 def issue_certificate(flow, record, user, today):
     models = flow.models
-    kind = KIND_OF_TYPE.get(record.assistance_type)
+    kind = models.registry.option_attr("assistance_type", record.assistance_type, "certificate")
     Care = models["care"]
     care = Care.select().where(Care.case == record.id).first()
     if kind and care is not None:
@@ -29,13 +26,10 @@ def install(models):
         return
     Certificate, Care = models["certificate"], models["care"]
 
+    @models.hooks.on("certificate", "before_save")
     def before(record, old):
-        if record._spec.name != "certificate":
-            return
         if old is not None:
-            if getattr(record, "_revoking", False):
-                return
-            raise RecordInvalid({"number": "证件登记后不能修改；补换证请为该对象再登记一张，旧证自动作废"})
+            return                  # only revoking changes it (`immutable_after` in certificate.yaml)
         care = Care.get_or_none(id=record.__data__.get("care"))
         if care is None or care.status != "in_care":
             raise RecordInvalid({"care": "只能为在保对象发证"})
@@ -47,17 +41,16 @@ def install(models):
         record.issued_on = record.issued_on or clock.today()
         record.status = "valid"
 
-    def after(record, action, old):
-        name = record._spec.name
-        if name == "certificate" and action == "create":
-            reason = f"补换证（新证 {record.number}）：{record.replace_reason}" if record.replace_reason else None
-            if reason:
-                revoke(models, record.__data__["care"], reason, keep=record.id)
-        elif name == "care_change" and action == "create" and record.kind == "cancel":
-            revoke(models, record.__data__["care"], f"注销在保：{record.reason}")
+    @models.hooks.on("certificate", "after_change")
+    def replaced(record, action, old):
+        reason = f"补换证（新证 {record.number}）：{record.replace_reason}" if record.replace_reason else None
+        if action == "create" and reason:
+            revoke(models, record.__data__["care"], reason, keep=record.id)
 
-    models.hooks.before.append(before)
-    models.hooks.after.append(after)
+    @models.hooks.on("care_change", "after_change")
+    def cancelled(record, action, old):
+        if action == "create" and record.kind == "cancel":
+            revoke(models, record.__data__["care"], f"注销在保：{record.reason}")
 
 
 def revoke(models, care_id, reason, keep=None):
@@ -67,5 +60,4 @@ def revoke(models, care_id, reason, keep=None):
         query = query.where(Certificate.id != keep)
     for cert in query:
         cert.status, cert.revoked_on, cert.revoke_reason = "revoked", clock.today(), reason[:100]
-        cert._revoking = True
         cert.save()

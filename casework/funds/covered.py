@@ -9,8 +9,13 @@ import datetime as dt
 
 import peewee as pw
 
-SINGLE_PERSON = ("13", "21", "22", "41")
 CATEGORIES = ("elderly", "adults", "minors", "women", "disabled", "labour_partial", "labour_none")
+
+
+def single_person(registry, assistance_type):
+    """Does care of this type cover one person (the applicant) rather than the whole household?
+    (`single_person: true` in options/assistance_type.yaml: 单人保, 特困, 经济困难老年人补贴)"""
+    return bool(registry.option_attr("assistance_type", assistance_type, "single_person"))
 
 
 def age_on(birth, day):
@@ -64,14 +69,16 @@ def counter(models, month):
             people[care_id] = categories((birth, sex, disability, labour))
         return people
 
+    single = set(models.registry.codes_with("assistance_type", single_person=True))
+
     def count(rows):
-        households = list({h for _, h, kind in rows if kind not in SINGLE_PERSON}) or [0]
+        households = list({h for _, h, kind in rows if kind not in single}) or [0]
         totals = {h: dict(zip(CATEGORIES, (int(n or 0) for n in values)))
                   for h, *values in Member.select(Member.household, *sums)
                   .where(Member.household.in_(households), current).group_by(Member.household).tuples()}
-        singles = [r for r in rows if r[2] in SINGLE_PERSON]
+        singles = [r for r in rows if r[2] in single]
         people = single_people(singles) if singles else {}
         zero = dict.fromkeys(CATEGORIES, 0)
-        return {care_id: (people.get(care_id, zero) if kind in SINGLE_PERSON else totals.get(household, zero))
+        return {care_id: (people.get(care_id, zero) if kind in single else totals.get(household, zero))
                 for care_id, household, kind in rows}
     return count

@@ -139,11 +139,11 @@ def run(engine, user, township_id, month):
 
 def _standard_finder(models, month):
     """(village, assistance type, hukou) → the standard amount in force, looked up once per combination."""
-    from casework.funds.standards import STANDARD_OF_TYPE, standard_in_force
+    from casework.funds.standards import standard_in_force, standard_kind_of
     cache = {}
 
     def find(village, kind, hukou):
-        key = (village, STANDARD_OF_TYPE.get(kind), hukou)
+        key = (village, standard_kind_of(models.registry, kind), hukou)
         if key[1] is None or "standard" not in models.registry.entities:
             return None
         if key not in cache:

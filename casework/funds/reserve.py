@@ -63,11 +63,10 @@ def install(models):
     if "reserve_entry" not in models.registry.entities:
         return
 
+    @models.hooks.on("reserve_entry", "before_save")
     def before(record, old):
-        if record._spec.name != "reserve_entry":
-            return
         if old is not None:
-            raise RecordInvalid({"amount": "备用金收支登记后不能修改；如有错误请登记一笔相反的收支"})
+            return                  # never changed once saved: `immutable_after` in reserve_entry.yaml
         amount = Decimal(record.amount or 0)
         if amount <= 0:
             raise RecordInvalid({"amount": "金额应大于0"})
@@ -77,5 +76,3 @@ def install(models):
             raise RecordInvalid({"amount": f"备用金余额不足：现有 {current:,.2f} 元，本笔 {amount:,.2f} 元。"
                                            f"请先申请县财政拨入备用金"})
         record.balance = after
-
-    models.hooks.before.append(before)

@@ -29,8 +29,10 @@ def standard_in_force(models, village, kind, month, hukou_type=None, care_level=
     return min(rows, key=lambda r: (depth[r.__data__["area"]], _neg_month(r.effective_month)))
 
 
-# the standard a payment of each assistance type is measured against (for the average standard in reports)
-STANDARD_OF_TYPE = {"11": "dibao", "12": "dibao", "13": "dibao", "21": "tekun_basic", "22": "tekun_basic"}
+def standard_kind_of(registry, assistance_type):
+    """The standard a payment of an assistance type is measured against (its `standard` attribute in
+    options/assistance_type.yaml; None: none, as for 临时救助)."""
+    return registry.option_attr("assistance_type", assistance_type, "standard")
 
 
 def _neg_month(month):

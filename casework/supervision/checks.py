@@ -19,10 +19,6 @@ from casework.core import system, tabular
 from casework.funds.care import next_month
 from casework.core.imports import Problem
 
-FAMILY = {"11": "dibao", "12": "dibao", "13": "dibao", "21": "tekun", "22": "tekun"}
-FAMILY_LABEL = {"dibao": "最低生活保障", "tekun": "特困人员救助供养"}
-
-
 def _today(engine):
     return clock.today()
 
@@ -88,14 +84,19 @@ def check_duplicates(finder):
     # one household with two rows in care of the same kind of aid
     rows = Care.select(Care.id, Care.household, Care.assistance_type, Care.village, Care.head_name).where(
         Care.status == "in_care").order_by(Care.household, Care.id).tuples()
+    # the families paid monthly (低保, 特困: `monthly` in options/assistance_family.yaml) allow one row a household
+    registry = models.registry
+    families = registry.options["assistance_family"]
+    monthly = set(families.codes_with(monthly=True))
+    family_of = {o.code: o.attrs.get("family") for o in registry.options["assistance_type"].options}
     seen = {}
     for care_id, household, kind, village, head in rows:
-        family = FAMILY.get(kind)
-        if family is None:
+        family = family_of.get(kind)
+        if family not in monthly:
             continue
         first = seen.setdefault((household, family), care_id)
         if first != care_id:
-            finder.add("duplicate", f"household:{household}:{family}", f"同一家庭有两条{FAMILY_LABEL[family]}在保记录",
+            finder.add("duplicate", f"household:{household}:{family}", f"同一家庭有两条{families.label_of(family)}在保记录",
                        village=village, household=household, care=care_id, person_name=head)
     # one person counted in two households in care: a head registered as a member elsewhere
     Other = Care.alias()
@@ -135,7 +136,7 @@ def check_relatives(finder):
                        village=village, household=household, care=care_id, person_name=name, id_number=id_number)
         open_cases = Case.select(Case.id, Case.applicant_id_number, Case.applicant_name, Case.household,
                                  Case.village, Case.near_relative).where(
-            Case.applicant_id_number.in_(chunk), Case.state.not_in(["approved", "denied", "closed", "withdrawn"])).tuples()
+            Case.applicant_id_number.in_(chunk), Case.state.not_in(models.registry.final_states("case"))).tuples()
         for case_id, id_number, name, household, village, registered in open_cases:
             note = "" if registered else "；该事项未勾选“近亲属备案”，应备案并经县级入户核查"
             finder.add("relative", f"case:{id_number}:{case_id}", f"申请人{words(id_number)}{note}",
@@ -207,14 +208,17 @@ def check_types(finder):
     reverse (the type decides the standard paid and the account paid into)."""
     Case = finder.models["case"]
     labels = finder.models.registry.options["assistance_type"]
-    for code, form in SUPPORT_FORM_OF_TYPE.items():
+    form_of = support_forms(finder.models.registry)
+    for code, form in form_of.items():
         query = Case.select(Case.id, Case.case_no, Case.applicant_name, Case.household, Case.village,
                             Case.support_form).where(Case.assistance_type == code, Case.support_form.is_null(False),
                                                      Case.support_form != form)
         if Case._spec.archive:
             query = query.where(Case.archived == False)  # noqa: E712
         for case_id, case_no, name, household, village, actual in query.tuples():
-            other = next(c for c, f in SUPPORT_FORM_OF_TYPE.items() if f == actual)
+            other = next((c for c, f in form_of.items() if f == actual), None)
+            if other is None:
+                continue
             finder.add("type", f"case:{case_id}:{code}:{actual}",
                        f"事项 {case_no} 的救助类别为“{labels.label_of(code)}”，供养方式却是"
                        f"“{finder.models.registry.options['support_form'].label_of(actual)}”，"
@@ -222,8 +226,11 @@ def check_types(finder):
                        village=village, household=household, case=case_id, person_name=name)
 
 
-# the support form each 特困 type stands for (民发〔2021〕43号: 集中供养 in an institution, 分散供养 at home)
-SUPPORT_FORM_OF_TYPE = {"21": "home", "22": "institution"}
+def support_forms(registry):
+    """{assistance type: the support form it stands for} (the `support_form` attribute in
+    options/assistance_type.yaml; 民发〔2021〕43号: 集中供养 in an institution, 分散供养 at home)."""
+    return {o.code: o.attrs["support_form"] for o in registry.options["assistance_type"].options
+            if o.attrs.get("support_form")}
 
 CHECKS = {"death": check_deaths, "duplicate": check_duplicates, "relative": check_relatives, "amount": check_amounts,
           "head": check_heads, "type": check_types}
@@ -329,20 +336,16 @@ def import_deaths(engine, user, data, filename, source=None):
 
 def install(models):
     """The township (or village) writes only the verification: status and note; the rest is the
-    check's. A verdict needs a note."""
+    check's (`immutable_after` in check_result.yaml). A verdict needs a note."""
     if "check_result" not in models.registry.entities:
         return
 
+    @models.hooks.on("check_result", "before_save")
     def before(record, old):
-        if record._spec.name != "check_result" or old is None:
+        if old is None:
             return
-        changed = {k for k in record.__data__ if k not in ("status", "handled_note", "handled_on", "updated_at")
-                   and record.__data__.get(k) != old.get(k)}
-        if changed:
-            raise RecordInvalid({"status": "比对结果由系统生成，只能填写核实状态和核实情况"})
         if record.status != "open" and not (record.handled_note or "").strip():
             raise RecordInvalid({"handled_note": "请写明核实情况（属实如何处理，不属实的理由）"})
         if record.status != old.get("status"):
             record.handled_on = clock.today() if record.status != "open" else None
 
-    models.hooks.before.append(before)

@@ -7,34 +7,19 @@ from schema import clock, RecordInvalid
 from casework.core import numbering, scope
 from casework.funds.care import township_of
 
-# what a township user may write; everything else is the county's registration and decision
-TOWNSHIP_WRITES = {"reply", "conclusion"}
-
 
 def install(engine):
     models = engine.models
     if "complaint" not in models.registry.entities:
         return
 
-
+    @models.hooks.on("complaint", "before_save")
     def before(record, old):
-        if record._spec.name != "complaint":
-            return
         today = clock.today()
         township_side = scope.actor_level(models) in ("township", "village")
         if old is None and township_side:
             raise RecordInvalid({"township": "信访举报由县里登记后交办乡镇，乡镇不能新建"})
-        if old is not None and old.get("status") == "closed":
-            raise RecordInvalid({"status": "该信访举报已办结，不能再修改"})
-        if old is not None and township_side:
-            changed = [f.label for f in record._spec.fields if f.name not in TOWNSHIP_WRITES
-                       and not _same(f, record.__data__.get(f.name), old.get(f.name))]
-            if changed:
-                raise RecordInvalid({"reply": "乡镇只能填写核查回复和核查结论；登记、交办和办结由县里负责"
-                                              f"（不能修改：{'、'.join(changed)}）"})
-            for f in record._spec.fields:          # the row's own values: the audit shows only the reply
-                if f.name not in TOWNSHIP_WRITES:
-                    setattr(record, f.name, old.get(f.name))
+        # a closed complaint and what the township may write: `immutable_after`, `writers` in complaint.yaml
         _check_entry(models, record, today)
         # checked when the county enters them: a household that later moves away must not block the reply
         if old is None or any(record.__data__.get(k) != old.get(k) for k in ("case", "household", "township")):
@@ -42,21 +27,6 @@ def install(engine):
         _move(engine, record, old, today)
         if old is None:
             record.number = record.number or _number(record)
-
-    models.hooks.before.append(before)
-
-
-def _same(spec, new, old):
-    # a form posts "" for an empty text, False for an unticked box where the row holds None, and a
-    # textarea with CRLF line ends whatever the row holds: none of these is a change by the township
-    if spec.type == "bool":
-        return bool(new) == bool(old)
-
-    def plain(value):
-        if isinstance(value, str):
-            value = value.replace("\r\n", "\n").strip()
-        return None if value == "" else value
-    return plain(new) == plain(old)
 
 
 def _check_entry(models, record, today):

@@ -26,32 +26,31 @@ def install(models):
         return
     registry = models.registry
     has_cases = "case" in registry.entities
+    hooks = models.hooks
+    hooks.on(RECORD, "before_save", lambda record, old: _check_record(models, record, old, clock.today(),
+                                                                        scope.actor_level(models)))
+    hooks.on(REPAYMENT, "before_save", lambda record, old: _check_repayment(models, record, old, clock.today()))
 
-
-    def before(record, old):
-        name = record._spec.name
-        if name == RECORD:
-            _check_record(models, record, old, clock.today(), scope.actor_level(models))
-        elif name == REPAYMENT:
-            _check_repayment(models, record, old, clock.today())
-        elif name == "case" and has_cases:
+    if has_cases:
+        @hooks.on("case", "before_save")
+        def flag(record, old):
             if old is None:
                 text = flag_text(models, record, record.apply_date or clock.today())
                 record.credit_flag = _clip(text, record, "credit_flag")
             elif not getattr(record, "_credit_flag_by_system", False):
                 record.credit_flag = old.get("credit_flag")      # only the system writes it
 
-    def after(record, action, old):
-        name = record._spec.name
-        if name == RECORD and action == "create":
+    @hooks.on(RECORD, "after_change")
+    def listed(record, action, old):
+        if action == "create":
             _stop_aid(models, record)
             if has_cases:
                 _flag_open_cases(models, record)
-        elif name == REPAYMENT and action in ("create", "restore", "archive", "delete"):
-            _settle(models, record, action)
 
-    models.hooks.before.append(before)
-    models.hooks.after.append(after)
+    @hooks.on(REPAYMENT, "after_change")
+    def repaid(record, action, old):
+        if action in ("create", "restore", "archive", "delete"):
+            _settle(models, record, action)
 
 
 # -- the record
@@ -60,13 +59,9 @@ def _check_record(models, record, old, today, level):
     errors = {}
     Household = models["household"]
     household = Household.get_or_none(id=record.__data__.get("household"))
-    if old is not None:
-        for fname in ("household", "id_number", "name"):
-            if record.__data__.get(fname) != old.get(fname):
-                raise RecordInvalid({fname: "登记后家庭和人员不能修改；如登记有误，请由县级管理员删除后重新登记"})
-    elif household is None or household.archived:
-        raise RecordInvalid({"household": "请选择失信人员所在的家庭"})
-    else:
+    if old is None:                 # household and person never change after: `immutable_after` in dishonesty.yaml
+        if household is None or household.archived:
+            raise RecordInvalid({"household": "请选择失信人员所在的家庭"})
         errors.update(_person_errors(models, record, household))
     if not (record.facts or "").strip():
         errors["facts"] = "请写明失信事实：虚报、隐瞒或伪造了什么"
@@ -189,7 +184,7 @@ def _stop_aid(models, record):
 
 def _check_repayment(models, repayment, old, today):
     if old is not None:
-        raise RecordInvalid({"amount": "追缴记录保存后不能修改；如有错误，请删除（作废）后重新登记"})
+        return                      # never changed once saved: `immutable_after` in recovery.yaml
     errors = {}
     Model = models[RECORD]
     record = Model.get_or_none(id=repayment.__data__.get("dishonesty"))
@@ -303,8 +298,8 @@ def _flag_open_cases(models, record):
     forms = sorted(_forms(record.id_number))
     households = {record.__data__["household"]} | {h for (h,) in Member.select(Member.household).where(
         Member.id_number.in_(forms), Member.archived == False).tuples()}  # noqa: E712
-    closing = sorted({s for wf in models.registry.workflows.values() for s in wf.closing_states()})
-    query = Case.select().where(Case.archived == False, Case.state.not_in(closing),  # noqa: E712
+    query = Case.select().where(Case.archived == False,  # noqa: E712
+                                Case.state.not_in(models.registry.final_states("case")),
                                 Case.household.in_(sorted(households)) | Case.applicant_id_number.in_(forms))
     for case in query.order_by(Case.id):
         who = "申请人" if case.applicant_id_number in forms else "家庭成员"

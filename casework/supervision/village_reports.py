@@ -33,9 +33,8 @@ def install(models):
         return
     Report = models["village_report"]
 
+    @models.hooks.on("village_report", "before_save")
     def before(record, old):
-        if record._spec.name != "village_report":
-            return
         village, month = record.__data__.get("village"), record.month
         if not village or not month:
             return                               # required fields: the form says so
@@ -62,8 +61,6 @@ def install(models):
             record.reported_by = user.full_name if user else (who[1] if who and who[1] else "系统")
             record.reported_on = today
             record.late = today > due_date(models.settings, month)
-
-    models.hooks.before.append(before)
 
 
 def status(engine, user, month):
