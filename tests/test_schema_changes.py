@@ -96,6 +96,8 @@ def test_an_option_still_in_use_cannot_be_removed(db_url, tmp_path):
     path = root / "options" / "hukou_type.yaml"
     path.write_text("\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
                               if 'code: "1"' not in line) + "\n", encoding="utf-8")
+    types = root / "options" / "assistance_type.yaml"       # the type that points at it goes with it
+    types.write_text(types.read_text(encoding="utf-8").replace(' hukou: "1",', ""), encoding="utf-8")
     second = Engine(db_url, schema_dir=str(root))
     refusals = [str(r) for r in second.plan().refusals]
     assert any("household.yaml" in r and "hukou_type" in r and "“1”3 行" in r for r in refusals), refusals
