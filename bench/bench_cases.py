@@ -23,6 +23,7 @@ import databases  # noqa: E402
 from casework.engine import Engine  # noqa: E402
 from schema.models import insert_rows  # noqa: E402
 from seeds import bootstrap  # noqa: E402
+from schema import clock  # noqa: E402
 
 OPEN = ["accepted", "investigating", "reviewing", "publicity", "evaluation", "county_review"]
 
@@ -75,7 +76,7 @@ def run(url, args, label):
     engine = Engine(url)
     engine.migrate()
     today = dt.date(2026, 11, 23)
-    engine.flow.clock = lambda: today
+    clock.set(today)
     t = time.perf_counter()
     build(engine, args.households, args.cases, today)
     print(f"[{label}] built {args.households:,} households and {args.cases:,} cases in {time.perf_counter() - t:.1f} s")

@@ -23,6 +23,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import databases  # noqa: E402
+from schema import clock  # noqa: E402
 
 MONTH = "2026-11"
 # the demo county's history is relative to its clock (past months run, paid and closed, this one open):
@@ -99,7 +100,7 @@ def build(url, households):
     from seeds import bootstrap
     engine = Engine(url)
     engine.migrate()
-    engine.flow.clock = lambda: TODAY
+    clock.set(TODAY)
     bootstrap.demo(engine)
     m = engine.models
     Area, H, Care, Change, Member = m["area"], m["household"], m["care"], m["care_change"], m["member"]

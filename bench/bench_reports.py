@@ -25,6 +25,7 @@ from casework.engine import Engine  # noqa: E402
 from reports import engine as report_engine  # noqa: E402
 from schema.models import insert_rows  # noqa: E402
 from seeds import bootstrap  # noqa: E402
+from schema import clock  # noqa: E402
 
 MONTH = "2026-11"
 # the demo county's history is relative to its clock (past months closed, this one open): built as of
@@ -55,7 +56,7 @@ def covered(i):
 
 
 def build(engine, households, months):
-    engine.flow.clock = lambda: TODAY
+    clock.set(TODAY)
     bootstrap.demo(engine)
     m = engine.models
     Area, H, Care, Payment = m["area"], m["household"], m["care"], m["payment"]

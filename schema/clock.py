@@ -1,10 +1,9 @@
 """The one clock: what day it is for the rules, and the time stamps written with records.
 
 Deadlines, due lists, notices and month boundaries ask `today()`; tests and scheduled jobs may move it
-with `set()` (or `fixed()`), and every rule then sees the same day. Time stamps (`now()`) are not moved
+with `set()` (and put back what `saved()` gave), and every rule then sees the same day. Time stamps (`now()`) are not moved
 by it: when a record was written and how long a session has been idle are facts, not business days.
 """
-import contextlib
 import datetime as dt
 
 _today = None           # a callable giving the business day, when someone has set one
@@ -33,12 +32,3 @@ def saved():
 def reset():
     set(None)
 
-
-@contextlib.contextmanager
-def fixed(day):
-    before = saved()
-    set(day)
-    try:
-        yield
-    finally:
-        set(before)

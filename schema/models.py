@@ -11,9 +11,8 @@ from urllib.parse import urlparse
 import peewee as pw
 from playhouse import db_url
 
-from . import types
+from . import clock, types
 from .specs import SchemaError
-from . import clock
 
 
 class RecordInvalid(Exception):
@@ -32,9 +31,6 @@ class StaleRecord(Exception):
         self.record, self.current = record, current
         super().__init__(f"{record._spec.label} #{record._pk} 已被他人修改")
 
-
-def now():
-    return clock.now()
 
 
 class _Chain(list):
@@ -152,7 +148,7 @@ class Record(pw.Model):
                 self.version = (self.version or 0) + 1 if not created else 1
                 if only is not None:
                     only = list(only) + [model.version]
-            stamp = now()
+            stamp = clock.now()
             if created:
                 self.created_at = self.created_at or stamp
             self.updated_at = stamp
@@ -190,8 +186,8 @@ class Record(pw.Model):
     def _set_archived(self, flag):
         old = self.snapshot()
         self.archived = flag
-        self.archived_at = now() if flag else None
-        self.updated_at = now()
+        self.archived_at = clock.now() if flag else None
+        self.updated_at = clock.now()
         try:
             with self._meta.database.atomic():
                 pw.Model.save(self, only=[type(self).archived, type(self).archived_at, type(self).updated_at])

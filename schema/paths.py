@@ -38,10 +38,3 @@ def field_at(registry, entity, path):
     """The field spec a path ends on."""
     return hops(registry, entity, path)[-1][1]
 
-
-def checked(registry, entity, path, refuse):
-    """`field_at`, with a bad path answered by `refuse(message)` (the caller's SchemaError)."""
-    try:
-        return field_at(registry, entity, path)
-    except PathError as e:
-        raise refuse(f"{e.part} 不是引用字段" if e.not_a_ref else f"{e.part} 不是字段") from None

@@ -26,7 +26,8 @@ def init(demo, county_code, county_name, admin_password):
     eng = engine()
     eng.migrate()
     if demo:
-        return click.echo(bootstrap.demo(eng))
+        click.echo(bootstrap.demo(eng))
+        return
     county_code = county_code or click.prompt("本县区划代码（6位）")
     county_name = county_name or click.prompt("本县名称")
     if not admin_password and not bootstrap.has_admin(eng):
@@ -49,7 +50,8 @@ def migrate(dry_run):
     if the_plan.refusals:
         raise click.ClickException("存在可能丢失数据的修改，已拒绝迁移，数据库未作任何改动。")
     if dry_run:
-        return click.echo("（--dry-run：未执行）")
+        click.echo("（--dry-run：未执行）")
+        return
     eng.migrate()
     click.echo("迁移完成。" if the_plan.steps else "无需迁移。")
 

@@ -8,6 +8,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 import python_calamine as pc
+from xlsxwriter.utility import xl_range
 
 WORKBOOK_EXT = (".xlsx", ".xlsm", ".xls", ".ods")
 
@@ -92,7 +93,7 @@ def read(data, filename, limits):
         try:
             rows = sheet.to_python(skip_empty_area=False)
             ranges = list(sheet.merged_cell_ranges or [])
-            merged = [_range_name(r) for r in ranges]
+            merged = [xl_range(*r[0], *r[1]) for r in ranges]
         except Exception:
             raise FileRejected(f"工作表“{sheet_name}”无法读取，文件可能已损坏") from None
         sheets.append(Sheet(name=sheet_name, rows=rows, merged=merged, formulas=formulas.get(index, []),
@@ -226,18 +227,3 @@ def _column_number(letters):
     for ch in letters:
         n = n * 26 + ch - 64
     return n
-
-
-def _range_name(r):
-    (r1, c1), (r2, c2) = r
-    return f"{column_letter(c1)}{r1 + 1}:{column_letter(c2)}{r2 + 1}"
-
-
-def column_letter(index):
-    """0 → A, 25 → Z, 26 → AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
