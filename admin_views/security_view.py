@@ -3,7 +3,7 @@ the audit administrator (search, export). Who holds which duty is schema/roles.y
 import datetime as dt
 import io
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin import expose
 
 from casework.core import scope

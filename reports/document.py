@@ -19,7 +19,7 @@ from docx.shared import Cm, Pt
 
 from schema import conditions, paths
 from schema import yamlfile
-from schema.specs import SchemaError
+from schema import SchemaError
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "documents")
 TOKEN = re.compile(r"\{([\w.:|]+)\}")

@@ -20,7 +20,7 @@ import yaml
 from casework.core import scope
 from schema import clock, paths, types, yamlfile
 from schema.resolve import DisplayContext, Resolver
-from schema.specs import SchemaError
+from schema import SchemaError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGGREGATES = {"count", "count_distinct", "sum", "avg", "min", "max"}

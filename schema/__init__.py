@@ -10,8 +10,8 @@ import os
 
 from .loader import load
 from .migrate import MigrationRefused, Plan, apply, plan
-from .models import ModelSet, RecordInvalid, StaleRecord, make_database
-from .specs import SchemaError
+from .errors import RecordInvalid, SchemaError, StaleRecord
+from .models import ModelSet, make_database
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -12,7 +12,7 @@ false, so a condition never passes on a value nobody has entered.
 """
 
 from . import types
-from .specs import SchemaError
+from .errors import SchemaError
 from . import clock
 
 COMPARE = {

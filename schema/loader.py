@@ -8,7 +8,8 @@ import re
 import yaml
 
 from . import conditions, notices, paths, types, workflows, yamlfile
-from .specs import Entity, Field, Option, OptionList, Registry, Role, SchemaError, Setting, UniqueRows
+from .errors import SchemaError
+from .specs import Entity, Field, Option, OptionList, Registry, Role, Setting, UniqueRows
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
@@ -324,7 +325,7 @@ def _head(rel, entity, value):
     if value is None:
         return None
     if not isinstance(value, dict) or set(value) != HEAD_KEYS:
-        raise SchemaError(rel, f"head 应写作 {{id: 字段, name: 字段, member: 成员实体, relation: 代码}}", entity)
+        raise SchemaError(rel, "head 应写作 {id: 字段, name: 字段, member: 成员实体, relation: 代码}", entity)
     return {k: str(v) for k, v in value.items()}
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field as dc_field
 import peewee as pw
 from playhouse.migrate import SchemaMigrator, migrate as run_ops
 
-from .specs import SchemaError
+from .errors import SchemaError
 
 
 class MigrationRefused(SchemaError):

@@ -12,25 +12,7 @@ import peewee as pw
 from playhouse import db_url
 
 from . import clock, types
-from .specs import SchemaError
-
-
-class RecordInvalid(Exception):
-    """A record breaks a rule; `errors` maps field name to a Chinese message."""
-
-    def __init__(self, errors):
-        self.errors = errors
-        super().__init__("；".join(f"{msg}" for msg in errors.values()))
-
-
-class StaleRecord(Exception):
-    """A save based on a copy of the row that someone else has changed since it was loaded.
-    `current` is the row as stored now (a dict), for showing the user what it holds."""
-
-    def __init__(self, record, current):
-        self.record, self.current = record, current
-        super().__init__(f"{record._spec.label} #{record._pk} 已被他人修改")
-
+from .errors import SchemaError, StaleRecord
 
 
 class _Chain(list):

@@ -6,7 +6,7 @@ published by mistake."""
 import os
 from dataclasses import dataclass
 
-from .specs import SchemaError
+from .errors import SchemaError
 
 MASKED = {"id_card", "bank_account"}
 

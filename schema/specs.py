@@ -1,19 +1,8 @@
-"""Plain specs compiled from the YAML files. No I/O, no Flask, no peewee."""
+"""Plain specs compiled from the YAML files. No I/O, no Flask."""
 from dataclasses import dataclass, field as dc_field
 from typing import Any
 
-
-class SchemaError(Exception):
-    """An invalid declaration. The message names the file, the entity and the field."""
-
-    def __init__(self, file, message, entity=None, field=None):
-        self.file, self.entity, self.field = file, entity, field
-        where = [f"文件 {file}"]
-        if entity:
-            where.append(f"实体 {entity}")
-        if field:
-            where.append(f"字段 {field}")
-        super().__init__("，".join(where) + "：" + message)
+from .conditions import evaluate
 
 
 @dataclass
@@ -327,7 +316,6 @@ class Registry:
 
     def workflow_for(self, entity_name, type_code, values=None):
         """The workflow of a record: one whose `match` the values meet first, else the plain one."""
-        from .conditions import evaluate
         plain = None
         for wf in self.workflows.values():
             if wf.entity != entity_name or type_code not in wf.types:

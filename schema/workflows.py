@@ -11,7 +11,8 @@ no transition may leave them (a step that only records, `to: same`, still may), 
 reports that ask "is this case still open?" read them instead of a list of state codes.
 """
 from . import conditions, types
-from .specs import Deadline, Profile, SchemaError, Transition, Workflow
+from .errors import SchemaError
+from .specs import Deadline, Profile, Transition, Workflow
 
 WORKFLOW_KEYS = {"name", "label", "entity", "type_field", "state_field", "types", "start", "transitions",
                  "deadlines", "create_requires", "extends", "drop", "calculator", "prefill",

@@ -56,3 +56,36 @@ def test_serial_numbers_continue_after_the_highest_even_past_their_width(engine)
         assert numbering.next_number(Numbered.number, "XF-20261202-", 3) == "XF-20261202-006"
     finally:
         Numbered.drop_table()
+
+
+def test_schema_modules_import_each_other_without_a_cycle():
+    """errors.py holds the exceptions so specs, conditions and models need not import each other."""
+    here = os.path.join(ROOT, "schema")
+    graph = {}
+    for name in os.listdir(here):
+        if name.endswith(".py") and name != "__init__.py":
+            tree = ast.parse(open(os.path.join(here, name), encoding="utf-8").read())
+            deps = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom):
+                    if node.level == 1 and node.module:
+                        deps.add(node.module.split(".")[0])
+                    elif node.level == 1:
+                        deps.update(a.name for a in node.names)
+                    elif node.module and node.module.startswith("schema."):
+                        deps.add(node.module.split(".")[1])
+                    elif node.module == "schema":
+                        deps.update(a.name for a in node.names)
+            graph[name[:-3]] = {d for d in deps if os.path.exists(os.path.join(here, d + ".py"))}
+
+    def reach(start, node, seen):
+        for nxt in graph.get(node, ()):
+            if nxt == start:
+                return True
+            if nxt not in seen:
+                seen.add(nxt)
+                if reach(start, nxt, seen):
+                    return True
+        return False
+    cyclic = sorted(m for m in graph if reach(m, m, set()))
+    assert not cyclic, f"schema modules in an import cycle: {cyclic}"

@@ -8,8 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import peewee as pw
 
-from schema import RecordInvalid, clock, paths
-from schema.specs import SchemaError
+from schema import RecordInvalid, SchemaError, clock, paths
 
 from schema import idnumber
 from casework.core.named import Named
