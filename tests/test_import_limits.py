@@ -14,7 +14,7 @@ import xlsxwriter
 from casework.core import tabular
 from casework.core.imports import Importer
 
-from .conftest import ROOT, Browser, engine_of
+from .conftest import ROOT, Browser
 
 MB = 1024 * 1024
 MEMORY_BOUND_MB = 150           # the reading process's peak resident size, interpreter included
@@ -142,3 +142,28 @@ def test_job_status_stays_small_and_problems_are_paged(app, tmp_path):
     assert os.path.getsize(status_file) < 100 * 1024
     page = b.get(f"/admin/imports/job/{job}?page=3").get_data(as_text=True)
     assert "第 3/15 页" in page and "<td>402</td>" in page and "校验位" in page
+
+
+def test_formula_cells_belong_to_the_sheet_in_tab_order_not_part_number():
+    """A user who moves a sheet changes the tab order but not the part names (sheet1.xml …)."""
+    import re
+
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    first = book.add_worksheet("户信息")
+    first.write_row(0, 0, ["户主姓名", "人数"])
+    first.write_formula(1, 1, "=1+1", None, 2)
+    second = book.add_worksheet("成员信息")
+    second.write_row(0, 0, ["姓名"])
+    book.close()
+    moved = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(out.getvalue())) as src, zipfile.ZipFile(moved, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/workbook.xml":     # drag 成员信息 in front of 户信息
+                tags = re.findall(rb"<sheet [^>]*/>", data)
+                data = data.replace(tags[0] + tags[1], tags[1] + tags[0])
+            dst.writestr(item, data)
+    sheets = tabular.read(moved.getvalue(), "book.xlsx", 10 * 1024 * 1024)
+    assert [s.name for s in sheets] == ["成员信息", "户信息"]
+    assert sheets[0].formulas == [] and sheets[1].formulas == ["B2"]

@@ -160,9 +160,7 @@ def _scan_zip(data, limits, is_xlsx):
             infos = z.infolist()
             if sum(i.file_size for i in infos) > limits.max_uncompressed:
                 raise too_big
-            sheets = sorted((i for i in infos if is_xlsx and WORKSHEET.fullmatch(i.filename)),
-                            key=lambda i: int(WORKSHEET.fullmatch(i.filename).group(1)))
-            order = {i.filename: n for n, i in enumerate(sheets)}
+            order = {part: n for n, part in enumerate(_sheet_parts(z))} if is_xlsx else {}
             for info in infos:
                 index = order.get(info.filename)
                 max_row = max_col = 0
@@ -211,6 +209,29 @@ def _scan_zip(data, limits, is_xlsx):
         # damaged compressed data (zlib.error, bad CRC), a bad entry, …: the workbook cannot be trusted
         raise FileRejected("无法读取这个文件：工作簿已经损坏，请用 Excel 打开后另存一份再导入") from None
     return out, hidden
+
+
+SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b[^>]*?\b(?:\w+:)?id=\"([^\"]+)\"")
+RELATION = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)>")
+ATTR = re.compile(rb'\b(Id|Target)="([^"]+)"')
+
+
+def _sheet_parts(z):
+    """The worksheet part names in tab order: the order the reader gives sheets in. Part numbers
+    (sheet1.xml, sheet2.xml …) follow creation, not tabs, once a user moves or inserts a sheet."""
+    names = set(z.namelist())
+    try:
+        workbook = z.read("xl/workbook.xml")
+        rels = z.read("xl/_rels/workbook.xml.rels")
+    except KeyError:
+        return sorted((n for n in names if WORKSHEET.fullmatch(n)), key=lambda n: int(WORKSHEET.fullmatch(n).group(1)))
+    targets = {}
+    for attrs in RELATION.findall(rels):
+        found = dict(ATTR.findall(attrs))
+        if b"Id" in found and b"Target" in found:
+            target = found[b"Target"].decode().lstrip("/")
+            targets[found[b"Id"]] = target if target.startswith("xl/") else "xl/" + target
+    return [targets[rid] for rid in SHEET_TAG.findall(workbook) if targets.get(rid) in names]
 
 
 def _check_strings(buf, giant_cell):
