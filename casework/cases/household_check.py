@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
+from schema import RecordInvalid
+
+from casework.core.imports import Importer
+
 
 def codes(text):
     """A setting's comma list ("a,b", "a，b", "a、b") as a set of codes."""
@@ -120,3 +124,47 @@ def department_status(models, registry, case_id):
         out.answered.append((departments.label_of(code), options["check_outcome"].label_of(row.result),
                              row.detail or "", row.checked_on, row.result == "abnormal"))
     return out
+
+
+class UnknownDepartment(ValueError):
+    """The department named for an import is not one of check_department's."""
+
+
+def department_code(registry, given):
+    """A department's code from its code or its name (the option's label, or the part before （)."""
+    departments = registry.options["check_department"]
+    text = str(given or "").strip()
+    if text in departments.labels:
+        return text
+    for code, label in departments.labels.items():
+        if text and text in (label, label.split("（")[0]):
+            return code
+    listed = "、".join(f"{c} {label}" for c, label in departments.labels.items())
+    raise UnknownDepartment(f"没有核对部门“{text}”。可填代码或名称：{listed}")
+
+
+def import_department_results(engine, user, department, data, filename, dry_run=False):
+    """One department's results file (事项编号, 核对结果, 核对情况, 反馈日期; a 核对部门 column is optional
+    and must then name this department): the generic importer's all-or-nothing rules, every row given
+    this department."""
+    code = department_code(engine.registry, department)
+    return Importer(engine, "department_check", user, fixed={"department": code}).run(
+        data, filename, dry_run=dry_run)
+
+
+def install(models):
+    """One result per case and department: the form and the import say so in Chinese before the
+    database's unique index (department_check.yaml `unique_rows`) would refuse it."""
+    if "department_check" not in models.registry.entities:
+        return
+    Check = models["department_check"]
+    rule = next(r for r in Check._spec.unique_rows if set(r.fields) == {"case", "department"})
+
+    @models.hooks.on("department_check", "before_save")
+    def one_per_department(record, old):
+        query = Check.select(Check.id).where(Check.case == record.__data__.get("case"),
+                                             Check.department == record.department)
+        if record.id is not None:
+            query = query.where(Check.id != record.id)
+        if query.exists():
+            raise RecordInvalid({"department": rule.message})
