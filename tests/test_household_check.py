@@ -15,10 +15,15 @@ from casework.core import system
 from schema import RecordInvalid
 
 from .conftest import Browser, engine_of
-from .test_benefits import income_items, members, world  # noqa: F401 (world is a fixture)
+from .test_benefits import income_items, members, standards_world
 from .test_case_web import household_in, latest_case, new_case, page
 
 D = dt.date
+
+
+@pytest.fixture
+def world(engine):
+    return standards_world(engine)
 
 
 def obligor(world, household, name, amount, **kw):
