@@ -5,14 +5,17 @@ department's results imported one department at a time, all or nothing; the case
 Worked examples use the rural standard of 740 元 (test_benefits' world, 2026) and are written from the
 rules: 低保 = (standard − counted income ÷ persons) × persons, rounded to the yuan at the end."""
 import datetime as dt
+import io
 import re
 from decimal import Decimal
 
 import pytest
+import xlsxwriter
 
 from casework.cases import household_check
 from casework.core import system
-from schema import RecordInvalid
+from casework.core.imports import Importer
+from schema import RecordInvalid, idnumber
 
 from .conftest import Browser, engine_of
 from .test_benefits import income_items, members, standards_world
@@ -279,3 +282,35 @@ def test_department_import_on_the_command_line(app, tmp_path):
     assert "已导入 1 条核对结果" in r.output and Check.select().count() == before + 1
     r = runner.invoke(args=["checks", "departments", str(path), "--department", "99"])
     assert r.exit_code != 0 and "没有核对部门“99”" in r.output
+
+
+def test_a_household_workbook_brings_its_assets_on_the_third_sheet(world):
+    """household_asset is inline on the household: the household import takes a 家庭财产 sheet too,
+    all or nothing with the household and its members."""
+    engine = world.engine
+    head = idnumber.make("370405", D(1970, 5, 6), 31)
+    sheets = {"家庭户": (["户编号", "所属村（社区）", "户主姓名", "户主身份证号", "户口性质"],
+                         [["IMP-1", "村0", "财产户主", head, "农村"]]),
+              "家庭成员": (["所属家庭", "姓名", "身份证号", "与户主关系"], [["IMP-1", "财产户主", head, "户主"]]),
+              "家庭财产": (["家庭", "财产类别", "价值或金额（元）", "核对依据"],
+                           [["IMP-1", "机动车辆", "30000", "车辆登记"], ["IMP-1", "房子", "1", ""]])}
+
+    def book():
+        out = io.BytesIO()
+        wb = xlsxwriter.Workbook(out, {"strings_to_numbers": False})
+        for name, (header, rows) in sheets.items():
+            sheet = wb.add_worksheet(name)
+            sheet.write_row(0, 0, header)
+            for r, row in enumerate(rows, 1):
+                sheet.write_row(r, 0, row)
+        wb.close()
+        return out.getvalue()
+    H, Asset = engine.models["household"], engine.models["household_asset"]
+    outcome = Importer(engine, "household", world.users["town"]).run(book(), "户籍.xlsx")
+    assert [(p.sheet, p.row, p.column) for p in outcome.problems] == [("家庭财产", 3, "财产类别")]
+    assert H.select().where(H.code == "IMP-1").count() == 0 and Asset.select().count() == 0
+    sheets["家庭财产"][1][1][1] = "住房（房产）"
+    outcome = Importer(engine, "household", world.users["town"]).run(book(), "户籍.xlsx")
+    assert outcome.ok, [p.message for p in outcome.problems]
+    imported = H.get(H.code == "IMP-1")
+    assert sorted(a.kind for a in Asset.select().where(Asset.household == imported.id)) == ["house", "vehicle"]
