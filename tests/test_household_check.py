@@ -96,6 +96,38 @@ def test_single_cover_counts_only_the_support_the_applicant_receives(world):
     assert ("本人月收入", "100.00 元") in result.lines
 
 
+def test_an_alimony_income_item_beside_obligors_asks_to_check_for_a_double_count(world):
+    members(world, 0, [0, 0, 0])
+    income_items(world, 0, [(None, "support", "alimony", 300)])
+    obligor(world, 0, "赵大", 300)
+    result = breakdown(world)
+    assert ("计入收入合计（元/月）", "600.00 元") in result.lines            # both are counted, as entered
+    assert any(label == "请核对" and "计入两次" in text for label, text in result.lines)
+
+
+def test_tekun_is_refused_while_an_obligor_can_support_the_applicant(world):
+    made = members(world, 0, [0])
+    record = world.case("21", applicant_name=made[0].name, applicant_id_number=made[0].id_number)
+    case = world.investigate(record, D(2026, 3, 10), D(2026, 3, 11))
+    items = dict(care_eat="能", care_dress="能", care_bed="不能", care_toilet="能", care_walk="能", care_bathe="能")
+    case = world.do(case, "assess_self_care", "town", support_form="home", **items)
+    assert world.flow.breakdown(case).amount == Decimal("1415.00")              # 965 + 450
+    son = obligor(world, 0, "孙大", 0, supported=made[0].id, ability="able")
+    result = world.flow.breakdown(case)
+    assert result.eligible is False and result.amount == Decimal("0.00")
+    assert "孙大是有履行能力的义务人" in result.reason and "民发〔2021〕43号第四条" in result.reason
+    with pytest.raises(RecordInvalid) as refused:
+        world.do(case, "propose", "town", proposed_amount="1415")
+    assert "孙大是有履行能力的义务人" in refused.value.errors["__all__"]
+    token = system.actor.set((None, "测试", None))
+    son.ability, son.exemption = "unable", "severe_disability"
+    son.save()
+    system.actor.reset(token)
+    result = world.flow.breakdown(case)
+    assert result.amount == Decimal("1415.00")
+    assert ("义务人：孙大", "无履行能力（义务人重度残疾或三级智力、精神残疾，且收入、财产符合规定）") in result.lines
+
+
 # -- assets against the limits
 
 def test_a_second_house_is_over_the_limit_and_the_reason_names_it(world):

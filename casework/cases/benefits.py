@@ -98,6 +98,8 @@ class Context:
         else:
             lines.pop()                                  # the items' subtotal: the total follows
         lines += obligor_lines
+        if any(it.item == "alimony" for it in items):
+            lines.append(("请核对", "收入明细中另有“赡养（扶养、抚养）费”：与义务人的给付是同一笔的，请删去其中一处，否则计入两次"))
         total += paid
         lines.append(("计入收入合计（元/月）", f"{money(total)} 元"))
         return total, len(members), lines
@@ -311,8 +313,33 @@ def tekun(ctx):
     out.add(f"基本生活标准（{ctx.month}）", yuan(basic.amount) + ("（示例数据）" if basic.sample else ""))
     out.add(f"照料护理标准：{labels.label_of(level)}", yuan(care.amount))
     out.amount = (Decimal(basic.amount) + Decimal(care.amount)).quantize(Decimal("0.01"))
+    able = tekun_obligors(ctx, out)
+    if able:
+        return _not_eligible(out, f"{'、'.join(able)}是有履行能力的义务人（未登记设置所列的免计理由），不符合特困人员"
+                                  f"“无法定赡养、抚养、扶养义务人，或者其法定义务人无履行义务能力”的条件"
+                                  f"（民发〔2021〕43号第四条）")
     out.add("测算结果（元/月）", yuan(out.amount))
     return out
+
+
+def tekun_obligors(ctx, out):
+    """Names of the applicant's support obligors able to support (特困 needs none, 43号 art. 4): those
+    not marked unable and without an exempting reason; obligors of another member do not count."""
+    exempt = _codes(ctx.setting("obligor_exempt_reasons"))
+    person = next((m for m in ctx.members() if m.id_number == ctx.record.applicant_id_number), None)
+    options = ctx.engine.registry.options
+    able = []
+    for o, counted in household_check.obligors(ctx.models, ctx.household.id, exempt):
+        supported = o.__data__.get("supported")
+        if supported is not None and (person is None or supported != person.id):
+            continue
+        shown = options["support_ability"].label_of(o.ability)
+        if not counted:
+            shown += f"（{options['support_exemption'].label_of(o.exemption)}）"
+        out.add(f"义务人：{o.name}", shown)
+        if counted and o.ability != "unable":
+            able.append(o.name)
+    return able
 
 
 @calculator("decided")
