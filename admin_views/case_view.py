@@ -11,6 +11,7 @@ from flask_admin.base import expose
 import wtforms
 
 from casework.core import scope
+from casework.cases import household_check
 from casework.cases.workflow import Refused
 from schema import clock, RecordInvalid, types
 
@@ -95,6 +96,13 @@ class CaseModelView(SchemaModelView):
 
     def deadlines(self, record):
         return self.flow.deadlines(record)
+
+    def department_status(self, record):
+        """Which source departments answered the economic check and which are still waiting (None
+        when the user may not see the check results)."""
+        if not scope.can(self.models, auth.current(), "department_check", "view"):
+            return None
+        return household_check.department_status(self.models, self.models.registry, record.id)
 
     def state_label(self, record):
         wf = self.workflow_of(record)

@@ -8,6 +8,7 @@ from casework.core import system
 from .demo_cases import demo_cases
 from .demo_complaints import demo_complaints
 from .demo_credit import demo_credit
+from .demo_household_check import demo_household_check
 from .demo_payments import demo_payments
 from .demo_supervision import demo_checks, demo_reviews, demo_village_reports
 
@@ -124,6 +125,7 @@ def demo(engine):
             demo_complaints(engine)
         if "dishonesty" in engine.models.models:
             demo_credit(engine)
+        demo_household_check(engine)
     lines = ["演示数据：" + "，".join(f"新建{label} {created[k]} 条" for k, label in
                                    [("area", "区划"), ("user", "用户"), ("household", "家庭户"), ("member", "成员"),
                                     ("standard", "保障标准"), ("case", "救助事项"), ("payment", "发放记录")])]

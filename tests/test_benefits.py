@@ -16,6 +16,11 @@ D = dt.date
 
 @pytest.fixture
 def world(engine):
+    return standards_world(engine)
+
+
+def standards_world(engine):
+    """The workflow world with the standards of the worked examples (rural 低保 740 from 2026)."""
     w = World(engine)
     Standard, county = engine.models["standard"], engine.models["area"].get(code="370405")
     token = system.actor.set((None, "测试", None))

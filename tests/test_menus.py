@@ -40,7 +40,7 @@ def test_village_assistant_menu_by_task(any_app):
     page = b.get("/admin/village_reports/").get_data(as_text=True)
     assert tabs(page) == ["定期复核", "村级月报报送情况", "村级月报", "比对结果"]
     assert 'class="nav-link active" href="/admin/village_reports/"' in page
-    assert tabs(b.get("/admin/member/").get_data(as_text=True)) == ["家庭户", "家庭成员", "家庭收入明细"]
+    assert tabs(b.get("/admin/member/").get_data(as_text=True)) == ["家庭户", "家庭成员", "家庭收入明细", "家庭财产", "赡养扶养抚养义务人"]
 
 
 @pytest.mark.parametrize("username", ["town1", "leader1", "county"])

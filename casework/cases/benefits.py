@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from casework.cases import household_check
 from casework.core.named import Named
 from casework.funds.standards import NoStandard, standard_in_force  # noqa: F401 (NoStandard: the calculators' refusal)
 from schema import clock
@@ -83,12 +84,30 @@ class Context:
     def income(self, member=None):
         """(counted monthly income, persons, lines), exact: from the household's income items where it
         has any (items the setting exempts are listed, not counted), else from the members' monthly
-        income; of one member only when `member` is given."""
+        income; plus what support obligors pay each month (those with an exempting reason listed only);
+        of one member only when `member` is given."""
         members = self.members()
         items = self.income_items()
+        total, lines = self._item_income(members, items, member)
+        paid, obligor_lines = self.obligor_income(member)
+        if not obligor_lines:
+            return total, len(members), lines
+        if not items:
+            shown = "本人月收入" if member is not None else "家庭成员月收入合计"
+            lines.append((f"收入：{shown}", f"{money(total)} 元"))
+        else:
+            lines.pop()                                  # the items' subtotal: the total follows
+        lines += obligor_lines
+        if any(it.item == "alimony" for it in items):
+            lines.append(("请核对", "收入明细中另有“赡养（扶养、抚养）费”：与义务人的给付是同一笔的，请删去其中一处，否则计入两次"))
+        total += paid
+        lines.append(("计入收入合计（元/月）", f"{money(total)} 元"))
+        return total, len(members), lines
+
+    def _item_income(self, members, items, member):
         if not items:
             chosen = [member] if member is not None else members
-            return sum((Fraction(Decimal(m.monthly_income or 0)) for m in chosen), Fraction(0)), len(members), []
+            return sum((Fraction(Decimal(m.monthly_income or 0)) for m in chosen), Fraction(0)), []
         exempt = _codes(self.setting("income_exempt_items"))
         options = self.engine.registry.options
         names = {m.id: m.name for m in members}
@@ -105,7 +124,39 @@ class Context:
             total += Fraction(Decimal(it.monthly_amount))
             lines.append((label, yuan(it.monthly_amount)))
         lines.append(("计入收入合计（元/月）", f"{money(total)} 元"))
-        return total, len(members), lines
+        return total, lines
+
+    def obligor_income(self, member=None):
+        """(counted contributions, lines) of the household's support obligors (赡养、扶养、抚养义务人)."""
+        exempt = _codes(self.setting("obligor_exempt_reasons"))
+        options = self.engine.registry.options
+        total, lines = Fraction(0), []
+        for o, counted in household_check.obligors(self.models, self.household.id, exempt,
+                                                   member.id if member is not None else None):
+            label = f"赡养（扶养、抚养）费：{o.name}（{options['support_duty'].label_of(o.duty).split('（')[0]}）"
+            if not counted:
+                lines.append((label, f"{yuan(o.monthly_contribution or 0)}（不计入家庭收入："
+                                     f"{options['support_exemption'].label_of(o.exemption)}）"))
+                continue
+            total += Fraction(Decimal(o.monthly_contribution or 0))
+            lines.append((label, yuan(o.monthly_contribution or 0)))
+        return total, lines
+
+    def asset_refusals(self, out, standard, persons):
+        """Lists the household's assets on the breakdown; the reasons it exceeds a limit (empty: none)."""
+        found = household_check.assets(self.models, self.engine.registry, self.household.id)
+        if not found.any:
+            return []
+        options = self.engine.registry.options
+        for a, limit, counted in found.rows:
+            text = yuan(a.value or 0) if a.value else "已登记"
+            if a.exempt_reason:
+                text += f"（不计入限额：{a.exempt_reason}）"
+            elif limit is None:
+                text += "（只登记，不设限额）"
+            out.add(f"财产：{options['asset_kind'].label_of(a.kind)}", text)
+        return [reason for _, reason in household_check.over_limits(found, self.engine.settings, standard.amount,
+                                                                     persons)]
 
     def income_items(self):
         if "income_item" not in self.models.models:
@@ -177,6 +228,9 @@ def dibao(ctx):
     out.add("家庭人均月收入", f"{money(per_capita)} 元")
     out.add("保障人数（家庭人口）", f"{persons} 人")
     level = Fraction(Decimal(standard.amount))
+    over = ctx.asset_refusals(out, standard, persons)
+    if over:
+        return _not_eligible(out, "；".join(over) + "，不符合低保条件")
     if per_capita >= level:
         return _not_eligible(out, f"家庭人均月收入 {money(per_capita)} 元不低于保障标准 {yuan(standard.amount)}，"
                                   f"不符合低保条件")
@@ -208,6 +262,9 @@ def dibao_single(ctx):
     if per_capita >= edge:
         return _not_eligible(out, f"家庭人均月收入 {money(per_capita)} 元不低于低保边缘标准 {money(edge)} 元，"
                                   f"不是低保边缘家庭，不符合单人保条件")
+    over = ctx.asset_refusals(out, standard, persons)
+    if over:                            # a 低保边缘家庭's property must be within the rules too (57号 art. 8)
+        return _not_eligible(out, "；".join(over) + "，不是低保边缘家庭，不符合单人保条件")
     person = next((m for m in ctx.members() if m.id_number == ctx.record.applicant_id_number), None)
     if person is None:
         return _not_eligible(out, "单人保的申请人须是本户登记的家庭成员（按申请人身份证号在本户未找到）")
@@ -239,8 +296,7 @@ def single_cover_ground(ctx, member):
     return None
 
 
-def _codes(text):
-    return {p.strip() for p in str(text or "").replace("，", ",").replace("、", ",").split(",") if p.strip()}
+_codes = household_check.codes
 
 
 @calculator("tekun")
@@ -257,8 +313,33 @@ def tekun(ctx):
     out.add(f"基本生活标准（{ctx.month}）", yuan(basic.amount) + ("（示例数据）" if basic.sample else ""))
     out.add(f"照料护理标准：{labels.label_of(level)}", yuan(care.amount))
     out.amount = (Decimal(basic.amount) + Decimal(care.amount)).quantize(Decimal("0.01"))
+    able = tekun_obligors(ctx, out)
+    if able:
+        return _not_eligible(out, f"{'、'.join(able)}是有履行能力的义务人（未登记设置所列的免计理由），不符合特困人员"
+                                  f"“无法定赡养、抚养、扶养义务人，或者其法定义务人无履行义务能力”的条件"
+                                  f"（民发〔2021〕43号第四条）")
     out.add("测算结果（元/月）", yuan(out.amount))
     return out
+
+
+def tekun_obligors(ctx, out):
+    """Names of the applicant's support obligors able to support (特困 needs none, 43号 art. 4): those
+    not marked unable and without an exempting reason; obligors of another member do not count."""
+    exempt = _codes(ctx.setting("obligor_exempt_reasons"))
+    person = next((m for m in ctx.members() if m.id_number == ctx.record.applicant_id_number), None)
+    options = ctx.engine.registry.options
+    able = []
+    for o, counted in household_check.obligors(ctx.models, ctx.household.id, exempt):
+        supported = o.__data__.get("supported")
+        if supported is not None and (person is None or supported != person.id):
+            continue
+        shown = options["support_ability"].label_of(o.ability)
+        if not counted:
+            shown += f"（{options['support_exemption'].label_of(o.exemption)}）"
+        out.add(f"义务人：{o.name}", shown)
+        if counted and o.ability != "unable":
+            able.append(o.name)
+    return able
 
 
 @calculator("decided")

@@ -226,7 +226,8 @@ class ColumnMapping:
                 self.problem(part, part.start, "", "", f"更新模式需要“{key.label if key else '唯一编号'}”列来找到已有记录")
         else:
             for f in importable_fields(spec):
-                if not f.required or f.default is not None or f.name in seen or f is back:
+                if not f.required or f.default is not None or f.name in seen or f is back \
+                        or f.name in getattr(self, "fixed", {}):
                     continue
                 if self._user_area(f) is not None:
                     part.given[f.name] = self._user_area(f)

@@ -64,8 +64,11 @@ class ImportRefused(Exception):
 
 
 class Importer(ColumnMapping):
-    def __init__(self, engine, entity_name, user, update=False, mapping=None):
+    def __init__(self, engine, entity_name, user, update=False, mapping=None, fixed=None):
+        """fixed: {field: value} every row has (a department's own results file names the department
+        once, on the command line); a row whose cell says otherwise is a problem, not overwritten."""
         self.engine, self.models, self.registry = engine, engine.models, engine.registry
+        self.fixed = dict(fixed or {})
         self.spec = self.registry.entities[entity_name]
         self.children = [self.registry.entities[c] for c in self.spec.inline]
         self.user, self.update = user, update
@@ -185,6 +188,14 @@ class Importer(ColumnMapping):
                     # a new row from a workbook starts from the declared default, as a form's does
                     value = types.get(f.type).coerce(f.default, f)
                 values[f.name] = value
+            for name, value in self.fixed.items():
+                if values.get(name) not in (None, value):
+                    f = part.spec.field(name)
+                    shown = types.get(f.type).display(value, f, self.ctx)
+                    self.problem(part, row_no, f.label, types.get(f.type).display(values[name], f, self.ctx),
+                                 f"本次导入的是“{shown}”的{f.label}，这一行不是：不同{f.label}的行请分开导入")
+                    bad = True
+                values[name] = value
             if key and not bad and values.get(key.name) is None:
                 self.problem(part, row_no, key.label, "", f"更新模式须填写{key.label}，才能找到要更新的记录")
                 bad = True
