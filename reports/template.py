@@ -6,19 +6,20 @@ instructions sheet. A field added to a schema file appears here with no other ch
 """
 import xlsxwriter
 
-from casework.core import refs
+from casework.core import refs, sheet_layout
 from casework.core.imports import header_text, importable_fields
 
 from . import printing
 
 TYPE_WIDTH = {"id_card": 21, "bank_account": 23, "date": 12, "datetime": 17, "textarea": 30, "checklist": 20}
-TEXT_TYPES = {"checklist", "id_card", "bank_account", "phone", "text", "textarea", "month"}
+TEXT_TYPES = {"password", "checklist", "id_card", "bank_account", "phone", "text", "textarea", "month"}
 HOW = {
     "text": "文本", "textarea": "文本，可多行", "int": "整数", "money": "金额（元），如 1200.50",
     "date": "日期，如 2024-05-01", "datetime": "日期时间，如 2024-05-01 08:30", "month": "年月，如 2024-05",
     "bool": "填“是”或“否”", "choice": "从下拉列表中选择（也可填代码）", "area": "区划名称或区划代码",
     "id_card": "18位身份证号（15位旧号也可），请保持文本格式", "phone": "手机或座机号码",
     "bank_account": "银行账号，请保持文本格式（数字格式会丢失末几位）", "json": "JSON 文本",
+    "password": "密码（保存时加密存储；更新时留空则不修改）",
     "checklist": "可填多项，用顿号“、”分隔（填名称或代码）",
 }
 
@@ -91,6 +92,20 @@ def write_template(registry, entity_name, path):
 REASON_WIDTH = 50          # the reasons wrap in their column
 
 
+def secret_columns(spec, header):
+    """Columns holding a `password` field: the error workbook leaves them empty (a file passed around
+    to be fixed must not carry passwords; the re-import keeps the stored one for a blank cell)."""
+    if spec is None:
+        return set()
+    names = set()
+    for f in spec.fields:
+        if f.type == "password":
+            names |= {f.label, header_text(f), *(getattr(f, "aliases", None) or [])}
+    wanted = {sheet_layout.normal(n) for n in names}
+    return {col for col, h in enumerate(header) if h is not None and
+            any(c in wanted for c in sheet_layout.candidates(h))}
+
+
 def write_errors(outcome, path):
     """Every row as it was, per sheet, the failed ones marked and their reasons in a last column: an
     import writes all or nothing, so the fixed workbook is the whole file again (members keep their
@@ -113,6 +128,7 @@ def write_errors(outcome, path):
         while header and str(header[-1] or "").strip() in ("", "错误原因"):
             header.pop()            # a workbook that comes back from an earlier error file
         width = len(header)
+        secret = secret_columns(spec, header)
         widths = printing.Widths({width: REASON_WIDTH})
         for col, h in enumerate(header):
             sheet.write_string(0, col, "" if h is None else str(h), head)
@@ -121,7 +137,7 @@ def write_errors(outcome, path):
         problems_of = by_sheet.get(name, {})
         out = 0
         for row_no, cells in rows:
-            values = cells[:width]
+            values = [None if col in secret else value for col, value in enumerate(cells[:width])]
             widths.row(values)
             out += 1        # the header comes back in row 1, data from row 2; title, total, hidden rows dropped
             problems = problems_of.get(row_no)

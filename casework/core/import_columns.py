@@ -38,7 +38,9 @@ class Part:
 
 
 def importable_fields(spec):
-    return [f for f in spec.fields if f.user_writable and f.type != "password"]
+    """A `password` column is importable (hashed on save, a blank cell keeps the stored one); the user
+    entity, whose passwords follow the account policy, is not importable at all (imports.unimportable)."""
+    return [f for f in spec.fields if f.user_writable]
 
 
 # Columns the system's own export and error workbook write that no import takes from the user
