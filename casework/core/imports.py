@@ -15,7 +15,7 @@ from schema import clock, RecordInvalid, StaleRecord, types
 from schema.models import insert_rows
 from schema.resolve import DisplayContext
 
-from casework.core import derive, heads, refs, scope, system, tabular
+from casework.core import derive, heads, ref_areas, refs, scope, system, tabular
 from casework.core import sheet_layout as layout
 # header_text and importable_fields are read from here by the template and the import screen
 from casework.core.import_columns import (VERSION_COLUMN, ColumnMapping, Problem, header_text,  # noqa: F401
@@ -278,6 +278,27 @@ class Importer(ColumnMapping):
             for f in part.spec.fields:
                 if f.type == "ref" and f is not back and any(isinstance(v.get(f.name), tuple) for _, v, _, _ in part.rows):
                     self._resolve_refs(part, f)
+                    self._check_ref_areas(part, f, back, main)
+
+    def _check_ref_areas(self, part, f, back, main):
+        """A resolved reference of another township is refused here too: rows with a unique key are
+        written in bulk, without the save hook that refuses it (casework/core/ref_areas.py)."""
+        if ref_areas.level(self.models) is None:
+            return
+        main_rows = {row_no: values for row_no, values, _, _ in main.rows} if main else {}
+        column = next((i for i, c in part.columns.items() if c is f), None)
+        for row_no, values, raw_row, _ in part.rows:
+            target = values.get(f.name)
+            if not isinstance(target, int):
+                continue
+            own = None
+            link = values.get(back.name) if back else None
+            if isinstance(link, tuple) and link[0] == "row" and link[1] in main_rows:
+                own = ref_areas.area_of(self.models, main.spec, main_rows[link[1]])
+            message = ref_areas.problem_of(self.models, part.spec, f, values, target, own_area=own)
+            if message:
+                typed = raw_row[column] if column is not None and column < len(raw_row) else target
+                self.problem(part, row_no, f.label, typed, message)
 
     def _resolve_areas(self, part, f):
         Area = self.models["area"]
