@@ -121,3 +121,58 @@ def test_option_aliases_and_codes_typed_as_numbers(county):
     assert relation.code_of("老伴") == "10" and relation.code_of("儿子") == "20"
     assert relation.code_of(2.0) == "02" and relation.code_of("外星人") is None
     assert registry.options["sex"].code_of(1.0) == "1" and registry.options["sex"].code_of(3) is None
+
+
+HEAD3, WIFE3, HEAD4 = pid(1950, 211), pid(1952, 222), pid(1966, 231)
+
+
+def member_rows_only(rows):
+    """A roster with no 户主 columns: one row per person, the head known only by 与户主关系."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"strings_to_numbers": False})
+    s = book.add_worksheet("花名册")
+    s.write_row(0, 0, ["序号", "姓名", "性别", "身份证号码", "与户主关系", "户籍性质", "家庭住址", "保障人数", "月保障金（元）"])
+    for r, row in enumerate(rows, 1):
+        for c, value in enumerate(row):
+            s.write_string(r, c, value) if isinstance(value, str) else s.write(r, c, value)
+    book.close()
+    return out.getvalue()
+
+
+def test_a_roster_without_head_columns_takes_the_head_from_the_relation(county):
+    engine = engine_of(county)
+    H, M = engine.models["household"], engine.models["member"]
+    b = Browser(county)
+    b.login("village1")
+    data = member_rows_only([[1, "赵老汉", "男", HEAD3, "户主", "农村", "中心社区3组", 2, 800],
+                             [2, "钱老太", "女", WIFE3, "妻子", "农村", "中心社区3组"],
+                             [3, "孙独居", "男", HEAD4, "本人", "农村", "中心社区5组", 1, 500]])
+    job, state = upload(b, data, "household", name="花名册.xlsx")
+    assert state["ok"], state["problems"]
+    notices = "\n".join(state["notices"])
+    assert "没有户主列" in notices and "“户主”或“本人”" in notices
+    assert "保障人数（由在保记录按保障成员计算）" in notices and "月保障金（元）（由审批的救助金额计算）" in notices
+    unknown = [n for n in state["notices"] if "没有对应的字段" in n]
+    assert not any("保障人数" in n or "月保障金" in n for n in unknown)     # recognised, not unknown
+    state = commit(b, job)
+    assert state["committed"], state
+    h3 = H.get(H.head_id_number == HEAD3)
+    assert h3.head_name == "赵老汉" and h3.address == "中心社区3组" and h3.member_count == 2
+    assert M.get(M.id_number == WIFE3).household == h3.id
+    h4 = H.get(H.head_id_number == HEAD4)
+    assert h4.head_name == "孙独居" and h4.member_count == 1
+    assert M.get(M.id_number == HEAD4).relation == "02"       # 本人 is the head: registered as 户主
+
+
+def test_a_member_above_the_first_head_is_refused_with_nothing_written(county):
+    engine = engine_of(county)
+    H = engine.models["household"]
+    b = Browser(county)
+    b.login("village1")
+    before = H.select().count()
+    data = member_rows_only([[1, "钱老太", "女", WIFE3, "妻子", "农村", "中心社区3组"],
+                             [2, "赵老汉", "男", HEAD3, "户主", "农村", "中心社区3组", 2, 800]])
+    job, state = upload(b, data, "household", name="花名册.xlsx")
+    assert not state["ok"]
+    assert any(p["row"] == 2 and "在第一个户主之前" in p["message"] for p in state["problems"]), state["problems"]
+    assert H.select().count() == before
