@@ -3,7 +3,9 @@ and unit rows, a two-row merged header, household cells merged down over member 
 headers and values (身份证号码, 老伴, 1/2, 600元/月, full-width digits), a 合计 row, a signature footer
 and a hidden row, each skipped with a notice. On SQLite and PostgreSQL."""
 import io
+import pathlib
 
+import pytest
 import xlsxwriter
 
 from casework.core import tabular
@@ -15,7 +17,7 @@ HEAD1, WIFE1, SON1 = pid(1945, 111), pid(1947, 122), pid(1976, 131)
 HEAD2, WIFE2, GONE = pid(1961, 151), pid(1963, 162), pid(1990, 171)
 
 
-def village_roster():
+def village_roster(hide_row=True):
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"strings_to_numbers": False})
     s = book.add_worksheet("Sheet1")
@@ -46,7 +48,8 @@ def village_roster():
     s.merge_range("K5:K7", 1200)
     s.write_row("A8", [2, "李四", HEAD2, "农村"])      # the household written once, on its first member row
     s.write_row("J8", [2, 900])
-    s.set_row(9, None, None, {"hidden": True})          # a member who left: hidden, not deleted
+    if hide_row:
+        s.set_row(9, None, None, {"hidden": True})      # a member who left: hidden, not deleted
     s.write_row("A11", ["合计", "", "", "", "", "", "", "", "", 5, 2100])
     s.write_string("A12", "制表人：张三")
     s.write_string("F12", "审核人：李四    2024年5月6日")
@@ -176,3 +179,49 @@ def test_a_member_above_the_first_head_is_refused_with_nothing_written(county):
     assert not state["ok"]
     assert any(p["row"] == 2 and "在第一个户主之前" in p["message"] for p in state["problems"]), state["problems"]
     assert H.select().count() == before
+
+
+# -- committed corpus files (tests/corpus/make_corpus.py makes them) --------------------------------
+
+CORPUS = pathlib.Path(__file__).resolve().parent / "corpus"
+
+
+def test_the_village_roster_saved_as_xls_imports_in_one_upload(county):
+    engine = engine_of(county)
+    H, M = engine.models["household"], engine.models["member"]
+    b = Browser(county)
+    b.login("village1")
+    job, state = upload(b, (CORPUS / "village_roster.xls").read_bytes(), "household", name="中心社区低保花名册.xls")
+    assert state["ok"], state["problems"]
+    assert state["rows"] == 8                       # two households, six members (no row is hidden in it)
+    notices = "\n".join(state["notices"])
+    assert "表头在第3行" in notices and "合计行不导入：第11行" in notices and "合并单元格" in notices
+    state = commit(b, job)
+    assert state["committed"] and state["created"] == 8, state
+    h1 = H.get(H.head_id_number == HEAD1)
+    assert h1.head_name == "王大山" and h1.member_count == 3 and str(h1.income_per_capita) == "300.00"
+    wife = M.get(M.id_number == WIFE1)
+    assert (wife.relation, wife.sex, wife.household) == ("10", "2", h1.id)
+    assert M.get(M.id_number == GONE).household == H.get(H.head_id_number == HEAD2).id
+
+
+def test_a_flat_roster_saved_as_gbk_csv_imports(county):
+    from tests.corpus.make_corpus import GBK_ROWS
+    engine = engine_of(county)
+    H, M = engine.models["household"], engine.models["member"]
+    b = Browser(county)
+    b.login("village1")
+    data = (CORPUS / "flat_roster_gbk.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")                        # really GBK, as Chinese Windows saves a CSV
+    job, state = upload(b, data, "household", name="花名册.csv")
+    assert state["ok"], state["problems"]
+    assert any("一行一人的花名册" in n for n in state["notices"])
+    state = commit(b, job)
+    assert state["committed"], state
+    guo = H.get(H.head_id_number == GBK_ROWS[1][1])
+    assert guo.head_name == "郭守田" and guo.address == "中心社区东街12号" and guo.member_count == 2
+    wife = M.get(M.id_number == GBK_ROWS[2][6])
+    assert (wife.name, wife.relation, str(wife.monthly_income), wife.household) == ("冯翠花", "10", "150.00", guo.id)
+    han = H.get(H.head_id_number == GBK_ROWS[3][1])
+    assert han.hukou_type == "1" and M.get(M.id_number == GBK_ROWS[3][6]).relation == "02"   # 本人 → 户主

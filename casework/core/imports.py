@@ -240,9 +240,12 @@ class Importer(ColumnMapping):
                 kept.append(row)
             household_of[row_no] = first[key]
         main.rows = kept
+        head_relation = self.spec.head["relation"] if self.spec.head else None
         for row_no, values, _, _ in child.rows:
             if row_no in household_of:
                 values[back.name] = ("row", household_of[row_no])
+            if head_relation and values.get("relation") in self.HEAD_WORDS:
+                values["relation"] = head_relation      # 本人 on a household's roster is its head
 
     HEAD_WORDS = ("01",)        # 本人: the head as some rosters write it, besides the declared relation
 
