@@ -26,11 +26,11 @@ GBK_ROWS = [["户主姓名", "户主身份证号码", "户籍性质", "家庭住
 
 
 def write_xls(target):
-    """The village roster (title rows, two-row merged header, merged household cells, 合计, footer)
-    as .xls. No hidden row: the .xls reader does not say which rows are hidden."""
+    """The village roster (title rows, two-row merged header, merged household cells, a hidden row,
+    合计, footer) as .xls."""
     with tempfile.TemporaryDirectory() as tmp:
         source = pathlib.Path(tmp) / "village_roster.xlsx"
-        source.write_bytes(village_roster(hide_row=False))
+        source.write_bytes(village_roster(hide_row=True))
         profile = pathlib.Path(tmp, "profile").as_uri()
         subprocess.run(["soffice", "--headless", f"-env:UserInstallation={profile}", "--convert-to", "xls",
                         "--outdir", tmp, str(source)], check=True, capture_output=True, timeout=240)
