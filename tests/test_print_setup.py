@@ -123,3 +123,23 @@ def test_a_report_line_with_no_user_leaves_the_unit_blank_not_the_placeholder():
     import datetime as dt
     assert report_engine.fill("填报单位：{unit}", None, dt.date(2026, 1, 2)) == "填报单位："
     assert report_engine.fill("填报日期：{today}", None, dt.date(2026, 1, 2)) == "填报日期：2026-01-02"
+
+
+def test_the_error_workbook_prints_with_widths_from_its_cells():
+    from types import SimpleNamespace
+
+    from casework.core.import_columns import Problem
+    from reports.template import write_errors
+    long_address = "运河街道中心社区东大街一百二十三号院"
+    outcome = SimpleNamespace(
+        problems=[Problem("家庭户", 2, "户主姓名", "", "此项为必填项")],
+        sheets=[("家庭户", None, ["户主姓名", "现住址", "错误原因"], [(2, ["", long_address]), (3, ["张三", "1号"])])])
+    buffer = io.BytesIO()
+    write_errors(outcome, buffer)
+    data = buffer.getvalue()
+    xml = sheet_xml(data)
+    book = zipfile.ZipFile(io.BytesIO(data)).read("xl/workbook.xml").decode()
+    widths = col_widths(xml)
+    assert widths[2] >= printing.text_width(long_address)        # 现住址 as wide as its longest cell
+    assert widths[1] < widths[2] and widths[3] >= 50              # the reasons have room to wrap
+    assert 'paperSize="9"' in xml and "$1:$1" in book and "第 &amp;P 页，共 &amp;N 页" in xml
