@@ -47,6 +47,10 @@ class ScopedAjaxField(AjaxSelectField):
 
     def pre_validate(self, form):
         if getattr(self, "posted", None) is not None and self.data is None:
+            kept = self.object_data
+            if kept is not None and str(getattr(kept, "id", kept)) == str(self.posted):
+                self._set_data(kept)        # the stored value sent back unchanged (set by the county, say)
+                return
             raise wtforms.validators.ValidationError(f"所选的{self.label.text}不在您的管辖范围内或已不存在，请重新选择")
         super().pre_validate(form)
 

@@ -129,3 +129,18 @@ def test_the_save_rule_itself_refuses_outside_the_scope(county):
     finally:
         system.actor.reset(token)
     assert refused.value.errors == {"guardian": "所选的家庭成员不在您的管辖范围内，请重新选择"}
+
+
+def test_a_guardian_the_county_set_outside_the_villages_scope_survives_the_villages_edit(county):
+    engine = engine_of(county)
+    M = engine.models["member"]
+    mine, other_village = member_of(county, "R-001"), member_of(county, "R-003")   # both 运河街道
+    admin = Browser(county)
+    admin.login("admin")
+    assert edit(admin, mine, guardian=str(other_village.id)).status_code == 302
+    village = Browser(county)
+    village.login("village1")
+    r = edit(village, M.get_by_id(mine.id), guardian=str(other_village.id), monthly_income="120")
+    assert r.status_code == 302, r.get_data(as_text=True)[-800:]
+    after = M.get_by_id(mine.id)
+    assert after.guardian == other_village.id and str(after.monthly_income) == "120.00"
