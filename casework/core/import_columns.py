@@ -56,7 +56,6 @@ def ignored_columns(spec, update, role=None):
     change on a saved row (`fixed`, `immutable_after`, and `writers` the importing user's role is not
     among: `Field.user_may_write`)."""
     out = dict(SYSTEM_COLUMNS)
-    out.update(spec.import_ignore)
     for f in spec.fields:
         if f.type == "password":
             continue
@@ -69,6 +68,8 @@ def ignored_columns(spec, update, role=None):
         if reason:
             for name in (f.label, header_text(f)):
                 out.setdefault(name, reason)
+    for name, reason in spec.import_ignore.items():
+        out.setdefault(name, reason)     # a field's own reason wins over the declared list
     return out
 
 
