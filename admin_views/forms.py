@@ -93,9 +93,27 @@ def with_shown(form_class, shown):
                  for name, (label, text, reason, stored) in shown.items()})
 
 
+class ScopedAjaxField(AjaxSelectField):
+    """A picker whose posted id the lookup does not know (outside the user's scope, of the wrong
+    level, or gone) is refused with a message; flask-admin's own field would drop it and save blank."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self.posted = valuelist[0] if valuelist and valuelist[0] not in (None, "", "__None") else None
+
+    def pre_validate(self, form):
+        if getattr(self, "posted", None) is not None and self.data is None:
+            kept = self.object_data
+            if kept is not None and str(getattr(kept, "id", kept)) == str(self.posted):
+                self._set_data(kept)        # the stored value sent back unchanged (set by the county, say)
+                return
+            raise wtforms.validators.ValidationError(f"所选的{self.label.text}不在您的管辖范围内或已不存在，请重新选择")
+        super().pre_validate(form)
+
+
 def ajax_field(spec, loader):
     vals = [v.InputRequired(message="此项为必填项")] if spec.required else []
-    return AjaxSelectField(loader, spec.label, validators=vals, allow_blank=not spec.required,
+    return ScopedAjaxField(loader, spec.label, validators=vals, allow_blank=not spec.required,
                            description=spec.help or "输入名称或代码检索")
 
 

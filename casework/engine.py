@@ -4,7 +4,7 @@ import os
 import schema
 
 from casework import registry
-from casework.core import accounts, derive, heads, scope, security_log, system, writes
+from casework.core import accounts, derive, heads, passwords, ref_areas, scope, security_log, system, writes
 from casework.cases import household_check, reviews, workflow
 from casework.funds import care, cards, certificates, reserve
 from casework.supervision import checks, complaints, credit, findings, village_reports
@@ -18,7 +18,9 @@ class Engine:
         self.db = schema.make_database(database_url, pool=pool)
         self.models = schema.ModelSet(self.registry, self.db)
         derive.install(self.models)
+        passwords.install(self.models)      # before any rule reads a record: the hash replaces the typed text
         scope.install_user_rules(self.models)
+        ref_areas.install(self.models)      # after derive: a derived area (bank_card.village) is set by then
         writes.install(self.models)         # immutable_after and writers, before the rules of each entity
         self.system = system.Tables(self.db)
         system.install_audit(self.models, self.system)

@@ -3,6 +3,7 @@ text cells; amounts are numbers with two decimals; the line number (流水号) l
 be matched back to the ledger line."""
 from decimal import Decimal
 
+from . import printing
 from .workbook import FORMULA_START, SheetWriter
 
 COLUMNS = ["流水号", "户主姓名", "身份证号", "开户名", "开户行", "卡号", "金额（元）", "项目名称"]
@@ -20,7 +21,7 @@ def write_payment_list(target, title, month, lines, project_label, totals=None):
     projects = sorted({project_label(k) for k in kinds})
     writer = SheetWriter(target, "发放清单")
     sheet, fmt = writer.sheet, writer.fmt
-    sheet.write_string(0, 0, title, fmt["header"])
+    printing.title(sheet, 0, title, len(COLUMNS), fmt["title"])
     for row, (label, value) in enumerate([("项目", "、".join(projects) or "（无）"), ("发放年月", month),
                                           ("笔数", count), ("合计（元）", total)], start=1):
         sheet.write_string(row, 0, label)
@@ -29,11 +30,13 @@ def write_payment_list(target, title, month, lines, project_label, totals=None):
         else:
             sheet.write_number(row, 1, float(value), fmt["money"] if isinstance(value, Decimal) else fmt["int"])
     writer.row = 6
-    writer.header(COLUMNS, widths={2: 22, 4: 24, 5: 24})
+    writer.header(COLUMNS)
     # hundreds of thousands of lines: cells go straight to the sheet (same cell types as SheetWriter.cells)
-    ws, quoted, money = sheet, fmt["quoted"], fmt["money"]
+    ws, quoted, money, measure = sheet, fmt["quoted"], fmt["money"], writer.widths.row
     row = writer.row
     for line in lines:
+        measure([line["id"], line["head_name"], line["head_id_number"], line["account_name"], line["bank_name"],
+                 line["bank_account"], line["amount"]])
         ws.write_number(row, 0, line["id"])
         for col, key in ((1, "head_name"), (2, "head_id_number"), (3, "account_name"), (4, "bank_name"),
                          (5, "bank_account")):

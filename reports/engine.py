@@ -299,6 +299,22 @@ def describe(report, values, engine):
     return "，".join(parts) or "全部"
 
 
+def unit_of(user):
+    """填报单位: the exporting user's area (a township's report names the township), "" for none."""
+    field = getattr(type(user), "area", None) if user is not None else None
+    if not isinstance(field, pw.ForeignKeyField):
+        return ""
+    area = field.rel_model.get_or_none(field.rel_model.id == user.__data__.get("area"))
+    return area.name if area is not None else ""
+
+
+def fill(line, user, today):
+    """A header or footer line with its placeholders filled: {unit} 填报单位, {user} 制表人, {today}."""
+    return (line.replace("{unit}", unit_of(user))
+                .replace("{user}", getattr(user, "full_name", "") or "" if user is not None else "")
+                .replace("{today}", today.isoformat()))
+
+
 def run(engine, user, report, raw_params, progress=None):
     """(parameter values, [SheetResult]); progress(done, total) after each sheet, for long reports."""
     params = parse_params(engine, report, raw_params, user)

@@ -6,18 +6,20 @@ instructions sheet. A field added to a schema file appears here with no other ch
 """
 import xlsxwriter
 
-from casework.core import refs
+from casework.core import refs, sheet_layout
 from casework.core.imports import header_text, importable_fields
 
-from .workbook import print_setup
+from . import printing
 
-TEXT_TYPES = {"checklist", "id_card", "bank_account", "phone", "text", "textarea", "month"}
+TYPE_WIDTH = {"id_card": 21, "bank_account": 23, "date": 12, "datetime": 17, "textarea": 30, "checklist": 20}
+TEXT_TYPES = {"password", "checklist", "id_card", "bank_account", "phone", "text", "textarea", "month"}
 HOW = {
     "text": "文本", "textarea": "文本，可多行", "int": "整数", "money": "金额（元），如 1200.50",
     "date": "日期，如 2024-05-01", "datetime": "日期时间，如 2024-05-01 08:30", "month": "年月，如 2024-05",
     "bool": "填“是”或“否”", "choice": "从下拉列表中选择（也可填代码）", "area": "区划名称或区划代码",
     "id_card": "18位身份证号（15位旧号也可），请保持文本格式", "phone": "手机或座机号码",
     "bank_account": "银行账号，请保持文本格式（数字格式会丢失末几位）", "json": "JSON 文本",
+    "password": "密码（保存时加密存储；更新时留空则不修改）",
     "checklist": "可填多项，用顿号“、”分隔（填名称或代码）",
 }
 
@@ -48,9 +50,13 @@ def write_template(registry, entity_name, path):
     for spec in sheets_of(registry, entity_name):
         sheet = book.add_worksheet(spec.label)
         fields = columns_of(registry, entity_name, spec)
+        widths, formats = printing.Widths(), {}
         for col, f in enumerate(fields):
             sheet.write_string(0, col, header_text(f), required if f.required else head)
-            sheet.set_column(col, col, max(10, len(f.label) * 2 + 4), text if f.type in TEXT_TYPES else None)
+            widths.at_least(col, TYPE_WIDTH.get(f.type, 10))      # room to type into an empty template
+            widths.label(col, header_text(f))
+            if f.type in TEXT_TYPES:
+                formats[col] = text
             if f.type == "choice":
                 if f.options not in list_ranges:
                     options = registry.options[f.options].options
@@ -69,7 +75,7 @@ def write_template(registry, entity_name, path):
                 how = f"{target.label}的{refs.how_to_name(target)}"
             guide_rows.append((spec.label, f.label, "必填" if f.required else "", how, f.help or ""))
         sheet.freeze_panes(1, 0)
-        print_setup(sheet, sum(max(10, len(f.label) * 2 + 4) for f in fields), 0)
+        printing.setup(sheet, widths.apply(sheet, formats), 0)
     guide = book.add_worksheet("填写说明")
     guide.write_row(0, 0, ["工作表", "列", "是否必填", "怎样填写", "说明"], head)
     for r, row in enumerate(guide_rows, 1):
@@ -77,9 +83,27 @@ def write_template(registry, entity_name, path):
     guide.write_string(len(guide_rows) + 2, 0, "表头不要改动；带 * 的列必须填写；一行一条记录；不要合并单元格，不要用公式。")
     guide.set_column(0, 1, 16)
     guide.set_column(3, 4, 48)
+    printing.setup(guide, 16 + 16 + 10 + 48 + 48, 0)
     lists.hide()
     book.worksheets_objs.sort(key=lambda ws: ws.name in ("选项", "填写说明"))
     book.close()
+
+
+REASON_WIDTH = 50          # the reasons wrap in their column
+
+
+def secret_columns(spec, header):
+    """Columns holding a `password` field: the error workbook leaves them empty (a file passed around
+    to be fixed must not carry passwords; the re-import keeps the stored one for a blank cell)."""
+    if spec is None:
+        return set()
+    names = set()
+    for f in spec.fields:
+        if f.type == "password":
+            names |= {f.label, header_text(f), *(getattr(f, "aliases", None) or [])}
+    wanted = {sheet_layout.normal(n) for n in names}
+    return {col for col, h in enumerate(header) if h is not None and
+            any(c in wanted for c in sheet_layout.candidates(h))}
 
 
 def write_errors(outcome, path):
@@ -104,15 +128,17 @@ def write_errors(outcome, path):
         while header and str(header[-1] or "").strip() in ("", "错误原因"):
             header.pop()            # a workbook that comes back from an earlier error file
         width = len(header)
-        sheet.set_column(width, width, 60)
+        secret = secret_columns(spec, header)
+        widths = printing.Widths({width: REASON_WIDTH})
         for col, h in enumerate(header):
             sheet.write_string(0, col, "" if h is None else str(h), head)
+            widths.label(col, "" if h is None else str(h))
         sheet.write_string(0, width, "错误原因", head)
-        print_setup(sheet, sum(max(10, len(str(h or "")) * 2 + 4) for h in header) + 60, 0)
         problems_of = by_sheet.get(name, {})
         out = 0
         for row_no, cells in rows:
-            values = cells[:width]
+            values = [None if col in secret else value for col, value in enumerate(cells[:width])]
+            widths.row(values)
             out += 1        # the header comes back in row 1, data from row 2; title, total, hidden rows dropped
             problems = problems_of.get(row_no)
             for col, value in enumerate(values):
@@ -129,13 +155,16 @@ def write_errors(outcome, path):
             if problems:
                 sheet.write_string(out, width, "；".join(f"{p.column}：{p.message}" if p.column else p.message
                                                               for p in problems), reason_fmt)
+        printing.setup(sheet, widths.apply(sheet, {width: reason_fmt}), 0)
     starts = {name: (rows[0][0] - 1 if rows else 1) for name, _, _, rows in outcome.sheets}
     notes = [p for rows in general.values() for p in rows] + \
         [p for sheet, rows in by_sheet.items() for r, ps in rows.items() if r <= starts.get(sheet, 1) for p in ps]
     if notes:
         sheet = book.add_worksheet("文件问题")
-        sheet.set_column(1, 1, 80)
+        sheet.set_column(0, 0, 16)
+        sheet.set_column(1, 1, 80, reason_fmt)
         sheet.write_row(0, 0, ["工作表", "问题"], head)
+        printing.setup(sheet, 96, 0)
         for r, p in enumerate(notes, 1):
             sheet.write_row(r, 0, [p.sheet, f"{p.column}：{p.message}" if p.column else p.message])
     book.close()

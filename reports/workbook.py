@@ -9,28 +9,15 @@ import datetime as dt
 
 import xlsxwriter
 
+from . import printing
+
 FORMULA_START = ("=", "+", "-", "@")
-A4 = 9
-PORTRAIT_WIDTH = 95             # column widths (characters) that fit an A4 page upright at a readable size
-
-
-def print_setup(sheet, width, header_row):
-    """A printed list is filed: A4, upright or across as the table's width asks, one page wide,
-    the header repeated on every page (so a later page of the bank list still names its columns),
-    centred, and page numbers in the footer."""
-    sheet.set_paper(A4)
-    if width > PORTRAIT_WIDTH:
-        sheet.set_landscape()
-    else:
-        sheet.set_portrait()
-    sheet.fit_to_pages(1, 0)
-    sheet.repeat_rows(0, header_row)
-    sheet.center_horizontally()
-    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-    sheet.set_footer("&C第 &P 页，共 &N 页")
 
 
 class SheetWriter:
+    """One list sheet: optional title lines, the column header, rows. Column widths and the page set-up
+    (reports/printing.py) are settled at close, from the content written."""
+
     def __init__(self, path, sheet_name="Sheet1"):
         self.book = xlsxwriter.Workbook(path, {
             "constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
@@ -39,6 +26,7 @@ class SheetWriter:
         self.fmt = {
             "header": self.book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
                                             "text_wrap": True, "valign": "vcenter"}),
+            "title": printing.title_format(self.book),
             "quoted": self.book.add_format({"num_format": "@", "quote_prefix": True}),
             "money": self.book.add_format({"num_format": "#,##0.00"}),
             "int": self.book.add_format({"num_format": "0"}),
@@ -47,27 +35,33 @@ class SheetWriter:
             "datetime": self.book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
         }
         self.row = 0
+        self.titles = []
+        self.widths = printing.Widths()
+        self.header_row = None
 
     def title(self, text):
-        """A title line above the table (a notice's or a roster's name)."""
-        self.sheet.write_string(self.row, 0, text, self.fmt["header"])
-        self.row += 1
+        """A title line above the table (a notice's or a roster's name): written with the header, when
+        the table's width is known, merged and centred across it."""
+        self.titles.append(text)
 
     def header(self, labels, widths=None):
-        total = 0
+        for text in self.titles:
+            printing.title(self.sheet, self.row, text, len(labels), self.fmt["title"])
+            self.row += 1
+        self.titles = []
+        self.widths.fixed.update(widths or {})
         for col, label in enumerate(labels):
             self.sheet.write_string(self.row, col, label, self.fmt["header"])
-            width = (widths or {}).get(col) or max(8, min(40, len(label) * 2 + 2))
-            self.sheet.set_column(col, col, width)
-            total += width
+            self.widths.label(col, label)
         self.sheet.freeze_panes(self.row + 1, 0)
-        print_setup(self.sheet, total, self.row)
+        self.header_row = self.row
         self.row += 1
 
     def cells(self, values, formats=None):
         """values: [(kind, value)]; formats: a number format name per column (or None)."""
         r = self.row
         sheet, fmt = self.sheet, self.fmt
+        self.widths.row([v for _, v in values])
         for col, (kind, value) in enumerate(values):
             if value is None:
                 continue
@@ -84,4 +78,7 @@ class SheetWriter:
         self.row += 1
 
     def close(self):
+        total = self.widths.apply(self.sheet)
+        if self.header_row is not None:
+            printing.setup(self.sheet, total, self.header_row)
         self.book.close()

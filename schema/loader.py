@@ -14,7 +14,8 @@ from .specs import Entity, Field, Option, OptionList, Registry, Role, Setting, U
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTITY_KEYS = {"name", "label", "scope", "archive", "title", "fields", "list", "filters", "search", "editable",
                "order", "inline", "related", "menu", "table", "no_import", "unique_rows",
-               "versioned", "head", "import_key", "search_inline", "immutable_after", "writers_message"}
+               "versioned", "head", "import_key", "search_inline", "immutable_after", "writers_message",
+               "import_ignore"}
 FIELD_KEYS = {"name", "type", "label", "required", "unique", "index", "default", "options", "to",
               "max_length", "help", "sensitive", "readonly", "derive", "level", "hidden", "in_list",
               "unique_message", "fixed", "aliases", "renamed_from", "writers"}
@@ -244,7 +245,19 @@ def _entity(data, rel):
                   versioned=bool(data.get("versioned", True)), head=_head(rel, name, data.get("head")),
                   immutable_after=data.get("immutable_after"),
                   writers_message=str(data["writers_message"]) if data.get("writers_message") else None,
-                  import_key=str(data["import_key"]) if data.get("import_key") else None, **lists)
+                  import_key=str(data["import_key"]) if data.get("import_key") else None,
+                  import_ignore=_import_ignore(rel, name, data.get("import_ignore")), **lists)
+
+
+def _import_ignore(rel, name, raw):
+    """import_ignore: {column header: why the import leaves it out} — figures an office's roster
+    carries that the system derives (保障人数, 月保障金)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
+                                            for k, v in raw.items()):
+        raise SchemaError(rel, "import_ignore 应写作 {列名: 不导入的原因}", name)
+    return {k.strip(): v.strip() for k, v in raw.items()}
 
 
 def _unique_rows(raw, rel, name, field_names):

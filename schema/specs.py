@@ -160,6 +160,7 @@ class Entity:
     unique_rows: list = dc_field(default_factory=list)   # UniqueRows
     head: dict | None = None      # the head of the household must be one of its members (casework/core/heads.py)
     import_key: str | None = None # the field an import update finds rows by (default: a unique ID number)
+    import_ignore: dict = dc_field(default_factory=dict)   # roster header → why it is not imported (derived)
     versioned: bool = True        # a row version refuses a save based on an outdated copy (lost update)
     # {when: "saved" | condition on the stored row, fields | except, field, message}: see schema/README.md
     immutable_after: dict | None = None

@@ -623,6 +623,12 @@ class Password(FieldType):
         return wtforms.PasswordField(spec.label, validators=[v.Optional()],
                                      description="留空则不修改密码")
 
+    def convert(self, raw, spec):
+        # a cell typed as a number (12345678) comes back as 12345678.0; the password is the digits
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)
+        return str(raw).strip()
+
     def display(self, value, spec, ctx, masked=False):
         return "******" if value else ""
 

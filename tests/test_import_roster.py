@@ -3,7 +3,9 @@ and unit rows, a two-row merged header, household cells merged down over member 
 headers and values (身份证号码, 老伴, 1/2, 600元/月, full-width digits), a 合计 row, a signature footer
 and a hidden row, each skipped with a notice. On SQLite and PostgreSQL."""
 import io
+import pathlib
 
+import pytest
 import xlsxwriter
 
 from casework.core import tabular
@@ -15,7 +17,7 @@ HEAD1, WIFE1, SON1 = pid(1945, 111), pid(1947, 122), pid(1976, 131)
 HEAD2, WIFE2, GONE = pid(1961, 151), pid(1963, 162), pid(1990, 171)
 
 
-def village_roster():
+def village_roster(hide_row=True):
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"strings_to_numbers": False})
     s = book.add_worksheet("Sheet1")
@@ -46,7 +48,8 @@ def village_roster():
     s.merge_range("K5:K7", 1200)
     s.write_row("A8", [2, "李四", HEAD2, "农村"])      # the household written once, on its first member row
     s.write_row("J8", [2, 900])
-    s.set_row(9, None, None, {"hidden": True})          # a member who left: hidden, not deleted
+    if hide_row:
+        s.set_row(9, None, None, {"hidden": True})      # a member who left: hidden, not deleted
     s.write_row("A11", ["合计", "", "", "", "", "", "", "", "", 5, 2100])
     s.write_string("A12", "制表人：张三")
     s.write_string("F12", "审核人：李四    2024年5月6日")
@@ -57,6 +60,15 @@ def village_roster():
 def test_the_roster_is_read_as_laid_out():
     sheet = tabular.read(village_roster(), "花名册.xlsx", 10 ** 7)[0]
     assert sheet.hidden == {10} and len(sheet.merged_ranges) == 14
+    legacy = tabular.read((CORPUS / "village_roster.xls").read_bytes(), "花名册.xls", 10 ** 7)[0]
+    assert legacy.hidden == {10} and len(legacy.merged_ranges) == 14
+    assert legacy.rows[4][:4] == sheet.rows[4][:4]
+
+
+def test_a_broken_xls_gives_no_hidden_rows_and_no_crash():
+    from casework.core import xls_rows
+    data = (CORPUS / "village_roster.xls").read_bytes()
+    assert xls_rows.hidden_rows(data[:600]) == {} and xls_rows.hidden_rows(b"PK") == {}
 
 
 def test_village_roster_imports_with_one_upload_and_the_mapping_confirmation(county):
@@ -121,3 +133,105 @@ def test_option_aliases_and_codes_typed_as_numbers(county):
     assert relation.code_of("老伴") == "10" and relation.code_of("儿子") == "20"
     assert relation.code_of(2.0) == "02" and relation.code_of("外星人") is None
     assert registry.options["sex"].code_of(1.0) == "1" and registry.options["sex"].code_of(3) is None
+
+
+HEAD3, WIFE3, HEAD4 = pid(1950, 211), pid(1952, 222), pid(1966, 231)
+
+
+def member_rows_only(rows):
+    """A roster with no 户主 columns: one row per person, the head known only by 与户主关系."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"strings_to_numbers": False})
+    s = book.add_worksheet("花名册")
+    s.write_row(0, 0, ["序号", "姓名", "性别", "身份证号码", "与户主关系", "户籍性质", "家庭住址", "保障人数", "月保障金（元）"])
+    for r, row in enumerate(rows, 1):
+        for c, value in enumerate(row):
+            s.write_string(r, c, value) if isinstance(value, str) else s.write(r, c, value)
+    book.close()
+    return out.getvalue()
+
+
+def test_a_roster_without_head_columns_takes_the_head_from_the_relation(county):
+    engine = engine_of(county)
+    H, M = engine.models["household"], engine.models["member"]
+    b = Browser(county)
+    b.login("village1")
+    data = member_rows_only([[1, "赵老汉", "男", HEAD3, "户主", "农村", "中心社区3组", 2, 800],
+                             [2, "钱老太", "女", WIFE3, "妻子", "农村", "中心社区3组"],
+                             [3, "孙独居", "男", HEAD4, "本人", "农村", "中心社区5组", 1, 500]])
+    job, state = upload(b, data, "household", name="花名册.xlsx")
+    assert state["ok"], state["problems"]
+    notices = "\n".join(state["notices"])
+    assert "没有户主列" in notices and "“户主”或“本人”" in notices
+    assert "保障人数（由在保记录按保障成员计算）" in notices and "月保障金（元）（由审批的救助金额计算）" in notices
+    unknown = [n for n in state["notices"] if "没有对应的字段" in n]
+    assert not any("保障人数" in n or "月保障金" in n for n in unknown)     # recognised, not unknown
+    state = commit(b, job)
+    assert state["committed"], state
+    h3 = H.get(H.head_id_number == HEAD3)
+    assert h3.head_name == "赵老汉" and h3.address == "中心社区3组" and h3.member_count == 2
+    assert M.get(M.id_number == WIFE3).household == h3.id
+    h4 = H.get(H.head_id_number == HEAD4)
+    assert h4.head_name == "孙独居" and h4.member_count == 1
+    assert M.get(M.id_number == HEAD4).relation == "02"       # 本人 is the head: registered as 户主
+
+
+def test_a_member_above_the_first_head_is_refused_with_nothing_written(county):
+    engine = engine_of(county)
+    H = engine.models["household"]
+    b = Browser(county)
+    b.login("village1")
+    before = H.select().count()
+    data = member_rows_only([[1, "钱老太", "女", WIFE3, "妻子", "农村", "中心社区3组"],
+                             [2, "赵老汉", "男", HEAD3, "户主", "农村", "中心社区3组", 2, 800]])
+    job, state = upload(b, data, "household", name="花名册.xlsx")
+    assert not state["ok"]
+    assert any(p["row"] == 2 and "在第一个户主之前" in p["message"] for p in state["problems"]), state["problems"]
+    assert H.select().count() == before
+
+
+# -- committed corpus files (tests/corpus/make_corpus.py makes them) --------------------------------
+
+CORPUS = pathlib.Path(__file__).resolve().parent / "corpus"
+
+
+def test_the_village_roster_saved_as_xls_imports_in_one_upload(county):
+    engine = engine_of(county)
+    H, M = engine.models["household"], engine.models["member"]
+    b = Browser(county)
+    b.login("village1")
+    job, state = upload(b, (CORPUS / "village_roster.xls").read_bytes(), "household", name="中心社区低保花名册.xls")
+    assert state["ok"], state["problems"]
+    assert state["rows"] == 7                       # two households, five members: the hidden one left out
+    notices = "\n".join(state["notices"])
+    assert "表头在第3行" in notices and "合计行不导入：第11行" in notices and "合并单元格" in notices
+    assert "隐藏行不导入：第10行" in notices                 # read from the .xls ROW records
+    state = commit(b, job)
+    assert state["committed"] and state["created"] == 7, state
+    h1 = H.get(H.head_id_number == HEAD1)
+    assert h1.head_name == "王大山" and h1.member_count == 3 and str(h1.income_per_capita) == "300.00"
+    wife = M.get(M.id_number == WIFE1)
+    assert (wife.relation, wife.sex, wife.household) == ("10", "2", h1.id)
+    assert not M.select().where(M.id_number == GONE).exists()
+
+
+def test_a_flat_roster_saved_as_gbk_csv_imports(county):
+    from tests.corpus.make_corpus import GBK_ROWS
+    engine = engine_of(county)
+    H, M = engine.models["household"], engine.models["member"]
+    b = Browser(county)
+    b.login("village1")
+    data = (CORPUS / "flat_roster_gbk.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")                        # really GBK, as Chinese Windows saves a CSV
+    job, state = upload(b, data, "household", name="花名册.csv")
+    assert state["ok"], state["problems"]
+    assert any("一行一人的花名册" in n for n in state["notices"])
+    state = commit(b, job)
+    assert state["committed"], state
+    guo = H.get(H.head_id_number == GBK_ROWS[1][1])
+    assert guo.head_name == "郭守田" and guo.address == "中心社区东街12号" and guo.member_count == 2
+    wife = M.get(M.id_number == GBK_ROWS[2][6])
+    assert (wife.name, wife.relation, str(wife.monthly_income), wife.household) == ("冯翠花", "10", "150.00", guo.id)
+    han = H.get(H.head_id_number == GBK_ROWS[3][1])
+    assert han.hukou_type == "1" and M.get(M.id_number == GBK_ROWS[3][6]).relation == "02"   # 本人 → 户主

@@ -49,6 +49,8 @@ def edit(path, old, new):
     ("household.yaml", "search: [code, head_name, head_id_number]", "search: [code, nosuch]",
      ["household.yaml", "household", "nosuch"]),
     ("household.yaml", "scope: village", "scope: hukou_type", ["household.yaml", "household", "scope"]),
+    ("household.yaml", "import_ignore: {保障人数: 由在保记录按保障成员计算,", "import_ignore: {保障人数: ,",
+     ["household.yaml", "household", "import_ignore", "不导入的原因"]),
 ])
 def test_schema_errors_name_file_entity_and_field(tmp_path, file, old, new, words):
     root = copy_schema(tmp_path)

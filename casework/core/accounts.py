@@ -11,13 +11,10 @@ import secrets
 import peewee as pw
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from casework.core import system
-
-HASH_PREFIXES = ("scrypt:", "pbkdf2:")
+from casework.core import passwords, system
 
 
-def is_hash(value):
-    return str(value or "").startswith(HASH_PREFIXES)
+is_hash = passwords.is_hash
 
 
 class AccountState(system.SystemModel):

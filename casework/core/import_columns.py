@@ -34,11 +34,14 @@ class Part:
     generated: object = None                          # a unique code field the importer numbers
     flat: bool = False                                # one sheet with one row per child
     flat_of: object = None                            # the parent part of a flat roster's child part
+    head_from_members: list = field(default_factory=list)   # head fields a flat roster takes from its 户主 row
     version_col: int | None = None   # the export's 版本 column: update mode refuses rows changed since
 
 
 def importable_fields(spec):
-    return [f for f in spec.fields if f.user_writable and f.type != "password"]
+    """A `password` column is importable (hashed on save, a blank cell keeps the stored one); the user
+    entity, whose passwords follow the account policy, is not importable at all (imports.unimportable)."""
+    return [f for f in spec.fields if f.user_writable]
 
 
 # Columns the system's own export and error workbook write that no import takes from the user
@@ -65,6 +68,8 @@ def ignored_columns(spec, update, role=None):
         if reason:
             for name in (f.label, header_text(f)):
                 out.setdefault(name, reason)
+    for name, reason in spec.import_ignore.items():
+        out.setdefault(name, reason)     # a field's own reason wins over the declared list
     return out
 
 
@@ -120,6 +125,10 @@ class ColumnMapping:
                 main = parts[0]
                 self.notices.append(f"“{main.sheet.name}”表中这些列没有对应的字段，不导入："
                                     + "、".join(layout.normal(main.header[i]) for i in main.unmapped))
+        for part in parts:
+            if part.head_from_members and not part.flat:
+                for f in part.head_from_members:
+                    self.problem(part, part.start, f.label, "", f"缺少必填列“{f.label}”")
         seen = set()
         self.notices = [n for n in self.notices if not (n in seen or seen.add(n))]
         return parts
@@ -154,8 +163,12 @@ class ColumnMapping:
                             row[c] = previous[c]
             else:
                 previous = row
-        self.notices.append(f"“{main.sheet.name}”是一行一人的花名册：按{self.spec.label}的列把各行归到同一户，"
-                            f"每行导入为一名{child.label}")
+        if main.head_from_members:
+            self.notices.append(f"“{main.sheet.name}”是一行一人的花名册，没有户主列：从与户主关系为“户主”或“本人”的行"
+                                f"起算一户，户主姓名和身份证号取自这一行")
+        else:
+            self.notices.append(f"“{main.sheet.name}”是一行一人的花名册：按{self.spec.label}的列把各行归到同一户，"
+                                f"每行导入为一名{child.label}")
         return part
 
     def _map_header(self, spec, sheet, others=None):
@@ -182,13 +195,15 @@ class ColumnMapping:
             above = "、".join(dict.fromkeys(str(c).strip() for r in rows[:first] for c in r if str(c or "").strip()))[:40]
             self.notices.append(f"“{sheet.name}”表头在第{first + 1}行，上面的 {first} 行（{above}）不导入")
         chosen = (self.mapping or {}).get(spec.name)
+        # a flat roster's household columns the household part already left out (保障人数 …)
+        theirs = {layout.normal(k): v for k, v in ignored_columns(others.spec, self.update).items()} if others else {}
         seen, ignored, unmapped = {}, [], []
         part.proposal = []
         for index, raw in enumerate(header):
             text = layout.normal(raw)
             if not text:
                 continue
-            if others and index in others.columns:
+            if others and (index in others.columns or layout.lookup(raw, theirs)[0]):
                 continue
             if chosen is not None:
                 name = chosen.get(str(index), chosen.get(text))
@@ -234,6 +249,8 @@ class ColumnMapping:
                     self.notices.append(f"“{sheet.name}”表中没有“{f.label}”列：按您的区划填写")
                 elif spec is self.spec and self.children and f.unique and f.type == "text":
                     part.generated = f      # a roster has no household numbers: one is given per village
+                elif spec is self.spec and self.children and spec.head and f.name in (spec.head["id"], spec.head["name"]):
+                    part.head_from_members.append(f)    # a flat roster: from the member row of relation 户主
                 else:
                     self.problem(part, part.start, f.label, "", f"缺少必填列“{f.label}”")
         if others is not None and back:

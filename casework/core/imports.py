@@ -15,7 +15,7 @@ from schema import clock, RecordInvalid, StaleRecord, types
 from schema.models import insert_rows
 from schema.resolve import DisplayContext
 
-from casework.core import derive, heads, refs, scope, system, tabular
+from casework.core import derive, heads, ref_areas, refs, scope, system, tabular
 from casework.core import sheet_layout as layout
 # header_text and importable_fields are read from here by the template and the import screen
 from casework.core.import_columns import (VERSION_COLUMN, ColumnMapping, Problem, header_text,  # noqa: F401
@@ -228,7 +228,8 @@ class Importer(ColumnMapping):
     # -- links: areas, parents in the same file or in the database, all within the user's scope
     def _group_flat(self, parts):
         """A flat roster's rows with the same household cells are one household: its first row is
-        the household, and every row is one member of it."""
+        the household, and every row is one member of it. A roster without 户主 columns starts a
+        household at each row whose relation is 户主 (or 本人) and takes the head from that row."""
         main = next((p for p in parts if p.flat), None)
         child = next((p for p in parts if p.flat_of is main), None) if main else None
         if not main or not child:
@@ -236,17 +237,55 @@ class Importer(ColumnMapping):
         back = self._back_ref(child.spec)
         first, kept = {}, []
         household_of = {}
+        heads_of = self._head_rows(main, child) if main.head_from_members else None
         for row in main.rows:
             row_no, _, raw, _ = row
-            key = tuple(_plain_text(raw[c] if c < len(raw) else "") for c in sorted(main.columns))
+            if heads_of is not None:
+                key = heads_of.get(row_no)
+                if key is None:
+                    continue        # rows above the first 户主 row: reported by _head_rows
+            else:
+                key = tuple(_plain_text(raw[c] if c < len(raw) else "") for c in sorted(main.columns))
             if key not in first:
                 first[key] = row_no
                 kept.append(row)
             household_of[row_no] = first[key]
         main.rows = kept
+        head_relation = self.spec.head["relation"] if self.spec.head else None
         for row_no, values, _, _ in child.rows:
             if row_no in household_of:
                 values[back.name] = ("row", household_of[row_no])
+            if head_relation and values.get("relation") in self.HEAD_WORDS:
+                values["relation"] = head_relation      # 本人 on a household's roster is its head
+
+    HEAD_WORDS = ("01",)        # 本人: the head as some rosters write it, besides the declared relation
+
+    def _head_rows(self, main, child):
+        """{row number: number of the row of its 户主} for a roster that names the head only by the
+        relation column; the household's head name and ID come from that row."""
+        head = self.spec.head
+        wanted = {head["relation"], *self.HEAD_WORDS}
+        out, current = {}, None
+        by_row = {row_no: values for row_no, values, _, _ in main.rows}
+        orphans = []
+        for row_no, values, _, bad in child.rows:
+            if values.get("relation") in wanted:
+                current = row_no
+                values["relation"] = head["relation"]          # 本人 is the head: stored as 户主
+                household = by_row.get(row_no)
+                if household is not None:
+                    household[head["name"]] = values.get("name")
+                    household[head["id"]] = values.get("id_number")
+            if current is None:
+                orphans.append(row_no)
+                continue
+            out[row_no] = current
+        if orphans:
+            shown = "、".join(str(n) for n in orphans[:10])
+            self.problem(main, orphans[0], "与户主关系", "",
+                         f"第{shown}行在第一个户主之前：一行一人的花名册没有户主列时，每户从与户主关系为“户主”"
+                         f"或“本人”的一行开始，请把户主放在本户各成员之前")
+        return out
 
     def _number(self, main):
         """Household numbers for a roster that has none: the village code and a serial, after the
@@ -289,6 +328,27 @@ class Importer(ColumnMapping):
             for f in part.spec.fields:
                 if f.type == "ref" and f is not back and any(isinstance(v.get(f.name), tuple) for _, v, _, _ in part.rows):
                     self._resolve_refs(part, f)
+                    self._check_ref_areas(part, f, back, main)
+
+    def _check_ref_areas(self, part, f, back, main):
+        """A resolved reference of another township is refused here too: rows with a unique key are
+        written in bulk, without the save hook that refuses it (casework/core/ref_areas.py)."""
+        if ref_areas.level(self.models) is None:
+            return
+        main_rows = {row_no: values for row_no, values, _, _ in main.rows} if main else {}
+        column = next((i for i, c in part.columns.items() if c is f), None)
+        for row_no, values, raw_row, _ in part.rows:
+            target = values.get(f.name)
+            if not isinstance(target, int):
+                continue
+            own = None
+            link = values.get(back.name) if back else None
+            if isinstance(link, tuple) and link[0] == "row" and link[1] in main_rows:
+                own = ref_areas.area_of(self.models, main.spec, main_rows[link[1]])
+            message = ref_areas.problem_of(self.models, part.spec, f, values, target, own_area=own)
+            if message:
+                typed = raw_row[column] if column is not None and column < len(raw_row) else target
+                self.problem(part, row_no, f.label, typed, message)
 
     def _resolve_areas(self, part, f):
         Area = self.models["area"]

@@ -5,7 +5,6 @@ reports, imports) asks `scoped()` or `allows()`. Deny by default: no user, an in
 user without an area gets a query that matches nothing.
 """
 import peewee as pw
-from werkzeug.security import generate_password_hash
 
 from schema import RecordInvalid, paths
 
@@ -141,17 +140,12 @@ def has_duty(models, user, duty):
 
 
 def install_user_rules(models):
-    """Passwords are stored hashed; a user's area must sit at the level of the role."""
+    """A user's area must sit at the level of the role (the password is hashed by core/passwords)."""
     if "user" not in models.registry.entities:
         return
 
     @models.hooks.on("user", "before_save")
     def before(record, old):
-        pw_value = record.password
-        if pw_value and not str(pw_value).startswith(("scrypt:", "pbkdf2:")):
-            record.password = generate_password_hash(pw_value)
-        elif not pw_value and old:
-            record.password = old.get("password")
         role = models.registry.roles.get(record.role)
         if role is None:
             raise RecordInvalid({"role": "未知的角色"})

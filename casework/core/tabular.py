@@ -1,5 +1,5 @@
-"""Reading uploaded tables: .xlsx/.xls/.ods through python-calamine, .csv in UTF-8 (with or without
-BOM) or GBK. Whatever is wrong with the file as a whole becomes a FileRejected with a Chinese message.
+"""Reading uploaded tables: .xlsx/.xls/.ods through python-calamine (hidden rows from the xlsx XML, or
+from the .xls ROW records: casework/core/xls_rows.py), .csv in UTF-8 (with or without BOM) or GBK. Whatever is wrong with the file as a whole becomes a FileRejected with a Chinese message.
 """
 import csv
 import io
@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import python_calamine as pc
 from xlsxwriter.utility import xl_range
+
+from casework.core import xls_rows
 
 WORKBOOK_EXT = (".xlsx", ".xlsm", ".xls", ".ods")
 
@@ -72,6 +74,8 @@ def read(data, filename, limits):
     formulas, hidden = {}, {}
     if data[:4] == b"PK\x03\x04":
         formulas, hidden = _scan_zip(data, limits, name.endswith((".xlsx", ".xlsm")))
+    elif data[:8] == xls_rows.SIGNATURE:
+        hidden = xls_rows.hidden_rows(data)     # .xls: the reader does not say which rows are hidden
     try:
         book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except pc.PasswordError:
