@@ -11,6 +11,7 @@ import peewee as pw
 
 from schema import clock, RecordInvalid
 
+from casework.cases import benefits
 from casework.core.errors import Refused
 from casework.core import scope, system
 from casework.funds.care import effect, next_month
@@ -203,6 +204,8 @@ def review_decided(flow, record, user, today):
             raise Refused("金额为0时应选择“停发”")
         Change(care=row.id, kind="raise" if new > current else "lower", effective_month=month, new_amount=new,
                reason=reason, case=record.id).save()
+    elif record.review_result == "gradual_exit":
+        schedule_gradual_exit(flow, row, record, month, reason)
     elif record.review_result == "end":
         Change(care=row.id, kind="cancel", effective_month=month, reason=reason, case=record.id).save()
         record.decided_amount = Decimal("0")
@@ -216,3 +219,45 @@ def review_decided(flow, record, user, today):
         record.save()
     finally:
         record._moved_by_flow = False
+
+
+def gradual_exit_schedule(flow, record, current):
+    """[(month number from 1, percent, amount)] of the 渐退期: the settings' percentages of the amount before the
+    review, each rounded once by the rounding setting; a month at 0 ends the aid there."""
+    months = flow.setting("gradual_exit_months")
+    try:
+        percents = [Decimal(p.strip()) for p in str(flow.setting("gradual_exit_percents") or "").split(",") if p.strip()]
+    except ArithmeticError:
+        percents = None
+    if months < 0 or (months and not percents) or any(p < 0 or p > 100 for p in percents or [Decimal(0)]):
+        raise Refused("设置“渐退期内逐月发放比例（%）”应是0到100之间的数，用逗号分隔，请县级管理员修改")
+    if any(b > a for a, b in zip(percents, percents[1:])):
+        raise Refused("设置“渐退期内逐月发放比例（%）”应逐月递减（后一个月不高于前一个月），请县级管理员修改")
+    rounding = benefits.Context(flow.engine, record)
+    out = []
+    for i in range(months):
+        amount = rounding.rounded(current * percents[min(i, len(percents) - 1)] / 100)
+        out.append((i + 1, percents[min(i, len(percents) - 1)], amount))
+        if amount <= 0:
+            break
+    return out
+
+
+def schedule_gradual_exit(flow, row, record, month, reason):
+    """The roster changes of a 渐退期 from `month`: a 调减 wherever the amount falls, then 注销 the month
+    after the period (or the month whose share is 0). Each change prints its own notice."""
+    Change = flow.models["care_change"]
+    current = Decimal(row.monthly_amount)
+    previous, end, first = current, month, Decimal("0")
+    for n, percent, amount in gradual_exit_schedule(flow, record, current):
+        if amount <= 0:
+            break
+        if amount < previous:
+            Change(care=row.id, kind="lower", effective_month=end, new_amount=amount, case=record.id,
+                   reason=f"{reason}（渐退期第{n}个月，按复核前金额的{percent:g}%）").save()
+            previous = amount
+        first = first or amount
+        end = next_month(end)
+    Change(care=row.id, kind="cancel", effective_month=end, case=record.id,
+           reason=f"{reason}（渐退期满，自{end}起停发，退出低保）").save()
+    record.decided_amount = first          # what the household receives next month
