@@ -97,3 +97,64 @@ def test_gradual_exit_is_for_dibao_only(world):
     assert offered["gradual_exit"] is None
     wf = world.flow.workflow(review)
     assert wf.transition("gradual_exit").when == {"field": "assistance_type", "in": ["11", "12", "13"]}
+
+
+# -- 3. notices ---------------------------------------------------------------------------------------
+
+def test_lowering_and_ending_record_delivery_and_the_appeal_deadline(world):
+    case = approve(world, 0)
+    row = care_of(world, case)
+    world.today = D(2026, 12, 1)
+    review = reviewed(world, row, D(2026, 12, 1))
+    world.do(review, "adjust", "leader", decided_amount="200", review_reason="家庭成员务工，收入增加")
+    Change = world.engine.models["care_change"]
+    lower = Change.select().where(Change.care == row.id, Change.kind == "lower").get()
+    assert lower.served_on is None and lower.appeal_until is None
+    world.engine.settings.set("calendar_confirmed_years", "2027")
+    token = system.actor.set((world.users["town"].id, "town", None))
+    try:
+        lower.served_on = D(2026, 12, 5)
+        with pytest.raises(RecordInvalid, match="不能早于登记变更的日期.*也不能晚于今天"):
+            lower.save()                                      # 5 December is after today (1 December)
+        world.today = D(2026, 12, 8)
+        lower = Change.get_by_id(lower.id)
+        lower.served_on = D(2026, 11, 30)
+        with pytest.raises(RecordInvalid, match="不能早于登记变更的日期"):
+            lower.save()
+        lower = Change.get_by_id(lower.id)
+        lower.served_on = D(2026, 12, 1)
+        lower.save()
+        lower = Change.get_by_id(lower.id)
+        # 60 days, the delivery day not counted: 30 January 2027 is a Saturday, so Monday 1 February (民法典 art. 203)
+        assert lower.appeal_until == D(2027, 2, 1)
+        lower.new_amount = Decimal("150")                     # the change itself stays as registered
+        with pytest.raises(RecordInvalid, match="保存后不能修改"):
+            lower.save()
+    finally:
+        system.actor.reset(token)
+    assert Change.get_by_id(lower.id).new_amount == Decimal("200.00")
+    text = _notice_text(world, Change.get_by_id(lower.id), "care_change_notice")
+    # a township's decision is appealed to the county government (行政复议法 2023 art. 24), not to 民政局
+    assert "60日内向台儿庄区人民政府申请行政复议" in text and "县民政局" not in text
+    assert "6个月内依法向人民法院提起行政诉讼" in text
+    assert "送达日期：2026-12-01" in text and "申请行政复议截止日期：2027-02-01" in text and "调减" in text
+
+
+def test_the_denial_notice_names_the_county_government_and_its_delivery(world):
+    case = world.investigate(world.case("12"), D(2026, 9, 28), D(2026, 9, 29))
+    case = world.do(case, "deny", "leader", on=D(2026, 9, 30), denial_reason="家庭人均收入高于低保标准")
+    with pytest.raises(RecordInvalid, match="送达日期不能早于作出决定的日期"):
+        world.do(case, "serve_denial_notice", "town", notice_served_on="2026-09-29")
+    case = world.do(case, "serve_denial_notice", "town", on=D(2026, 10, 9), notice_served_on="2026-10-08")
+    text = _notice_text(world, case, "denial_notice")
+    assert "向台儿庄区人民政府申请行政复议" in text and "送达日期：2026-10-08" in text
+    assert "家庭人均收入高于低保标准" in text
+
+
+def _notice_text(world, record, name):
+    from reports import document
+    from casework.cases import documents
+    spec = document.load(world.engine.registry)[name]
+    value, items = documents.filler(world.engine, record, world.users["town"], True)
+    blocks = document.fill(spec, value, items)
+    return "\n".join(b if isinstance(b, str) else " ".join(b) for _, b in blocks)
