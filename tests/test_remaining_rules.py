@@ -158,3 +158,136 @@ def _notice_text(world, record, name):
     value, items = documents.filler(world.engine, record, world.users["town"], True)
     blocks = document.fill(spec, value, items)
     return "\n".join(b if isinstance(b, str) else " ".join(b) for _, b in blocks)
+
+
+# -- 2. deadlines --------------------------------------------------------------------------------------
+
+def test_the_investigation_starts_within_three_working_days(world):
+    case = world.case("12")                                  # Friday 25 September 2026
+    assert (case.due_item, case.due_date) == ("开始调查核对", D(2026, 9, 30))     # 28, 29, 30 September
+    world.today = D(2026, 10, 8)
+    assert deadline(world, case, "开始调查核对").state == "overdue"
+    case = world.do(case, "start_investigation", "town", on=D(2026, 10, 8))
+    assert deadline(world, case, "开始调查核对").state == "late"
+
+
+def _as_system(fn):
+    token = system.actor.set((None, "测试", None))
+    try:
+        return fn()
+    finally:
+        system.actor.reset(token)
+
+
+def test_a_death_in_a_household_in_care_brings_its_review_within_three_months(world):
+    case = approve(world, 0)                                 # in care from November 2026
+    row = care_of(world, case)
+    normal = row.next_review
+    assert normal >= D(2027, 5, 1) and row.review_due_reason is None
+    head = world.engine.models["household"].get_by_id(case.__data__["household"])
+    _as_system(lambda: world.engine.models["member"].create(household=head.id, name=head.head_name,
+                                                            id_number=head.head_id_number, relation="02"))
+    assert care_of(world, case).next_review == normal
+    county = world.engine.models["area"].get(level="county")
+    _as_system(lambda: world.engine.models["death_record"].create(
+        county=county, id_number=head.head_id_number, name=head.head_name, death_date=D(2026, 12, 15), source="县公安局"))
+    row = care_of(world, case)
+    # 15 December 2026 + 3 months = 15 March 2027
+    assert row.next_review == D(2027, 3, 15)
+    assert f"家庭成员{head.head_name}于2026-12-15死亡" in row.review_due_reason and "3个月内" in row.review_due_reason
+    rows = reviews.due(world.engine, world.users["town"], today=D(2027, 3, 1))
+    assert [r["review_due_reason"] for r in rows if r["id"] == row.id] == [row.review_due_reason]
+    world.engine.settings.set("death_review_months", 1)
+    reviews.reschedule_all(world.engine.models)
+    assert care_of(world, case).next_review == D(2027, 1, 15)
+
+
+def _tekun_minor_in_care(world, birth, start="2026-11"):
+    from schema import idnumber
+    m = world.engine.models
+    number = idnumber.make("370405", birth, 321)
+
+    def make():
+        h = m["household"].create(code="T-MINOR", village=world.villages[0], head_name="小明", head_id_number=number,
+                                  hukou_type="2")
+        world.households.append(h)
+        return h
+    h = _as_system(make)
+    case = world.case("21", household=len(world.households) - 1)
+    row = m["care"](household=h.id, assistance_type="21", case=case.id, persons=1, monthly_amount=Decimal("900"),
+                    start_month=start, status="in_care")
+    _as_system(row.save)
+    return m["care"].get_by_id(row.id)
+
+
+def test_a_minor_in_tekun_is_due_for_review_on_turning_18(world):
+    row = _tekun_minor_in_care(world, D(2009, 2, 10))
+    assert row.next_review == D(2027, 2, 10)                # the 18th birthday, before the yearly 1 Nov 2027
+    assert "小明于2027-02-10年满18周岁" in row.review_due_reason
+
+
+def test_a_minor_turning_18_after_the_yearly_review_keeps_the_yearly_date(world):
+    row = _tekun_minor_in_care(world, D(2012, 5, 1))         # 18 on 1 May 2030
+    assert row.next_review == D(2027, 11, 1) and row.review_due_reason is None
+
+
+def test_ending_tekun_support_needs_a_seven_day_notice_first(world):
+    row = _tekun_minor_in_care(world, D(2000, 1, 1))
+    world.today = D(2026, 12, 1)
+    review = reviewed(world, row, D(2026, 12, 1))
+    offered = {t.name: why for t, why in world.flow.offered(review, world.users["leader"])}
+    assert "登记告知" in offered["end"]
+    with pytest.raises(Refused, match="告知期满后才能停发"):
+        world.do(review, "end", "leader", review_reason="已有稳定收入")
+    with pytest.raises(RecordInvalid, match="不能早于发起复核的日期"):
+        world.do(review, "announce_end", "town", end_notice_start="2026-11-30", review_reason="已有稳定收入")
+    review = world.do(review, "announce_end", "town", end_notice_start="2026-12-01", review_reason="已有稳定收入")
+    # 7 natural days, the posting day not counted: 2–8 December
+    assert review.end_notice_end == D(2026, 12, 8)
+    with pytest.raises(Refused, match="告知期满后才能停发"):
+        world.do(review, "end", "leader", on=D(2026, 12, 8), review_reason="已有稳定收入")
+    review = world.do(review, "end", "leader", on=D(2026, 12, 9), review_reason="已有稳定收入")
+    assert care_of(world, review).status == "ended"
+
+
+def test_a_dibao_review_may_end_without_the_tekun_notice(world):
+    case = approve(world, 0)
+    review = reviewed(world, care_of(world, case), D(2026, 12, 10))
+    offered = {t.name: why for t, why in world.flow.offered(review, world.users["leader"])}
+    assert offered["end"] is None                           # 低保: no notice period before ending
+    assert "announce_end" not in {t.name for t, _ in world.flow.offered(review, world.users["leader"])}
+    assert "只有特困人员" in dict((t.name, why) for t, why in world.flow.offered(review, world.users["town"]))["announce_end"]
+
+
+def test_three_refusals_of_work_in_a_row_give_the_reason_to_exit(world):
+    case = approve(world, 0)
+    row = care_of(world, case)
+    normal = row.next_review
+    head = world.engine.models["household"].get_by_id(case.__data__["household"])
+    _as_system(lambda: world.engine.models["member"].create(household=head.id, name=head.head_name,
+                                                            id_number=head.head_id_number, relation="02"))
+    Refusal = world.engine.models["work_refusal"]
+
+    def refuse(day, **kw):
+        world.today = D(2026, 12, 31)
+        values = dict(household=head.id, name=head.head_name, id_number=head.head_id_number, offered_on=day,
+                      job="县城物业公司保洁员，月工资2000元", referred_by="镇人社所")
+        values.update(kw)
+        _as_system(lambda: Refusal.create(**values))
+        return care_of(world, case)
+    with pytest.raises(RecordInvalid, match="不是所选家庭的成员"):
+        refuse(D(2026, 11, 5), id_number="110105194912310038")
+    with pytest.raises(RecordInvalid, match="不能晚于今天"):
+        refuse(D(2027, 1, 5))
+    refuse(D(2026, 11, 5))
+    refuse(D(2026, 11, 12))
+    row = refuse(D(2026, 11, 20), justified=True, note="腰伤，不能从事体力劳动")   # the run starts again
+    assert row.next_review == normal and row.review_due_reason is None
+    refuse(D(2026, 12, 1))
+    row = refuse(D(2026, 12, 10))
+    assert row.next_review == normal                       # two in a row: not yet
+    row = refuse(D(2026, 12, 20))
+    assert row.next_review == D(2026, 12, 20)
+    assert "无正当理由连续3次拒绝介绍的工作" in row.review_due_reason and "停发其本人的低保金" in row.review_due_reason
+    review = reviews.open_review(world.engine, world.users["town"], row.id, today=D(2026, 12, 31))
+    assert "连续3次拒绝" in review.hardship_detail
