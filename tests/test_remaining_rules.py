@@ -291,3 +291,40 @@ def test_three_refusals_of_work_in_a_row_give_the_reason_to_exit(world):
     assert "无正当理由连续3次拒绝介绍的工作" in row.review_due_reason and "停发其本人的低保金" in row.review_due_reason
     review = reviews.open_review(world.engine, world.users["town"], row.id, today=D(2026, 12, 31))
     assert "连续3次拒绝" in review.hardship_detail
+
+
+# -- 4. 先行救助 --------------------------------------------------------------------------------------
+
+def test_emergency_aid_within_24_hours_of_the_report(world):
+    T = dt.datetime
+    world.today = D(2026, 10, 9)
+    paid = dict(aid_given="800", materials="id_card")
+    case = world.case("31", aid_date=D(2026, 10, 9), reported_at=T(2026, 10, 8, 20, 30), aid_at=T(2026, 10, 9, 18, 0),
+                      **paid)
+    first = deadline(world, case, "先行救助（24小时内）")
+    assert (first.due_at, first.state) == (T(2026, 10, 9, 20, 30), "met")
+    assert first.text == "2026-10-09 18:00 完成（按期）（限 2026-10-09 20:30 前）"
+    late = world.case("31", aid_date=D(2026, 10, 9), reported_at=T(2026, 10, 8, 20, 30), aid_at=T(2026, 10, 9, 21, 0),
+                      **paid)                                # 24 h 30 min after the report
+    assert deadline(world, late, "先行救助（24小时内）").state == "late"
+    with pytest.raises(RecordInvalid, match="先行救助时间不能早于求助报告时间"):
+        world.case("31", aid_date=D(2026, 10, 8), reported_at=T(2026, 10, 8, 20, 30), aid_at=T(2026, 10, 8, 9, 0),
+                   **paid)
+    world.engine.settings.set("emergency_aid_hours", 48)    # a setting, not a number in code
+    assert deadline(world, late, "先行救助（24小时内）").state == "met"
+    # without a recorded report time there is nothing to measure, and nothing is made up
+    plain = world.case("31", aid_date=D(2026, 10, 9), **paid)
+    assert "先行救助（24小时内）" not in {d.label for d in world.flow.deadlines(plain)}
+
+
+def test_emergency_aid_stays_in_the_reserve_ledger_when_the_case_is_denied(world):
+    from casework.funds import reserve
+    Entry = world.engine.models["reserve_entry"]
+    world.today = D(2026, 10, 9)
+    case = world.case("31", aid_date=D(2026, 10, 9), aid_given="1000", materials="id_card,hardship_statement,pledge")
+    case = world.do(case, "complete", "town", verification_record="事后核对：不符合", proposed_amount="1000")
+    case = world.do(case, "deny", "leader", denial_reason="核实有稳定收入，不属于急难情形")
+    assert case.state == "denied"
+    assert [(e.kind, e.amount, e.entry_date) for e in Entry.select().where(Entry.case == case.id)] == [
+        ("advance", Decimal("1000.00"), D(2026, 10, 9))]
+    assert reserve.balance(world.engine.models, world.towns[0].id) == Decimal("49000.00")     # 50000 − 1000
