@@ -328,3 +328,42 @@ def test_emergency_aid_stays_in_the_reserve_ledger_when_the_case_is_denied(world
     assert [(e.kind, e.amount, e.entry_date) for e in Entry.select().where(Entry.case == case.id)] == [
         ("advance", Decimal("1000.00"), D(2026, 10, 9))]
     assert reserve.balance(world.engine.models, world.towns[0].id) == Decimal("49000.00")     # 50000 − 1000
+
+
+# -- 5. supervision ------------------------------------------------------------------------------------
+
+# every point of document 002 “二、监管主要内容”, in the document's words
+POINTS_002 = ["及时受理", "一次性告知", "对象认定", "建档", "材料齐全", "入户调查", "经济状况核对", "程序",
+              "信息系统", "近亲属备案", "公示记录", "公示信息未超范围", "民主评议", "领导签字", "额外要求材料",
+              "复核", "书面告知", "每月报送", "标准－人均收入", "增发、减发、停发", "自理能力", "照料护理费",
+              "供养形式", "备用金", "优亲厚友", "办理时限", "答复群众求助"]
+
+
+def test_the_spot_check_checklist_covers_document_002_and_takes_not_applicable(world):
+    from casework.supervision import spotcheck
+    Item = world.engine.models["spot_check_case"]
+    labels = [f.label for f in Item._spec.fields if f.options == "check_result" and f.name != "result"]
+    missing = [p for p in POINTS_002 if not any(p in label for label in labels)]
+    assert missing == []
+    approve(world, 0)
+    spotcheck.draw(world.engine, world.users["admin"], "2026-10", seed=5)
+    item = Item.select().get()
+    token = system.actor.set((world.users["county"].id, "county", None))
+    try:
+        names = [f.name for f in Item._spec.fields if f.options == "check_result" and f.name != "result"]
+        for name in names:
+            setattr(item, name, "pass")
+        for name in ("self_care", "care_fee", "support_form", "evaluation"):    # a 低保 case without objection
+            setattr(item, name, "na")
+        item.save()
+        assert Item.get_by_id(item.id).result == "pass"
+        item.exit_notice = None
+        item.save()
+        assert Item.get_by_id(item.id).result is None           # not concluded while a point is open
+        item.exit_notice, item.near_relative = "pass", "fail"
+        item.save()
+    finally:
+        system.actor.reset(token)
+    assert Item.get_by_id(item.id).result == "fail"
+    Finding = world.engine.models["finding"]
+    assert "落实近亲属备案制度" in Finding.select().get().problem
