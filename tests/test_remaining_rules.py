@@ -367,3 +367,84 @@ def test_the_spot_check_checklist_covers_document_002_and_takes_not_applicable(w
     assert Item.get_by_id(item.id).result == "fail"
     Finding = world.engine.models["finding"]
     assert "落实近亲属备案制度" in Finding.select().get().problem
+
+
+def test_township_scores_list_every_township_and_do_not_sum_scores(world):
+    from reports import engine as rep
+    Finding = world.engine.models["finding"]
+    token = system.actor.set((world.users["county"].id, "county", None))
+    try:
+        for level in ("reminder", "supervision"):            # 1 + 5 points off for 镇0 (the report's own scale)
+            Finding.create(township=world.towns[0], month="2026-10", level=level, problem="抽查不合格：档案材料齐全",
+                           status="open", deadline=D(2026, 10, 30) if level == "supervision" else None)
+    finally:
+        system.actor.reset(token)
+    reports, _ = rep.load(world.engine.registry)
+    _v, (scores,) = rep.run(world.engine, world.users["admin"], reports["township_scores"], {"month": "2026-10"})
+    assert scores.rows == [["镇0", 2, 1, 0, 1, 2, Decimal("94.0000")], ["镇1", 0, 0, 0, 0, 0, Decimal("100.0000")]]
+    assert scores.totals[:6] == ["合计", 2, 1, 0, 1, 2] and scores.totals[6] is None
+    _v, (mine,) = rep.run(world.engine, world.users["town"], reports["township_scores"], {"month": "2026-10"})
+    assert [r[0] for r in mine.rows] == ["镇0"]                # a township sees only itself
+    _v, (clean,) = rep.run(world.engine, world.users["admin"], reports["township_scores"], {"month": "2026-11"})
+    assert [(r[0], r[-1]) for r in clean.rows] == [("镇0", Decimal("100.0000")), ("镇1", Decimal("100.0000"))]
+
+
+# -- 6. checks that must hold ------------------------------------------------------------------------
+
+def test_a_rectification_deadline_in_the_past_is_refused(world):
+    Finding = world.engine.models["finding"]
+    token = system.actor.set((world.users["county"].id, "county", None))
+    try:
+        with pytest.raises(RecordInvalid, match="整改时限 2026-09-24 已经过去"):     # today is 25 September
+            Finding.create(township=world.towns[0], month="2026-09", level="rectification", problem="材料不全",
+                           deadline=D(2026, 9, 24), status="open")
+        with pytest.raises(RecordInvalid, match="须填写整改时限"):
+            Finding.create(township=world.towns[0], month="2026-09", level="rectification", problem="材料不全",
+                           status="open")
+        ok = Finding.create(township=world.towns[0], month="2026-09", level="rectification", problem="材料不全",
+                            deadline=D(2026, 9, 25), status="open")
+    finally:
+        system.actor.reset(token)
+    assert Finding.select().count() == 1 and ok.deadline == D(2026, 9, 25)
+
+
+def test_a_zero_report_for_a_month_not_yet_ended_is_refused(world):
+    Report = world.engine.models["village_report"]
+    token = system.actor.set((world.users["village"].id, "village", None))
+    try:
+        with pytest.raises(RecordInvalid, match="2026-09 还没有结束，零报告在月末之后报送"):
+            Report.create(village=world.villages[0], month="2026-09", kind="zero", visited=3)
+        world.today = D(2026, 10, 1)
+        Report.create(village=world.villages[0], month="2026-09", kind="zero", visited=3)
+    finally:
+        system.actor.reset(token)
+    assert [(r.month, r.kind) for r in Report.select()] == [("2026-09", "zero")]
+
+
+def test_the_elderly_allowance_is_decided_by_the_township(world):
+    case = world.case("41")
+    wf = world.flow.workflow(case)
+    assert wf.name == "elderly"
+    assert not any("refer" in t.name for t in wf.transitions)
+    case = world.do(case, "start_investigation", "town", on=D(2026, 9, 28))
+    case = world.do(case, "finish_investigation", "town", verification_record="核对无异常", verification_result="pass")
+    with pytest.raises(Refused, match="不能执行"):
+        world.do(case, "approve", "town", decided_amount="100")       # the township's leader approves
+    case = world.do(case, "approve", "leader", decided_amount="100")
+    assert case.state == "approved" and care_of(world, case).start_month == "2026-10"
+
+
+def test_the_national_profile_uses_20_working_days_and_names_its_sources(world):
+    import os
+    import yaml
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "schema", "profiles", "national.yaml")
+    text = open(path, encoding="utf-8").read()
+    values = yaml.safe_load(text)["values"]
+    assert values["total_days"] == 20 and values["notice_days"] == 7
+    for key in values:                                      # every figure says where it comes from
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{key}:"))
+        assert "#" in line and any(w in line for w in ("号", "文件")), line
+    world.engine.settings.apply_profile("national")
+    case = world.case("12")                                 # Friday 25 September 2026
+    # 20 working days: 28–30 Sep (3), 8–9 Oct (5), Sat 10 Oct, a make-up day (6), 12–16 (11), 19–23 (16), 26–29 (20)
+    assert deadline(world, case, "全流程办结").due == D(2026, 10, 29)
