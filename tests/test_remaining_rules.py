@@ -448,3 +448,87 @@ def test_the_national_profile_uses_20_working_days_and_names_its_sources(world):
     case = world.case("12")                                 # Friday 25 September 2026
     # 20 working days: 28–30 Sep (3), 8–9 Oct (5), Sat 10 Oct, a make-up day (6), 12–16 (11), 19–23 (16), 26–29 (20)
     assert deadline(world, case, "全流程办结").due == D(2026, 10, 29)
+
+
+# -- through the web (the demo county) ------------------------------------------------------------------
+
+def _demo_care_in(engine, username, older_than):
+    """A care row in the user's village (or township) whose review base is before `older_than`,
+    with a member of its household who has an ID number."""
+    from casework.core import scope
+    Care, Member = engine.models["care"], engine.models["member"]
+    user = engine.models["user"].get(username=username)
+    for row in scope.scoped(engine.models, "care", user).where(Care.status == "in_care").order_by(Care.id):
+        member = Member.select().where(Member.household == row.__data__["household"],
+                                       Member.id_number.is_null(False)).first()
+        if member and reviews.base_of(row) < older_than and not row.review_due_reason:
+            return row, member
+    raise AssertionError("演示数据中没有合适的在保记录")
+
+
+def test_refused_work_registered_on_the_web_shows_on_the_review_list(app, browser_for):
+    from .conftest import engine_of
+    engine = engine_of(app)
+    today = dt.date.today()
+    row, member = _demo_care_in(engine, "village1", today - dt.timedelta(days=10))
+    village = browser_for("village1")
+    form = {"household": row.__data__["household"], "name": member.name, "id_number": member.id_number,
+            "job": "县城物业公司保洁员，月工资2000元", "referred_by": "镇人社所"}
+    r = village.post("/admin/work_refusal/new/", dict(form, offered_on=(today + dt.timedelta(days=2)).isoformat()))
+    assert "介绍工作的日期不能晚于今天" in r.get_data(as_text=True)
+    assert "县城物业公司保洁员" in r.get_data(as_text=True)            # what was typed stays in the form
+    for days in (3, 2, 1):
+        r = village.post("/admin/work_refusal/new/", dict(form, offered_on=(today - dt.timedelta(days=days)).isoformat()))
+        assert r.status_code == 302, r.get_data(as_text=True)[:800]
+    html = village.get("/admin/reviews/").get_data(as_text=True)
+    assert f"家庭成员{member.name}无正当理由连续3次拒绝介绍的工作" in html
+    Care = engine.models["care"]
+    assert Care.get_by_id(row.id).next_review == today - dt.timedelta(days=1)
+
+
+def test_the_delivery_date_of_a_roster_change_notice_is_entered_on_the_web(app, browser_for):
+    from .conftest import engine_of
+    engine = engine_of(app)
+    Change = engine.models["care_change"]
+    row, _member = _demo_care_in(engine, "town1", dt.date.today())
+    town = browser_for("town1")
+    month = (dt.date.today().replace(day=1) + dt.timedelta(days=62)).strftime("%Y-%m")
+    r = town.post("/admin/care_change/new/", {"care": row.id, "kind": "cancel", "effective_month": month,
+                                               "reason": "家庭人均收入超过低保标准"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:800]
+    change = Change.select().order_by(Change.id.desc()).first()
+    assert change.kind == "cancel" and change.registered_on == dt.date.today()
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    # the edit form sends back what it shows (the change itself) with the delivery date
+    shown = {"care": row.id, "kind": "cancel", "effective_month": month, "reason": "家庭人均收入超过低保标准"}
+    r = town.post(f"/admin/care_change/edit/?id={change.id}", dict(shown, served_on=tomorrow))
+    assert "也不能晚于今天" in r.get_data(as_text=True)
+    r = town.post(f"/admin/care_change/edit/?id={change.id}", dict(shown, reason="改了理由",
+                                                                    served_on=dt.date.today().isoformat()))
+    assert "保存后不能修改" in r.get_data(as_text=True)                 # the change itself stays
+    r = town.post(f"/admin/care_change/edit/?id={change.id}", dict(shown, served_on=dt.date.today().isoformat()))
+    assert r.status_code == 302, r.get_data(as_text=True)[-2000:]
+    change = Change.get_by_id(change.id)
+    assert change.served_on == dt.date.today() and change.appeal_until >= dt.date.today() + dt.timedelta(days=60)
+    doc = town.get(f"/admin/care_change/document/?id={change.id}&name=care_change_notice").get_data(as_text=True)
+    assert f"送达日期：{change.served_on}" in doc and f"申请行政复议截止日期：{change.appeal_until}" in doc
+    assert "人民政府申请行政复议" in doc and "注销" in doc
+
+
+def test_the_case_page_shows_the_24_hour_limit(app, browser_for):
+    from .conftest import engine_of
+    engine = engine_of(app)
+    Case, H = engine.models["case"], engine.models["household"]
+    user = engine.models["user"].get(username="town1")
+    from casework.core import scope
+    household = scope.scoped(engine.models, "household", user).order_by(H.id).first()
+    now = dt.datetime.now().replace(second=0, microsecond=0)
+    with system.acting_as(user):
+        case = Case(household=household.id, assistance_type="31", applicant_name=household.head_name,
+                    applicant_id_number=household.head_id_number, apply_date=now.date(), channel="window",
+                    aid_date=now.date(), aid_given=Decimal("600"), reported_at=now - dt.timedelta(hours=30),
+                    aid_at=now - dt.timedelta(hours=2))
+        case.save()
+    html = browser_for("town1").get(f"/admin/case/details/?id={case.id}").get_data(as_text=True)
+    assert "先行救助（24小时内）" in html and "（逾期）" in html
+    assert (now - dt.timedelta(hours=6)).strftime("%Y-%m-%d %H:%M") in html          # the limit, to the minute
