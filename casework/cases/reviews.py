@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from schema import clock, RecordInvalid
+from schema import clock, idnumber, RecordInvalid
 
 from casework.cases import benefits
 from casework.core.errors import Refused
@@ -147,7 +147,6 @@ def special_due(models, row):
 
 def _tekun_person(models, row):
     """(name, birth date) of the one person a 特困 care row supports: its case's applicant."""
-    from schema import idnumber
     case_id = row.__data__.get("case")
     Case = models["case"]
     found = Case.select(Case.applicant_name, Case.applicant_id_number).where(Case.id == case_id).tuples().first() \
