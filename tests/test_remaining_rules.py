@@ -369,6 +369,17 @@ def test_the_spot_check_checklist_covers_document_002_and_takes_not_applicable(w
     assert "落实近亲属备案制度" in Finding.select().get().problem
 
 
+def test_near_relative_cases_come_on_top_of_the_30_percent_share(world):
+    from casework.supervision import spotcheck
+    for _ in range(3):
+        approve(world, 0)
+    near = approve(world, 0, near=True)
+    (drawn,) = [d for d in spotcheck.draw(world.engine, world.users["admin"], "2026-10", seed=7) if d.township == "镇0"]
+    # 30 % of the month's 4 new approvals, rounded up: 2 drawn at random from the 3 ordinary ones; the near
+    # relative's case is checked as well, not instead of one of them
+    assert drawn.population == 4 and len(drawn.sample) == 3 and near.case_no in drawn.sample
+
+
 def test_township_scores_list_every_township_and_do_not_sum_scores(world):
     from reports import engine as rep
     Finding = world.engine.models["finding"]
