@@ -12,17 +12,18 @@ from flask_admin.model.ajax import AjaxModelLoader, DEFAULT_PAGE_SIZE
 from flask_admin.model.form import InlineFormAdmin, create_editable_list_form
 from flask_admin.form import BaseForm
 from flask_admin.base import expose
+from flask_admin.helpers import get_form_data
 from markupsafe import Markup
 import peewee as pw
 
-from casework.core import heads, scope
+from casework.core import heads, scope, writes
 from schema import RecordInvalid, paths, types
 from schema.resolve import DisplayContext, Resolver
 
 from . import auth, export, filters, inline_errors, presets
 from .access_log import AccessLogMixin
 from .documents_view import DocumentsMixin
-from .forms import AdminBaseForm, ajax_field, build_form
+from .forms import AdminBaseForm, ajax_field, build_form, with_shown
 from .versioning import VersionedSaves, VersionedXEditable, guarded, versioned_list_form
 
 
@@ -263,6 +264,21 @@ class SchemaModelView(AccessLogMixin, VersionedSaves, DocumentsMixin, auth.Guard
             return self.scaffold_form()
         form_class = build_form(self.spec, self.ctx_for_forms(), existing=True)
         return self.scaffold_inline_form_models(form_class) if self.inline_models else form_class
+
+    def edit_form(self, obj=None):
+        """What this user may not change on this record is shown as text, not as an input that the
+        save would refuse (casework/core/writes.py holds the reasons)."""
+        if obj is None:
+            return super().edit_form(obj)
+        role = scope.role_of(self.models, auth.current())
+        locked = [(f, why) for f, why in writes.locked_fields(self.models, self.spec, obj.__data__, role)
+                  if f.type != "password"]
+        ctx = self.ctx()
+        shown = {f.name: (f.label, types.get(f.type).display(obj.__data__.get(f.name), f, ctx,
+                                                              masked=f.sensitive and not self.can("unmask")), why,
+                          obj.__data__.get(f.name))
+                 for f, why in locked if f.type != "checklist"}
+        return with_shown(self._edit_form_class, shown)(get_form_data(), obj=obj)
 
     def scaffold_list_form(self, widget=None, validators=None):
         full = build_form(self.spec, self.ctx_for_forms())

@@ -95,12 +95,7 @@ def _workflow(name, raw, registry, stack, calculators=None, known_effects=None):
             raise SchemaError(rel, f"流程 {name} 的 {where} 状态 {code} 不在选项表 {states.name} 中")
         return states.code_of(code)
 
-    types_ = [str(t) for t in data.get("types") or []]
-    if not types_:
-        raise SchemaError(rel, f"流程 {name} 缺少 types（适用的{type_field.label}代码）")
-    for code in types_:
-        if type_codes.code_of(code) is None:
-            raise SchemaError(rel, f"流程 {name} 的类别 {code} 不在选项表 {type_codes.name} 中")
+    types_ = _types(data.get("types"), type_codes, name, rel, type_field)
     transitions, seen = [], set()
     for i, t in enumerate(data.get("transitions") or [], 1):
         transitions.append(_transition(t, i, name, rel, entity, registry, field, state, known_effects))
@@ -131,7 +126,11 @@ def _workflow(name, raw, registry, stack, calculators=None, known_effects=None):
                                   days=d["days"], unit=unit,
                                   pauses=[state(s, f"期限 {d['name']} 的 pauses") for s in d.get("pauses") or []],
                                   met=met))
-    calc = data.get("calculator") or {}
+    calc = data.get("calculator")
+    if calc is None and "calculator" in type_codes.attributes:
+        # each type says how it is calculated (assistance_type.yaml's `calculator` attribute)
+        calc = {code: type_codes.attr(code, "calculator") for code in types_ if type_codes.attr(code, "calculator")}
+    calc = calc or {}
     calc = {code: calc for code in types_} if isinstance(calc, str) else {str(k): v for k, v in calc.items()}
     for code, calc_name in calc.items():
         if code not in types_:
@@ -191,6 +190,31 @@ def _states(raw, name, rel, state):
         if final:
             finals.add(code)
     return codes, finals
+
+
+def _types(raw, type_codes, name, rel, type_field):
+    """`types:` lists codes (["31"]) or names option attributes ({family: dibao}, {family: [dibao, tekun]}):
+    a type added to the option list with those attributes joins the workflow with no edit here."""
+    if isinstance(raw, dict):
+        codes = []
+        for key, wanted in raw.items():
+            if key not in type_codes.attributes:
+                raise SchemaError(rel, f"流程 {name} 的 types 中的 {key} 不是选项表 {type_codes.name} 的属性，"
+                                       f"可用：{'、'.join(type_codes.attributes) or '无'}")
+            for value in wanted if isinstance(wanted, list) else [wanted]:
+                found = type_codes.codes_with(**{key: value})
+                if not found:
+                    raise SchemaError(rel, f"流程 {name} 的 types：选项表 {type_codes.name} 中没有 {key} 为 {value} 的类别")
+                codes += [c for c in found if c not in codes]
+        types_ = [c for c in type_codes.labels if c in codes]
+    else:
+        types_ = [str(t) for t in raw or []]
+    if not types_:
+        raise SchemaError(rel, f"流程 {name} 缺少 types（适用的{type_field.label}代码，或按属性选取，如 {{family: dibao}}）")
+    for code in types_:
+        if type_codes.code_of(code) is None:
+            raise SchemaError(rel, f"流程 {name} 的类别 {code} 不在选项表 {type_codes.name} 中")
+    return types_
 
 
 def _transition(t, i, wf_name, rel, entity, registry, field, state, known_effects=None):

@@ -36,18 +36,26 @@ def test_the_edit_form_cannot_change_what_a_case_is_about(web):
     system.actor.reset(token)
     case = reviewed(world, near_relative=True, near_relative_of="村主任之子")
     village = browser(application, "village")
-    r = village.post(f"/admin/case/edit/?id={case.id}", {
-        "household": str(other.id), "assistance_type": "11", "applicant_name": "别户", "near_relative": "",
-        "applicant_id_number": "110105194912310046", "apply_date": "2026-09-01", "channel": "window",
-        "hardship_detail": "补充说明"})
-    assert r.status_code == 302
+    forged = {"household": str(other.id), "assistance_type": "11", "applicant_name": "别户", "near_relative": "",
+              "applicant_id_number": "110105194912310046", "apply_date": "2026-09-01", "channel": "window",
+              "hardship_detail": "补充说明"}
     C = world.engine.models["case"]
+    before = C.select().where(C.id == case.id).dicts().get()
+    r = village.post(f"/admin/case/edit/?id={case.id}", forged)
+    # values for what the case is about, posted by hand, are refused with the reason; nothing is written
+    # and what was typed stays on the page
+    assert r.status_code == 200 and "更正须经签名的流程步骤" in r.get_data(as_text=True)
+    assert "补充说明" in r.get_data(as_text=True)
+    assert C.select().where(C.id == case.id).dicts().get() == before
+    edit_page = village.get(f"/admin/case/edit/?id={case.id}").get_data(as_text=True)
+    assert 'name="household"' not in edit_page and 'name="near_relative"' not in edit_page
+    assert "户主0" in edit_page                      # shown as text: the clerk sees whose case it is
+    r = village.post(f"/admin/case/edit/?id={case.id}", {"channel": "window", "hardship_detail": "补充说明"})
+    assert r.status_code == 302
     after = C.get_by_id(case.id)
     assert after.hardship_detail == "补充说明"                  # the fields the form may change, it changes
     assert (after.__data__["household"], after.assistance_type, after.applicant_name, after.near_relative,
             after.apply_date) == (world.households[0].id, "12", "户主0", True, D(2026, 9, 25))
-    edit_page = village.get(f"/admin/case/edit/?id={case.id}").get_data(as_text=True)
-    assert 'name="household"' not in edit_page and 'name="near_relative"' not in edit_page
     # the county's visit is still required before the township may propose
     with pytest.raises(Refused, match="近亲属备案事项须先经县级入户核查"):
         world.do(case, "propose", "town", proposed_amount="300")

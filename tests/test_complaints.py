@@ -265,6 +265,11 @@ def test_the_township_replies_through_the_edit_form(app, browser_for):
     open_ = [c for c in demo(app, "370405001") if c.status == "assigned"][0]
     town1 = browser_for("town1")
     before = Complaint.select().where(Complaint.id == open_.id).dicts().get()
+    # the county's part is shown as text (no input to type into), the township's part as inputs
+    page = town1.get(f"/admin/complaint/edit/?id={open_.id}").get_data(as_text=True)
+    assert 'name="content"' not in page and 'name="status"' not in page and 'name="reply"' in page
+    assert open_.content.splitlines()[0] in page and "乡镇只能填写核查回复和核查结论" in page
+    assert 'name="content"' in browser_for("county").get(f"/admin/complaint/edit/?id={open_.id}").get_data(as_text=True)
     r = town1.post(f"/admin/complaint/edit/?id={open_.id}", form_of(open_, content="乡镇改写的内容"))
     assert r.status_code == 200 and "乡镇只能填写核查回复和核查结论" in flashed(r)
     assert Complaint.select().where(Complaint.id == open_.id).dicts().get() == before

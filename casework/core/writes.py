@@ -48,6 +48,25 @@ def check_immutable(models, record, old):
     raise RecordInvalid({key: rule["message"]})
 
 
+def locked_fields(models, spec, old, role):
+    """The fields a user of `role` (None: the system) may not change on the saved record whose stored
+    values are `old`, each with the reason in Chinese: what the edit form shows as text instead of an
+    input the save hooks above would refuse. A row whose `immutable_after` condition holds is locked whole."""
+    shown = [f for f in spec.fields if not f.readonly and not f.hidden]
+    rule = spec.immutable_after
+    if rule is not None and rule["when"] != "saved" and conditions.evaluate(rule["when"], old, _setting(models)):
+        return [(f, rule["message"]) for f in shown]
+    locked = []
+    for f in shown:
+        if f.fixed:
+            locked.append((f, "保存后不可在此修改，更正须经签名的流程步骤"))
+        elif f.frozen:
+            locked.append((f, rule["message"]))
+        elif role is not None and not f.writable_by(role):
+            locked.append((f, spec.writers_message or f"{role.label}不可修改"))
+    return locked
+
+
 def _setting(models):
     settings = getattr(models, "settings", None)
     return settings.get if settings is not None else (lambda key: None)
