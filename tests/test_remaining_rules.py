@@ -96,7 +96,14 @@ def test_gradual_exit_is_for_dibao_only(world):
     offered = {t.name: why for t, why in world.flow.offered(review, world.users["leader"])}
     assert offered["gradual_exit"] is None
     wf = world.flow.workflow(review)
+    # declared by the option attribute (family: dibao): the 低保 codes, not 特困
     assert wf.transition("gradual_exit").when == {"field": "assistance_type", "in": ["11", "12", "13"]}
+    tekun = _tekun_minor_in_care(world, D(2000, 1, 1))
+    other = reviewed(world, tekun, D(2026, 12, 10))
+    offered = {t.name: why for t, why in world.flow.offered(other, world.users["leader"])}
+    assert "只适用于低保家庭" in offered["gradual_exit"]
+    with pytest.raises(Refused, match="只适用于低保家庭"):
+        world.do(other, "gradual_exit", "leader", review_reason="就业")
 
 
 # -- 3. notices ---------------------------------------------------------------------------------------
