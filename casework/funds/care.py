@@ -187,9 +187,9 @@ def _check_served(models, change):
     if served is None:
         change.appeal_until = None
         return
-    registered = change.registered_on or clock.today()
-    if served > clock.today() or served < registered:
-        raise RecordInvalid({"served_on": f"送达日期不能早于登记变更的日期（{registered}），也不能晚于今天"})
+    registered = change.registered_on          # none on changes saved before it was recorded: no lower bound
+    if served > clock.today() or (registered and served < registered):
+        raise RecordInvalid({"served_on": f"送达日期不能早于登记变更的日期（{registered or '—'}），也不能晚于今天"})
     change.appeal_until = calendar(models).period_end_or_unrolled(served, models.settings.get("reconsideration_days"))
 
 
