@@ -298,6 +298,11 @@ def test_three_refusals_of_work_in_a_row_give_the_reason_to_exit(world):
     assert "无正当理由连续3次拒绝介绍的工作" in row.review_due_reason and "停发其本人的低保金" in row.review_due_reason
     review = reviews.open_review(world.engine, world.users["town"], row.id, today=D(2026, 12, 31))
     assert "连续3次拒绝" in review.hardship_detail
+    review = reviewed(world, row, D(2026, 12, 31))
+    world.do(review, "end", "leader", review_reason="无正当理由连续拒绝介绍的工作，停发")
+    Change = world.engine.models["care_change"]
+    cancel = Change.get(Change.care == row.id, Change.kind == "cancel")
+    assert cancel.effective_month == "2027-01" and "连续3次拒绝介绍的工作" in cancel.reason
 
 
 # -- 4. 先行救助 --------------------------------------------------------------------------------------

@@ -315,6 +315,8 @@ def review_decided(flow, record, user, today):
         raise Refused("复核的在保记录已不在保，不能再作复核结论")
     month = next_month(today.strftime("%Y-%m"))
     reason = f"定期复核（{record.case_no}）：{record.review_reason or '情况无变化'}"
+    if getattr(row, "review_due_reason", None) and record.review_result != "confirm":
+        reason += f"（提前复核的原因：{row.review_due_reason}）"     # e.g. three refused jobs: the reason to exit
     current = Decimal(row.monthly_amount)
     if record.review_result == "adjust":
         new = Decimal(record.decided_amount or 0)
