@@ -54,6 +54,7 @@ class Sheet:
     filters: list = field(default_factory=list)
     totals: bool = True
     checks: list = field(default_factory=list)     # validation rules over each row and the totals
+    every: bool = False         # `all: true` on an area group: every area of its level in scope, rows or not
 
 
 @dataclass
@@ -109,11 +110,16 @@ def _sheet(raw, registry, rel, params):
     if source not in registry.entities:
         raise SchemaError(rel, f"sheets 中的 source {source} 不是实体")
     entity = registry.entities[source]
-    group = []
+    group, every = [], False
     for g in raw.get("group") or []:
         g = {"path": g} if isinstance(g, str) else g
         f = _field(registry, entity, g["path"], rel, "group")
         group.append((g["path"], str(g.get("label") or f.label)))
+        if g.get("all"):
+            # a township with nothing found is a row too (its score is full, not missing)
+            if f.type != "area" or not f.level or len(raw.get("group") or []) != 1:
+                raise SchemaError(rel, f"group 的 all: true 只能用于唯一的、限定层级的区划分组（{g['path']} 不是）", source)
+            every = True
     columns, seen = [], set()
     for c in raw.get("columns") or []:
         name = c.get("name")
@@ -131,13 +137,15 @@ def _sheet(raw, registry, rel, params):
                 _field(registry, entity, c.get("path", ""), rel, f"列 {name}")
         else:
             raise SchemaError(rel, f"列 {name} 应有 agg（{', '.join(sorted(AGGREGATES))}）或 expr", source)
+        if "total" in c and not isinstance(c["total"], bool):
+            raise SchemaError(rel, f"列 {name} 的 total 只能是 true 或 false", source)
         columns.append(dict(c, label=str(c.get("label") or name), format=c.get("format", "int")))
     filters = []
     for f in raw.get("filters") or []:
         filters.append(_check_filter(f, registry, entity, rel, params, source))
     checks = [_check_rule(c, {c["name"] for c in columns}, rel, source) for c in raw.get("checks") or []]
     return Sheet(name=str(raw.get("name") or entity.label), source=source, group=group, columns=columns,
-                 filters=filters, totals=raw.get("totals", True) is not False, checks=checks)
+                 filters=filters, totals=raw.get("totals", True) is not False, checks=checks, every=every)
 
 
 COMPARE = {ast.Eq: ("=", operator.eq), ast.LtE: ("≤", operator.le), ast.GtE: ("≥", operator.ge),
@@ -450,7 +458,10 @@ def _run_sheet(engine, user, sheet, params):
     group_specs = [_field(engine.registry, engine.registry.entities[sheet.source], p, "", "group")
                    for p, _ in sheet.group]
     unmask = user is None or scope.can(models, user, sheet.source, "unmask")
-    for row in query(True):
+    found = query(True)
+    if sheet.every:
+        found = _every_area(models, user, group_specs[0], found, agg_cols, sheet)
+    for row in found:
         keys, values = row[:len(group_cols)], row[len(group_cols):]
         labels = [types.get(spec.type).display(k, spec, ctx, masked=spec.sensitive and not unmask)
                   if k is not None else "（未填）"
@@ -459,11 +470,26 @@ def _run_sheet(engine, user, sheet, params):
     totals = None
     if sheet.totals and group_cols:
         (values,) = query(False) or [(None,) * len(agg_cols)]
-        totals = ["合计"] + [""] * (len(group_cols) - 1) + finish(zip([n for n, _ in agg_cols], values))
+        summed = finish(zip([n for n, _ in agg_cols], values))
+        # a column declared `total: false` (a score, a rate per row) has no meaning summed: left blank
+        totals = ["合计"] + [""] * (len(group_cols) - 1) + [
+            v if c.get("total", True) else None for c, v in zip(sheet.columns, summed)]
     headers = [label for _, label in sheet.group] + [c["label"] for c in sheet.columns]
     formats = ["text"] * len(group_cols) + [c["format"] for c in sheet.columns]
     problems = _checked(sheet, rows + ([totals] if totals else []), len(group_cols))
     return SheetResult(sheet.name, headers, formats, rows, totals, problems)
+
+
+def _every_area(models, user, spec, found, agg_cols, sheet):
+    """The grouped rows with every area of the group's level in the user's scope, in code order: an
+    area without rows gets 0 for its counts (and nothing for other aggregates)."""
+    Area = models["area"]
+    by_id = {row[0]: row for row in found}
+    zero = tuple(0 if c["agg"] in ("count", "count_distinct") else None
+                 for c in sheet.columns if "expr" not in c)
+    areas = scope.scoped(models, "area", user).where(Area.level == spec.level).order_by(Area.code)
+    out = [by_id.pop(a.id, (a.id,) + zero) for a in areas]
+    return out + list(by_id.values())          # rows of an area outside the list (should not happen) stay
 
 
 def _words(expr, labels):

@@ -5,6 +5,7 @@
     {field: notice_end, lt: today}
     {field: investigator_2, ne: "field:investigator_1"}
     {field: county_visit_date, empty: false}
+    {field: assistance_type, with: {family: tekun}}     (the codes whose option attributes match)
     {any: [cond, …]}   {all: [cond, …]}   {not: cond}
 
 An operand is a literal, `today`, `setting:KEY` or `field:NAME`. A comparison with an empty side is
@@ -41,11 +42,21 @@ def build(raw, entity, registry, rel, where):
         raise SchemaError(rel, f"{where} 的条件引用了不存在的字段 {name}", entity.name, str(name))
     spec = entity.field(name)
     ops = set(raw) - {"field"}
-    if len(ops) != 1 or not ops <= set(COMPARE) | {"empty", "in"}:
-        raise SchemaError(rel, f"{where} 的条件应有且只有一个比较：{', '.join(sorted(COMPARE))}、empty、in",
+    if len(ops) != 1 or not ops <= set(COMPARE) | {"empty", "in", "with"}:
+        raise SchemaError(rel, f"{where} 的条件应有且只有一个比较：{', '.join(sorted(COMPARE))}、empty、in、with",
                           entity.name, name)
     op = ops.pop()
     value = raw[op]
+    if op == "with":
+        # {field: assistance_type, with: {family: dibao}}: the option's attributes, so a type added to the
+        # option list with those attributes is covered with no edit here (becomes `in` the codes)
+        options = registry.options.get(spec.options) if spec.options else None
+        if options is None or not isinstance(value, dict) or not value:
+            raise SchemaError(rel, f"{where} 的 with 只能用于选项字段，写作 {{属性: 值}}", entity.name, name)
+        unknown = [k for k in value if k not in options.attributes]
+        if unknown:
+            raise SchemaError(rel, f"{where} 的 with 中的 {unknown[0]} 不是选项表 {options.name} 的属性", entity.name, name)
+        return {"field": name, "in": options.codes_with(**value)}
     if op == "empty":
         return {"field": name, "empty": bool(value)}
     if op == "in":

@@ -257,8 +257,9 @@ class Deadline:
     start: str                     # a date field of the record, or a state (the day it was entered)
     until: list                    # states that meet it
     days: str                      # the setting holding N
-    unit: str = "working"          # working / calendar
+    unit: str = "working"          # working / calendar / hours (from a datetime field, e.g. 24 hours from a report)
     pauses: list = dc_field(default_factory=list)      # states whose time does not count (e.g. 民主评议)
+    met: str | None = None         # a datetime field whose value is the moment it was met (else: the step's time)
 
 
 @dataclass

@@ -19,7 +19,7 @@ WORKFLOW_KEYS = {"name", "label", "entity", "type_field", "state_field", "types"
                  "effects", "match", "states"}
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "fields", "requires", "checked", "when",
                    "when_message", "check", "check_message", "sets", "opinion", "style", "effects", "computed", "eligible", "defaults"}
-DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit", "pauses"}
+DEADLINE_KEYS = {"name", "label", "from", "until", "days", "unit", "pauses", "met"}
 
 
 def load_workflows(documents, registry, calculators=None, effects=None):
@@ -108,18 +108,24 @@ def _workflow(name, raw, registry, stack, calculators=None, known_effects=None):
     for i, d in enumerate(data.get("deadlines") or [], 1):
         if not isinstance(d, dict) or set(d) - DEADLINE_KEYS or not all(d.get(k) for k in ("name", "label", "from", "until", "days")):
             raise SchemaError(rel, f"流程 {name} 的第{i}个期限应有 name、label、from、until、days")
-        start = d["from"]
-        if not (entity.has_field(start) and entity.field(start).type == "date"):
+        start, unit = d["from"], d.get("unit", "working")
+        if unit not in ("working", "calendar", "hours"):
+            raise SchemaError(rel, f"流程 {name} 的期限 {d['name']}：unit 只能是 working、calendar 或 hours")
+        moment = "datetime" if unit == "hours" else "date"
+        if not (entity.has_field(start) and entity.field(start).type == moment):
+            if unit == "hours":
+                raise SchemaError(rel, f"流程 {name} 的期限 {d['name']}：按小时计的期限，from 应为日期时间字段")
             start = state(start, f"期限 {d['name']} 的 from")
+        met = d.get("met")
+        if met is not None and not (entity.has_field(met) and entity.field(met).type == "datetime"):
+            raise SchemaError(rel, f"流程 {name} 的期限 {d['name']}：met 应为日期时间字段，{met} 不是")
         if d["days"] not in registry.settings or registry.settings[d["days"]].type != "int":
             raise SchemaError(rel, f"流程 {name} 的期限 {d['name']}：days 应为整数设置项的 key，{d['days']} 不是")
-        unit = d.get("unit", "working")
-        if unit not in ("working", "calendar"):
-            raise SchemaError(rel, f"流程 {name} 的期限 {d['name']}：unit 只能是 working 或 calendar")
         deadlines.append(Deadline(name=d["name"], label=str(d["label"]), start=start,
                                   until=[state(s, f"期限 {d['name']} 的 until") for s in d["until"]],
                                   days=d["days"], unit=unit,
-                                  pauses=[state(s, f"期限 {d['name']} 的 pauses") for s in d.get("pauses") or []]))
+                                  pauses=[state(s, f"期限 {d['name']} 的 pauses") for s in d.get("pauses") or []],
+                                  met=met))
     calc = data.get("calculator")
     if calc is None and "calculator" in type_codes.attributes:
         # each type says how it is calculated (assistance_type.yaml's `calculator` attribute)

@@ -94,8 +94,8 @@ def test_checklist_conclusion_and_scope(world):
     item = Item.select().where(Item.village == world.villages[0].id).get()
     assert item.result is None
     token = system.actor.set((world.users["county"].id, "county", None))
-    items = ["eligibility", "file_on_time", "materials", "verification", "notice", "evaluation", "signatures",
-             "amount", "reviews", "no_extra_material"]
+    items = [f.name for f in Item._spec.fields if f.options == "check_result" and f.name != "result"]
+    assert len(items) >= 10
     for name in items:
         setattr(item, name, "pass")
     item.save()
@@ -202,5 +202,7 @@ def test_failed_check_becomes_a_finding_the_township_answers(world):
     assert list(findings.overdue(world.engine.models, world.users["town"], after)) == []
     reports, _ = rep.load(world.engine.registry)
     _v, (scores,) = rep.run(world.engine, world.users["admin"], reports["township_scores"], {"month": "2026-10"})
-    assert scores.rows == [["镇0", 1, 0, 1, 0, 0, Decimal("97.0000")]]
+    # every township is listed: one without findings has the full score
+    assert scores.rows == [["镇0", 1, 0, 1, 0, 0, Decimal("97.0000")], ["镇1", 0, 0, 0, 0, 0, Decimal("100.0000")]]
+    assert scores.totals == ["合计", 1, 0, 1, 0, 0, None]          # scores are not summed
 

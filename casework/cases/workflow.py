@@ -31,6 +31,9 @@ class DeadlineStatus:
     days_left: int | None = None      # working (or calendar) days from today to due; negative: overdue
     warning: str | None = None
     paused: str | None = None         # the pause state the case is in now (its time does not count)
+    due_at: dt.datetime | None = None     # hour deadlines (unit: hours): the moment it falls due
+    met_at: dt.datetime | None = None     # … and the moment it was met
+    hours_left: int | None = None
 
     @property
     def state(self):
@@ -38,6 +41,10 @@ class DeadlineStatus:
             return "unknown"
         if self.paused and not self.met_on:
             return "paused"
+        if self.due_at is not None:
+            if self.met_at is not None:
+                return "met" if self.met_at <= self.due_at else "late"
+            return "overdue" if self.hours_left is not None and self.hours_left < 0 else "open"
         if self.met_on:
             return "met" if self.met_on <= self.due else "late"
         return "overdue" if self.days_left is not None and self.days_left < 0 else "open"
@@ -46,6 +53,13 @@ class DeadlineStatus:
     def text(self):
         if self.warning:
             return self.warning
+        if self.due_at is not None:
+            limit = f"（限 {self.due_at:%Y-%m-%d %H:%M} 前）"
+            if self.met_at is not None:
+                return f"{self.met_at:%Y-%m-%d %H:%M} 完成" + ("（按期）" if self.state == "met" else "（逾期）") + limit
+            if self.hours_left < 0:
+                return f"已逾期 {-self.hours_left} 小时" + limit
+            return f"剩余 {self.hours_left} 小时" + limit
         if self.met_on:
             return f"{self.met_on.isoformat()} 完成" + ("（按期）" if self.met_on <= self.due else "（逾期）")
         if self.paused:
@@ -285,6 +299,11 @@ class Flow:
         cal = self.calendar()
         out = []
         for d in wf.deadlines:
+            if d.unit == "hours":
+                status = self._hour_deadline(record, d, steps, closed, today)
+                if status is not None:
+                    out.append(status)
+                continue
             # a deadline runs from its start to the first step after it that reaches an `until` state
             if record._spec.has_field(d.start):
                 start = getattr(record, d.start)
@@ -317,6 +336,25 @@ class Flow:
                 status = DeadlineStatus(d.label, start, None, met_on=met, warning=str(e))
             out.append(status)
         return out
+
+    def _hour_deadline(self, record, d, steps, closed, today):
+        """A limit in hours from a recorded moment (先行救助 within 24 hours of the report): met by the
+        moment in its `met` field, else by the first step reaching an `until` state."""
+        start = getattr(record, d.start)
+        if start is None:
+            return None
+        due_at = start + dt.timedelta(hours=self.setting(d.days))
+        met_at = getattr(record, d.met) if d.met else next(
+            (s.at for s in steps if s.to_state in d.until and s.at >= start), None)
+        status = DeadlineStatus(d.label, start.date(), due_at.date(), met_on=met_at.date() if met_at else None,
+                                due_at=due_at, met_at=met_at)
+        if met_at is None:
+            if closed:
+                return None
+            now = dt.datetime.combine(today, clock.now().time())
+            status.hours_left = int((due_at - now).total_seconds() // 3600)
+            status.days_left = (due_at.date() - today).days
+        return status
 
     @staticmethod
     def _paused(d, steps, cal, until):
@@ -436,6 +474,11 @@ class Flow:
             wf = flow.workflow(record)
             if wf is None:
                 raise RecordInvalid({"assistance_type": "该救助类别没有配置办理流程，请联系县级管理员"})
+            for d in wf.deadlines:
+                begun, done = (getattr(record, d.start, None), getattr(record, d.met)) if d.met else (None, None)
+                if begun and done and done < begun:
+                    spec = record._spec
+                    raise RecordInvalid({d.met: f"{spec.field(d.met).label}不能早于{spec.field(d.start).label}"})
             if old is None:
                 missing = [record._spec.field(f).label for f in wf.create_requires if getattr(record, f) in (None, "")]
                 if missing:

@@ -146,12 +146,13 @@ def backfill(models):
 @rule("checklist")
 def checklist(record, spec, models=None):
     """A checklist's conclusion from its items (the other fields over the same option list): any item
-    failed → fail; every item passed → pass; otherwise not concluded yet."""
+    failed → fail; every item passed (or 不适用, `na`: not a point this case has) → pass; otherwise not
+    concluded yet."""
     items = [getattr(record, f.name) for f in record._spec.fields
              if f.options == spec.options and f.name != spec.name]
     if "fail" in items:
         value = "fail"
-    elif items and all(i == "pass" for i in items):
+    elif items and all(i in ("pass", "na") for i in items) and "pass" in items:
         value = "pass"
     else:
         value = None

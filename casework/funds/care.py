@@ -7,11 +7,12 @@ A change that takes effect in a month the township has closed is refused.
 """
 from decimal import Decimal
 
-from schema import RecordInvalid
+from schema import RecordInvalid, clock
 
 from casework.core.errors import Refused
 from casework.funds import covered
 from casework.core.named import Named
+from casework.core import workdays
 
 EFFECTS = Named()
 effect = EFFECTS            # @effect("name") registers a function; casework/registry.py imports every provider
@@ -111,6 +112,10 @@ def install(models):
     def check(record, old):
         if old is None:             # never changed once saved: `immutable_after` in care_change.yaml
             _check_change(models, record)
+            if record._spec.has_field("registered_on"):
+                record.registered_on = clock.today()
+        if record._spec.has_field("served_on"):
+            _check_served(models, record)
 
     @models.hooks.on("care_change", "after_change")
     def apply(record, action, old):
@@ -166,6 +171,26 @@ def _check_change(models, change):
                                                f"停发请选择“注销”"})
     if kind == "cancel":
         change.new_amount = None
+
+
+def calendar(models):
+    """The statutory calendar with the county's own entries (as the workflow's deadlines use it)."""
+    Day = models["calendar_day"] if "calendar_day" in models.registry.entities else None
+    overrides = {day: kind == "workday" for day, kind in Day.select(Day.day, Day.kind).tuples()} if Day else {}
+    return workdays.Calendar(overrides, workdays.parse_years(models.settings.get("calendar_confirmed_years")))
+
+
+def _check_served(models, change):
+    """The notice's delivery date, and from it the last day to apply for 行政复议: counted by the civil
+    code (the delivery day does not count; a last day that is a day off moves to the next working day)."""
+    served = change.served_on
+    if served is None:
+        change.appeal_until = None
+        return
+    registered = change.registered_on          # none on changes saved before it was recorded: no lower bound
+    if served > clock.today() or (registered and served < registered):
+        raise RecordInvalid({"served_on": f"送达日期不能早于登记变更的日期（{registered or '—'}），也不能晚于今天"})
+    change.appeal_until = calendar(models).period_end_or_unrolled(served, models.settings.get("reconsideration_days"))
 
 
 def _apply_change(models, change):
