@@ -46,9 +46,11 @@ class ImportView(EngineView):
     # -- access
     def entities(self):
         user = auth.current()
-        return [e for e in self.engine.registry.entities.values()
-                if not not_importable(self.engine.registry, e.name)
-                and scope.can(self.engine.models, user, e.name, "import")]
+        found = [e for e in self.engine.registry.entities.values()
+                 if not not_importable(self.engine.registry, e.name)
+                 and scope.can(self.engine.models, user, e.name, "import")]
+        # the household roster (an entity with a `head`) is what offices import most: it comes first
+        return sorted(found, key=lambda e: not e.head)
 
     def is_accessible(self):
         return auth.current() is not None and bool(self.entities())

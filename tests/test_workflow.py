@@ -53,7 +53,9 @@ class World:
                       applicant_id_number=h.head_id_number, apply_date=self.today, channel="window",
                       materials=ALL_MATERIALS)
         values.update(kw)
-        token = system.actor.set((self.users["town"].id, "town", None))
+        # the household's own township accepts it (a case for another township's household is refused)
+        clerk = "town" if h.__data__["village"] == self.villages[0].id else "other_town"
+        token = system.actor.set((self.users[clerk].id, clerk, None))
         try:
             record = Case(**values)
             record.save()

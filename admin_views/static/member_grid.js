@@ -241,16 +241,6 @@
     box.classList.add("jz-grid");
     var form = box.closest("form");
     form.classList.add("jz-household-form");
-    // the other inline lists (the household's assets) sit among the household's own fields, above the
-    // members, so that a two-member household without assets still fits one screen; a list with rows
-    // takes the full width (jiuzhu.css)
-    var members = box.closest(".form-group");
-    Array.prototype.forEach.call(form.querySelectorAll(".inline-field-list"), function (list) {
-      var group = list.closest(".form-group");
-      if (members && group && group !== members && !box.contains(list) && group.parentNode === members.parentNode) {
-        members.parentNode.insertBefore(group, members);
-      }
-    });
     var tools = document.createElement("div");
     tools.className = "jz-grid-tools";
     tools.innerHTML = '<div class="alert alert-warning py-1 d-none" id="jz-grid-note"></div>' +
