@@ -7,7 +7,8 @@
 On bench_core.py's data set (BENCH_OUT / BENCH_PG_SCHEMA as there), logged in as the county
 administrator and the village assistant, it times the pages bench/load_office.py requests: the
 household and member lists, an ID-number prefix search, a household's details and edit form, the
-home page and the case list. Printed per page: median and p95 (ms), statements run and their time.
+home page and the case list. Printed per page: median and p95 (ms), median CPU time of this
+process (ms: steadier than wall time on a shared machine), statements run and their time.
 Used to measure one change at a time (issue 12 item 7); it asserts nothing.
 """
 import argparse
@@ -76,13 +77,14 @@ def main():
                 if r.status_code != 200:
                     raise SystemExit(f"GET {u} -> {r.status_code}")
             queries = sqllog.capture(lambda: client.get(u).get_data())
-            times = []
+            times, cpu = [], []
             for _ in range(args.repeat):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 client.get(u).get_data()
                 times.append((time.perf_counter() - t) * 1000)
+                cpu.append((time.process_time() - c) * 1000)
             print(f"  {user:<7} {name:<28} median {statistics.median(times):7.1f}  "
-                  f"p95 {bench_core._pct(times, 95):7.1f} ms  sql {sum(q[0] for q in queries):7.1f} ms"
+                  f"p95 {bench_core._pct(times, 95):7.1f}  cpu {statistics.median(cpu):6.1f} ms  sql {sum(q[0] for q in queries):7.1f} ms"
                   f"/{len(queries):>3}q", flush=True)
             if os.environ.get("BENCH_SQL"):
                 for ms, sql, _params in sorted(queries, key=lambda q: -q[0])[:int(os.environ["BENCH_SQL"])]:
