@@ -9,6 +9,7 @@ import re
 
 from .conftest import engine_of
 
+
 def test_a_served_sqlite_app_keeps_its_connection_between_requests(app, browser_for):
     engine = engine_of(app)
     b = browser_for("town1")
