@@ -397,13 +397,21 @@ class SchemaModelView(AccessLogMixin, VersionedSaves, DocumentsMixin, auth.Guard
             count = self._table_count()
         else:
             count = query.count()
+        if page_size is None:
+            page_size = self.page_size
+        if search and everything and not filters_ and sqlite_hints and self._walk_order(count, page, page_size):
+            # a short prefix over the whole county ("37040519": most people): fetching every match by
+            # the search's index and sorting them took 1 s at 250,000 members (14 s at 400,000
+            # households); walking the list's order index and testing each row stops at the page
+            query = self.get_query()
+            for term in search.split():
+                query = query.where(self._search_clause(term, within_area=True))
+            sqlite_hints = False
         if sort_column is not None and sort_column in self._sortable_columns:
             order = [(sort_column, bool(sort_desc))]
         else:
             order = list(self.column_default_sort or [])
         query = query.order_by(*[self._order_term(c, d, sqlite_hints) for c, d in order], self.model.id)
-        if page_size is None:
-            page_size = self.page_size
         if page_size:
             query = query.limit(page_size)
             if page:
@@ -414,6 +422,15 @@ class SchemaModelView(AccessLogMixin, VersionedSaves, DocumentsMixin, auth.Guard
         paths = [c for c in self.column_list if c != "id"]
         self.ctx().resolver.prefetch(self.spec.name, [r.__data__ for r in rows], paths)
         return count, rows
+
+    def _walk_order(self, count, page, page_size):
+        """True when walking the order index finds the page sooner than sorting every match: with
+        `count` of `total` rows matching, the walk reads about (rows up to the page's end) x total /
+        count rows; the sort reads all `count`. Only for an indexed own-column order (the default)."""
+        if not count or not page_size or self.spec.search_inline:
+            return False
+        end = ((page or 0) + 1) * page_size
+        return count * count > end * self._table_count()
 
     def _order_term(self, column, desc, hint):
         """On SQLite a narrowed list (an area, a search) sorts its few rows: `+col` stops the planner

@@ -157,3 +157,37 @@ def test_home_page_totals_are_kept_until_this_process_writes(app, browser_for):
     with engine.db.connection_context():
         second.archive()                              # through the app: the total is counted again
     assert _home_total(b.get("/admin/").get_data(as_text=True), "家庭户") == before - 2
+
+
+def _member_view(app):
+    return next(v for v in app.extensions["admin"][0]._views if getattr(v, "endpoint", None) == "member")
+
+
+def _listed_ids(page):
+    return re.findall(r"/admin/member/details/\?id=(\d+)", page)
+
+
+def test_a_short_id_prefix_over_the_county_finds_the_same_rows_by_walking_the_order(app, browser_for, monkeypatch):
+    engine = engine_of(app)
+    b = browser_for("county")
+    view = _member_view(app)
+    urls = ["/admin/member/?search=370405", "/admin/member/?search=370405&page=2",
+            "/admin/member/?search=3704051&page=1", "/admin/member/?search=370405&sort=1&desc=1"]
+    log = Statements(engine.db)
+    walked = {}
+    for u in urls:
+        sql = log.during(lambda u=u: walked.setdefault(u, b.get(u).get_data(as_text=True)))
+        assert any('+"t1"."id_number"' in s for s in sql), u          # the walk was taken
+    monkeypatch.setattr(view, "_walk_order", lambda *a: False)      # fetch by the ID index and sort
+    for u in urls:
+        sorted_page = b.get(u).get_data(as_text=True)
+        assert _listed_ids(walked[u]) == _listed_ids(sorted_page) and _listed_ids(sorted_page), u
+        count = re.search(r"共\s*(\d+)", sorted_page)
+        assert count is None or count.group(0) in walked[u]
+
+
+def test_an_id_prefix_that_matches_nobody_lists_nothing(app, browser_for):
+    b = browser_for("county")
+    page = b.get("/admin/member/?search=1234").get_data(as_text=True)
+    assert _listed_ids(page) == []
+    assert b.get("/admin/member/?search=3704xx").status_code == 200
