@@ -191,3 +191,31 @@ def test_an_id_prefix_that_matches_nobody_lists_nothing(app, browser_for):
     page = b.get("/admin/member/?search=1234").get_data(as_text=True)
     assert _listed_ids(page) == []
     assert b.get("/admin/member/?search=3704xx").status_code == 200
+
+
+def test_choice_options_are_written_as_the_generic_select_writes_them(app):
+    import wtforms
+    from schema import types
+    engine = engine_of(app)
+    spec = engine.registry.entities["member"].field("ethnicity")
+    from schema.resolve import DisplayContext
+    field_class = types.get("choice").form_field(spec, DisplayContext(engine.registry, None, None))
+    form = type("F", (wtforms.Form,), {"ethnicity": field_class})(data={"ethnicity": "03"})
+    direct = form.ethnicity()
+    assert direct == wtforms.widgets.Select()(form.ethnicity)
+    assert '<option selected value="03">' in direct and direct.count("<option") > 50
+    form = type("F", (wtforms.Form,), {"ethnicity": field_class})(data={"ethnicity": None})
+    empty = form.ethnicity()
+    assert empty == wtforms.widgets.Select()(form.ethnicity) and empty.count("selected") == 1
+    assert '<option selected value="">（请选择）</option>' in empty
+
+
+def test_the_household_form_shows_each_members_saved_choice(app, browser_for):
+    engine = engine_of(app)
+    H, M = engine.models["household"], engine.models["member"]
+    with engine.db.connection_context():
+        m = M.select().where(M.archived == False, M.ethnicity.is_null(False)).order_by(M.id).first()  # noqa: E712
+        h = H.get_by_id(m.household_id)
+    page = browser_for("admin").get(f"/admin/household/edit/?id={h.id}").get_data(as_text=True)
+    select = re.search(r'<select[^>]*name="members-\d+-ethnicity"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert f'<option selected value="{m.ethnicity}">' in select
