@@ -44,9 +44,12 @@ def free_port():
 
 
 def quiet_settings(url):
-    """No automatic backup of a benchmark database while it is being measured."""
+    """No automatic backup of a benchmark database while it is being measured; and the simulated
+    clerks share two accounts, so one account may be signed in many times (with the default
+    `session_single` each login ends the others' sessions and their pages redirect to /login)."""
     e = Engine(url)
     e.settings.set("backup_interval_hours", 0, by="bench")
+    e.settings.set("session_single", 0, by="bench")
     e.db.close()
 
 

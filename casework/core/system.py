@@ -192,7 +192,7 @@ class Settings:
     def __init__(self, registry, tables):
         self.registry = registry
         self.tables = tables
-        # within one request (`once()`), every saved value read by a single query: a list page asked
+        # within one request (begin_once), every saved value read by a single query: a list page asked
         # for its settings one row at a time (household list: 16 statements, 9 of them settings)
         self._snapshot = contextvars.ContextVar(f"settings_{id(self)}", default=None)
 
@@ -213,17 +213,9 @@ class Settings:
             return types.get(spec.type).coerce(spec.default, spec)
         return types.get(spec.type).coerce(value, spec)
 
-    @contextlib.contextmanager
-    def once(self):
-        """Read the saved settings at most once inside the block (a web request). A setting saved
-        inside it is seen at once; one saved by another process is seen from the next block on."""
-        token = self._snapshot.set({})
-        try:
-            yield
-        finally:
-            self._snapshot.reset(token)
-
     def begin_once(self):
+        """From here to end_once (a web request), the saved settings are read by one query. A
+        setting saved inside is seen at once; one saved by another process from the next request on."""
         return self._snapshot.set({})
 
     def end_once(self, token):
