@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from reports import document
 from schema import SchemaError
 
-from . import access_log, auth, errors, fast_html, headers, menus, presets, todo, versioning
+from . import access_log, auth, errors, headers, menus, presets, todo, versioning
 from .audit_view import AuditLogView, HomeView, SettingsView
 from .import_view import ImportView
 from .care_view import CareModelView
@@ -33,7 +33,6 @@ csrf = CSRFProtect()
 
 def init_app(app, engine):
     app.extensions["jiuzhu"] = engine
-    fast_html.install()
     app.register_blueprint(Blueprint("ui", __name__, template_folder="templates", static_folder="static",
                                      static_url_path="/ui-static"))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh_Hans_CN")
