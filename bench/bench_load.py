@@ -48,6 +48,7 @@ def quiet_settings(url):
     clerks share two accounts, so one account may be signed in many times (with the default
     `session_single` each login ends the others' sessions and their pages redirect to /login)."""
     e = Engine(url)
+    e.migrate()            # here, once: gunicorn's workers each migrating at start race on PostgreSQL
     e.settings.set("backup_interval_hours", 0, by="bench")
     e.settings.set("session_single", 0, by="bench")
     e.db.close()
@@ -63,7 +64,10 @@ def start_server(backend, url, port, gunicorn_path):
         cmd = [sys.executable, "-m", "gunicorn", "-w", "3", "--threads", "4", "-b", f"127.0.0.1:{port}",
                # keep-alive longer than a clerk's pause: with gunicorn's 2 s default the server closes
                # an idle connection just as the client reuses it, and the client sees "connection reset"
-               "--keep-alive", "75", "--timeout", "120", "app:create_app()"]
+               "--keep-alive", "75", "--timeout", "120",
+               # three workers migrating at once failed to boot ("tuple concurrently updated"):
+               # quiet_settings() has migrated already
+               "app:create_app({'MIGRATE_ON_START': False})"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     deadline = time.time() + 180
@@ -135,6 +139,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=60, help="length of each run")
     ap.add_argument("--locust", default=shutil.which("locust") or "/tmp/bench12-locust/bin/locust")
     ap.add_argument("--gunicorn-path", default=os.environ.get("GUNICORN_PATH", "/tmp/bench12-gunicorn"))
+    ap.add_argument("--reuse-pg", action="store_true",
+                    help="use the PostgreSQL schema a previous run generated (BENCH_PG_SCHEMA) instead of a new one")
     args = ap.parse_args()
     users = [int(u) for u in args.users.split(",")]
     print(f"code {bench_core.git_revision()}; data {args.households:,} households / {args.members:,} members")
@@ -145,7 +151,11 @@ def main():
             url, _meta = bench_core.prepare_sqlite(args.households, args.members)
         else:
             lock = bench_core.pg_lock()
-            url, _meta = bench_core.prepare_postgres(args.households, args.members)
+            if args.reuse_pg:
+                url = bench_core.pg_url()
+                print(f"  reusing schema {bench_core.PG_SCHEMA} as the previous run left it")
+            else:
+                url, _meta = bench_core.prepare_postgres(args.households, args.members)
         quiet_settings(url)
         port = free_port()
         server = start_server(backend, url, port, args.gunicorn_path)
