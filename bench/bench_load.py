@@ -20,9 +20,11 @@ database to build), the shared 2-core machine at load average 7-9 from other wor
         --members 250000 --users 30,60 --seconds 60 --locust /tmp/benchB-venv/bin/locust
   SQLite, 30 users: 551 requests, 0 failed, p50 270 ms, p95 990 ms, 14.2 req/s;
           60 users: 425 requests, 0 failed, p50 1.3 s, p95 2.3 s, 21 req/s (CPU-bound: one process).
-  PostgreSQL (BENCH_PG_SCHEMA=bench_b, --reuse-pg; measured before the figures were reset after the
-  logins, so they include them): 30 users 0 failed, p50 1.9 s, p95 9.4 s; 60 users 0 failed, p95 16 s.
-The p95 < 300 ms target is not met on this machine; see the per-page figures of bench_pages.py.
+  PostgreSQL (same, --backend postgres --gunicorn-path /tmp/benchB-gunicorn, BENCH_PG_SCHEMA=bench_b):
+          30 users: 738 requests, 0 failed, p50 130 ms, p95 380 ms, 15.4 req/s (details p95 620 ms);
+          60 users: 971 requests, 0 failed, p50 520 ms, p95 1.6 s, 24.6 req/s.
+Three gunicorn processes use both cores; waitress serves SQLite from one (the GIL), which is why it
+falls behind. The p95 < 300 ms target is not met on this machine; per page: bench_pages.py.
 
 Tools (not needed by the app or its tests; how to install them: bench/requirements-bench.txt):
     locust   --locust PATH      default: `locust` on PATH, else /tmp/bench12-locust/bin/locust
