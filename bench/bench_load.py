@@ -70,10 +70,10 @@ def quiet_settings(url):
     e.db.close()
 
 
-def start_server(backend, url, port, gunicorn_path):
+def start_server(backend, url, port, gunicorn_path, sqlite_gunicorn=False):
     env = dict(os.environ, DATABASE_URL=url, HOST="127.0.0.1", PORT=str(port), SECRET_KEY="bench-load-secret",
                THREADS="8", BACKUP_DIR=tempfile.mkdtemp(prefix="bench-load-backups-"))
-    if backend == "sqlite":
+    if backend == "sqlite" and not sqlite_gunicorn:
         cmd = [sys.executable, os.path.join(ROOT, "app.py")]
     else:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (gunicorn_path, env.get("PYTHONPATH")) if p)
@@ -159,6 +159,8 @@ def main():
     ap.add_argument("--gunicorn-path", default=os.environ.get("GUNICORN_PATH", "/tmp/bench12-gunicorn"))
     ap.add_argument("--reuse-pg", action="store_true",
                     help="use the PostgreSQL schema a previous run generated (BENCH_PG_SCHEMA) instead of a new one")
+    ap.add_argument("--sqlite-gunicorn", action="store_true",
+                    help="serve SQLite by gunicorn (3 x 4) too, instead of waitress's single process")
     args = ap.parse_args()
     users = [int(u) for u in args.users.split(",")]
     print(f"code {bench_core.git_revision()}; data {args.households:,} households / {args.members:,} members")
@@ -176,8 +178,9 @@ def main():
                 url, _meta = bench_core.prepare_postgres(args.households, args.members)
         quiet_settings(url)
         port = free_port()
-        server = start_server(backend, url, port, args.gunicorn_path)
-        label = "waitress + SQLite (8 threads)" if backend == "sqlite" else "gunicorn + PostgreSQL (3 x 4)"
+        server = start_server(backend, url, port, args.gunicorn_path, args.sqlite_gunicorn)
+        label = ("gunicorn + SQLite (3 x 4)" if args.sqlite_gunicorn else "waitress + SQLite (8 threads)") \
+            if backend == "sqlite" else "gunicorn + PostgreSQL (3 x 4)"
         try:
             for n in users:
                 prefix = os.path.join(tempfile.mkdtemp(prefix="bench-load-"), f"{backend}_{n}")
