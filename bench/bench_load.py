@@ -23,8 +23,10 @@ database to build), the shared 2-core machine at load average 7-9 from other wor
   PostgreSQL (same, --backend postgres --gunicorn-path /tmp/benchB-gunicorn, BENCH_PG_SCHEMA=bench_b):
           30 users: 738 requests, 0 failed, p50 130 ms, p95 380 ms, 15.4 req/s (details p95 620 ms);
           60 users: 971 requests, 0 failed, p50 520 ms, p95 1.6 s, 24.6 req/s.
-Three gunicorn processes use both cores; waitress serves SQLite from one (the GIL), which is why it
-falls behind. The p95 < 300 ms target is not met on this machine; per page: bench_pages.py.
+  SQLite by gunicorn (--sqlite-gunicorn, 3 x 4): 30 users 0 failed, p50 220 ms, p95 1.3 s, 10.7 req/s;
+          60 users 0 failed, p50 810 ms, p95 2.9 s: not better than waitress, so the gap to PostgreSQL
+          is not waitress's single process alone (the machine's other load varied between runs).
+The p95 < 300 ms target is not met on this machine; per page: bench_pages.py, per change: bench_ab.py.
 
 Tools (not needed by the app or its tests; how to install them: bench/requirements-bench.txt):
     locust   --locust PATH      default: `locust` on PATH, else /tmp/bench12-locust/bin/locust
