@@ -2,7 +2,7 @@
 import datetime as dt
 import os
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, g, redirect, url_for
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import Babel
@@ -50,6 +50,17 @@ def init_app(app, engine):
     Babel(app, locale_selector=lambda: "zh_Hans_CN")
     csrf.init_app(app)
     auth.login_manager.init_app(app)
+
+    @app.before_request
+    def _settings_once():
+        # first of all: the session check and every page read their settings from one query
+        g.settings_token = engine.settings.begin_once()
+
+    @app.teardown_request
+    def _settings_done(exc):
+        token = g.pop("settings_token", None)
+        if token is not None:
+            engine.settings.end_once(token)
     app.jinja_env.globals.setdefault("zip", zip)
     app.register_blueprint(auth.bp)
     app.before_request(auth.check_session)

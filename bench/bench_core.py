@@ -46,9 +46,9 @@ sys.path.insert(0, ROOT)
 from schema import idnumber  # noqa: E402
 from casework.engine import Engine  # noqa: E402
 
-OUT = os.path.join(HERE, "out")
+OUT = os.environ.get("BENCH_OUT") or os.path.join(HERE, "out")   # BENCH_OUT: another folder (shared machines)
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
-PG_SCHEMA = "bench_core"
+PG_SCHEMA = os.environ.get("BENCH_PG_SCHEMA", "bench_core")   # one schema per person on a shared cluster
 PASSWORD = "benchpass123"
 COUNTY_CODE, COUNTY_NAME = "370405", "台儿庄区"
 TOWNSHIPS, VILLAGES_PER_TOWNSHIP = 10, 40

@@ -259,8 +259,9 @@ POOL_STALE_SECONDS = 300
 def make_database(url, pool=False):
     """SQLite by default (WAL, foreign keys on); PostgreSQL for postgres:// URLs.
 
-    pool: keep PostgreSQL connections open between requests. A new connection forks a server
-    process (15-80 ms on a busy 2-core machine), which every request paid before (issue 12)."""
+    pool: keep connections open between requests. A new PostgreSQL connection forks a server
+    process (15-80 ms on a busy 2-core machine), which every request paid before (issue 12); a new
+    SQLite connection re-reads the schema and starts with a cold page cache."""
     scheme = urlparse(url).scheme
     if scheme in ("postgres", "postgresql"):
         if not pool:
@@ -270,9 +271,16 @@ def make_database(url, pool=False):
     if scheme == "sqlite":
         # IMMEDIATE: a transaction that reads and then writes takes the write lock at BEGIN, where
         # SQLite waits busy_timeout for it; a deferred one fails at once with "database is locked"
-        return db_url.connect(url, lock_type="IMMEDIATE", pragmas={
+        kw = {"lock_type": "IMMEDIATE", "pragmas": {
             "journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal",
-            "cache_size": -32000, "busy_timeout": 5000})
+            "cache_size": -32000, "busy_timeout": 5000}}
+        if pool and url != "sqlite:///:memory:":
+            # a served app keeps its files open: opening one and setting the pragmas cost 10-25 ms a
+            # request, and a kept connection keeps its page cache warm (issue 12). A connection is
+            # used by one thread at a time but may be handed to another later, hence check_same_thread.
+            return db_url.connect("sqlite+pool" + url[len(scheme):], max_connections=POOL_SIZE,
+                                  stale_timeout=POOL_STALE_SECONDS, timeout=30, check_same_thread=False, **kw)
+        return db_url.connect(url, **kw)
     raise ValueError(f"不支持的数据库地址：{url}（可用 sqlite:/// 或 postgresql://）")
 
 

@@ -5,12 +5,14 @@ how it writes an xlsx cell, how it displays (choice labels, masking) and how it 
 A new type is one class plus `register()`; nothing else changes.
 """
 import datetime as dt
+import functools
 import json
 import re
 from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
 
 import peewee as pw
 import wtforms
+from markupsafe import Markup, escape
 from wtforms import validators as v
 from wtforms.fields.choices import SelectChoice
 
@@ -403,6 +405,23 @@ class Boolean(FieldType):
         return "string", self.display(value, spec, ctx)
 
 
+@functools.lru_cache(maxsize=4096)
+def _option_html(value, label, selected):
+    return Markup(f'<option {"selected " if selected else ""}value="{escape(value)}">{escape(label)}</option>')
+
+
+class DirectSelect(wtforms.widgets.Select):
+    """The generic select, with each option written out directly: the generic one builds and sorts
+    an attribute dict per option, and a household's form has some 400 options (each member row's
+    ethnicity, education, health…): a third of the edit form's time. Same HTML."""
+
+    @classmethod
+    def render_option(cls, choice, **kwargs):
+        if kwargs or choice.render_kw or not isinstance(choice.value, str):
+            return super().render_option(choice, **kwargs)
+        return _option_html(choice.value, str(choice.label or choice.value), bool(choice.selected))
+
+
 @register
 class Choice(FieldType):
     name = "choice"
@@ -423,7 +442,7 @@ class Choice(FieldType):
         pairs = [("", "（请选择）")] + ctx.registry.option_list(spec.options).form_choices()
         choices = [SelectChoice(value, label) for value, label in pairs]
         vals = [v.InputRequired(message="此项为必填项") if spec.required else v.Optional()]
-        return wtforms.SelectField(spec.label, choices=choices, validators=vals,
+        return wtforms.SelectField(spec.label, choices=choices, validators=vals, widget=DirectSelect(),
                                    validate_choice=True, description=spec.help or "",
                                    coerce=lambda x: x or None)
 
