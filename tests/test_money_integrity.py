@@ -4,6 +4,7 @@ checks again, two bank returns for the same lines write one result, the account 
 bank-card register's."""
 import datetime as dt
 import functools
+import threading
 from decimal import Decimal
 
 import peewee as pw
@@ -227,3 +228,67 @@ def test_the_back_pay_form_posted_twice_registers_one_line(app, browser_for):
     assert Payment.select().where(Payment.care == care.id, Payment.kind == "back").count() == 1
     again = town.get(f"/admin/care/details/?id={care.id}").get_data(as_text=True)
     assert form_token not in again                 # the next form is a new correction
+
+
+def _change_meanwhile(world, monkeypatch, module, name, care, kind, month, amount):
+    """Pause the money step at `module.name` (it holds the month's lock by then) and let another
+    request, on its own connection, save a roster change; (what that change met, whether it was
+    done while the step still held the month). SQLite queues every write transaction at its start
+    (BEGIN IMMEDIATE), so there only PostgreSQL can show the lock missing."""
+    from .test_payments import change
+    real, met, done = getattr(module, name), [], threading.Event()
+
+    def save():
+        try:
+            change(world, care, kind, month, amount)
+            met.append(None)
+        except Exception as e:          # noqa: BLE001 - the test looks at what the change met
+            met.append(e)
+        finally:
+            done.set()
+            world.engine.db.close()
+    thread = threading.Thread(target=save)
+
+    def paused(*args, **kw):
+        monkeypatch.setattr(module, name, real)
+        thread.start()
+        met.append(done.wait(1.5))      # True: the change went through while the month was held
+        return real(*args, **kw)
+    monkeypatch.setattr(module, name, paused)
+    return thread, met
+
+
+def test_a_roster_change_waits_for_the_closing_of_its_month(world, monkeypatch):
+    """Without the lock (PostgreSQL) the change reads the month as open and lands in a closed month."""
+    with_card(world, 0)
+    approved(world, 0)
+    run(world, "2026-11")
+    line = lines(world, "2026-11")[0]
+    line.status, line.paid_on = "paid", D(2026, 11, 10)
+    line.save()
+    care = world.engine.models["care"].get()
+    thread, met = _change_meanwhile(world, monkeypatch, payments, "summarise", care, "lower", "2026-11", "500")
+    payments.close(world.engine, world.users["town"], world.towns[0].id, "2026-11")
+    thread.join(30)
+    done_while_held, outcome = met
+    assert not done_while_held
+    assert isinstance(outcome, RecordInvalid) and "2026-11 已关账，变更只能从以后的月份生效" in str(outcome.errors)
+    Change = world.engine.models["care_change"]
+    assert not Change.select().where(Change.care == care.id, Change.kind == "lower").exists()
+    assert str(world.engine.models["care"].get_by_id(care.id).monthly_amount) == "620.00"
+
+
+def test_a_run_and_a_roster_change_of_its_month_take_turns(world, monkeypatch):
+    with_card(world, 0)
+    approved(world, 0)
+    care = world.engine.models["care"].get()
+    thread, met = _change_meanwhile(world, monkeypatch, payments, "held_care", care, "lower", "2026-12", "500")
+    result = run(world, "2026-12")
+    thread.join(30)
+    done_while_held, outcome = met
+    assert not done_while_held and outcome is None
+    # the run went first and paid the amount in force when it ran; the change counts from then on
+    assert result.created == 1 and [str(p.amount) for p in lines(world, "2026-12")] == ["620.00"]
+    assert str(world.engine.models["care"].get_by_id(care.id).monthly_amount) == "500.00"
+    run(world, "2027-01")
+    assert [str(p.amount) for p in lines(world, "2027-01")] == ["500.00"]
