@@ -292,3 +292,47 @@ def test_a_run_and_a_roster_change_of_its_month_take_turns(world, monkeypatch):
     assert str(world.engine.models["care"].get_by_id(care.id).monthly_amount) == "500.00"
     run(world, "2027-01")
     assert [str(p.amount) for p in lines(world, "2027-01")] == ["500.00"]
+
+
+def test_cards_backfill_registers_the_accounts_only_the_household_holds(app):
+    from .conftest import engine_of
+    eng = engine_of(app)
+    Household, Card, Area = eng.models["household"], eng.models["bank_card"], eng.models["area"]
+    AuditLog = eng.system.AuditLog
+    mine = Household.select().where(Household.village.in_(
+        Area.select(Area.id).where(Area.code.startswith("370405001")))).order_by(Household.id)
+    other = Household.select().where(Household.village.in_(
+        Area.select(Area.id).where(Area.code.startswith("370405101")))).order_by(Household.id).first()
+    no_card = mine.where(~Household.id.in_(Card.select(Card.household)))
+    a, b, c = list(no_card.limit(3))
+    # the demo's other households of town1 without a card hold no account here
+    Household.update(bank_account=None).where(Household.id.in_([h.id for h in no_card]),
+                                               Household.id.not_in([a.id, b.id, c.id])).execute()
+    # accounts written behind the register's back (before it existed, or by a script)
+    Household.update(bank_account="6228480012340000001", account_name="甲", bank_name="农商银行") \
+        .where(Household.id == a.id).execute()
+    Household.update(bank_account="6228480012340000002", account_name=None, bank_name="农商银行") \
+        .where(Household.id == b.id).execute()
+    Household.update(bank_account="6228480012340000003", account_name="丙", bank_name=None) \
+        .where(Household.id == c.id).execute()
+    Card.delete().where(Card.household == other.id).execute()
+    Household.update(bank_account="6228480012340000009", account_name="丁", bank_name="农商银行") \
+        .where(Household.id == other.id).execute()
+    cards_before, audit_before = Card.select().count(), AuditLog.select().count()
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["cards", "backfill", "--dry-run", "--user", "town1"])
+    assert dry.exit_code == 0, dry.output
+    assert "可补登 2 户的银行卡，1 户未补登（预演，未写入）" in dry.output
+    assert f"未补登 {Household.get_by_id(c.id)}：" in dry.output and "家庭户上没有开户行，请在“银行卡”中登记" in dry.output
+    assert (Card.select().count(), AuditLog.select().count()) == (cards_before, audit_before)
+    done = runner.invoke(args=["cards", "backfill", "--user", "town1"])
+    assert done.exit_code == 0 and "已补登 2 户的银行卡，1 户未补登。" in done.output, done.output
+    first, second = Card.get(Card.household == a.id), Card.get(Card.household == b.id)
+    assert (first.account, first.account_name, first.status) == ("6228480012340000001", "甲", "active")
+    assert second.account_name == Household.get_by_id(b.id).head_name            # no name on the household: the head's
+    assert not Card.select().where(Card.household.in_([c.id, other.id])).exists()  # refused; outside town1's scope
+    audit = AuditLog.get(AuditLog.entity == "bank_card", AuditLog.record_id == first.id)
+    assert (audit.action, audit.username) == ("create", "town1")
+    again = runner.invoke(args=["cards", "backfill", "--user", "town1"])
+    assert "已补登 0 户的银行卡，1 户未补登。" in again.output
+    assert "没有用户 nobody" in runner.invoke(args=["cards", "backfill", "--user", "nobody"]).output
