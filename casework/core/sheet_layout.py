@@ -38,6 +38,8 @@ def fill_merged(sheet):
     """Each merged range's value copied into every cell it covers: a household's cells merged down
     over its member rows belong to each of those rows."""
     rows = sheet.rows
+    if not isinstance(rows, list):
+        return              # rows read at each pass fill merged cells as they are read (tabular.BookRows)
     for (r1, c1), (r2, c2) in sheet.merged_ranges:
         if r1 >= len(rows):
             continue
