@@ -139,21 +139,9 @@ class ColumnMapping:
         part = self._map_header(child, main.sheet, others=main)
         part.flat_of = main
         main.flat = True
-        # rows that leave the household columns blank belong to the household above them
-        previous = None
-        for i in range(main.start, len(main.sheet.rows)):
-            row = main.sheet.rows[i]
-            if not any(str(c).strip() for c in row if c is not None) or i + 1 in main.sheet.hidden \
-                    or layout.skip_reason(row):
-                continue
-            if all(str(row[c] if c < len(row) and row[c] is not None else "").strip() == "" for c in main.columns):
-                if previous is not None:
-                    for c in main.columns:
-                        if c < len(previous):
-                            row.extend([""] * max(0, c + 1 - len(row)))
-                            row[c] = previous[c]
-            else:
-                previous = row
+        # rows that leave the household columns blank belong to the household above them: filled in
+        # as the rows are read (imports.filled_rows), the file's rows being read at each pass
+        main.sheet.fill_down = (main.start, list(main.columns))
         self.notices.append(f"“{main.sheet.name}”是一行一人的花名册：按{self.spec.label}的列把各行归到同一户，"
                             f"每行导入为一名{child.label}")
         return part

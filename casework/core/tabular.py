@@ -45,6 +45,7 @@ class Sheet:
     formulas: list = field(default_factory=list)  # ["C5", …]
     hidden: set = field(default_factory=set)     # 1-based numbers of rows hidden in Excel
     merged_ranges: list = field(default_factory=list)  # ((first row, first col), (last row, last col)), 0-based
+    fill_down: tuple = None     # a flat roster: (first data row, household columns) filled from the row above
 
 
 def find_table(data, filename, limits, marker, hint):
