@@ -1,10 +1,11 @@
 """Streaming import benchmark: a legal roster file of about --mb megabytes (households and their
 members in the demo county's villages, one row per member), checked (dry run) in a child process.
 
-    .venv/bin/python bench/bench_import_stream.py --mb 15 --format csv|gbk|xlsx [--root DIR]
+    .venv/bin/python bench/bench_import_stream.py --mb 15 --format csv|gbk|xlsx [--root DIR] [--commit]
 
 --root: the checkout whose code imports (default: this one), so that an older commit can be measured
 against the same file (`git archive <commit> | tar -x -C /tmp/before`, then --root /tmp/before).
+--commit: check and write (one transaction), as the web's second step does, instead of the dry run.
 Prints the child's peak memory (VmHWM from /proc/self/status), its CPU and wall seconds.
 An xlsx of the same rows as a 15 MB CSV is smaller (compressed): its size is printed too; an xlsx of
 15 MB itself would hold more rows than an import takes (import_max_rows).
@@ -90,7 +91,7 @@ def setup(root, db):
         Area.create(code=code, name=name, level="village", parent=town)
 
 
-def child(root, db, path):
+def child(root, db, path, commit=False):
     """The import as the web worker runs it, on this process alone: its peak memory is the import's."""
     sys.path.insert(0, root)
     from casework.engine import Engine
@@ -103,12 +104,12 @@ def child(root, db, path):
     else:
         with open(path, "rb") as fh:
             source = fh.read()
-    out = imports.Importer(engine, "household", user).run(source, os.path.basename(path), dry_run=True)
+    out = imports.Importer(engine, "household", user).run(source, os.path.basename(path), dry_run=not commit)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     with open("/proc/self/status") as fh:
         peak = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024
     print(json.dumps({"peak_mb": round(peak, 1), "cpu_s": round(cpu, 1), "wall_s": round(wall, 1),
-                      "rows": out.rows, "created": out.created, "problems": len(out.problems),
+                      "rows": out.rows, "created": out.created, "committed": out.committed, "problems": len(out.problems),
                       "first": [p.message for p in out.problems[:3]]}, ensure_ascii=False))
 
 
@@ -117,10 +118,12 @@ def main():
     ap.add_argument("--mb", type=float, default=15)
     ap.add_argument("--format", choices=["csv", "gbk", "xlsx"], default="csv")
     ap.add_argument("--root", default=HERE)
+    ap.add_argument("--commit", action="store_true")
+    ap.add_argument("--json", action="store_true", help="also print the child's figures as one JSON line")
     ap.add_argument("--child", nargs=3, metavar=("ROOT", "DB", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        return child(*args.child)
+        return child(*args.child, commit=args.commit)
     work = tempfile.mkdtemp(prefix="jiuzhu-bench-stream-")
     path = os.path.join(work, "roster." + ("xlsx" if args.format == "xlsx" else "csv"))
     t = time.perf_counter()
@@ -131,10 +134,12 @@ def main():
     subprocess.run([sys.executable, "-c", f"import sys; sys.argv=['x']; sys.path.insert(0, {HERE!r}); "
                     f"from bench.bench_import_stream import setup; setup({os.path.abspath(args.root)!r}, {db!r})"],
                    check=True, cwd=args.root)
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", os.path.abspath(args.root), db, path],
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", os.path.abspath(args.root), db, path]
+                          + (["--commit"] if args.commit else []),
                           check=True, capture_output=True, text=True, cwd=args.root)
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"dry run ({args.root}): peak {result['peak_mb']} MB (VmHWM), CPU {result['cpu_s']} s, "
+    print(json.dumps(result, ensure_ascii=False) if args.json else "", end="\n" if args.json else "")
+    print(f"{'commit' if args.commit else 'dry run'} ({args.root}): peak {result['peak_mb']} MB (VmHWM), CPU {result['cpu_s']} s, "
           f"wall {result['wall_s']} s; rows {result['rows']:,}, heads added {result['created']:,}, "
           f"problems {result['problems']} {result['first']}")
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from casework.core import refs, scope, tabular
 from casework.core import sheet_layout as layout
+from casework.core.spill import Spill
 
 
 @dataclass
@@ -23,7 +24,7 @@ class Part:
     spec: object
     sheet: tabular.Sheet
     columns: dict                    # column index → field spec
-    rows: list = field(default_factory=list)          # (row number, {field: value}, raw row)
+    rows: Spill = field(default_factory=Spill)        # (row number, {field: value}, raw row, refused)
     keys: dict = field(default_factory=dict)          # key value → row number (for links and duplicates)
     defaults: list = field(default_factory=list)      # fields with a default and no column in the sheet
     start: int = 1                                    # index of the first data row (below the header)

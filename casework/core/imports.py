@@ -221,7 +221,7 @@ class Importer(ColumnMapping):
         back = self._back_ref(child.spec)
         first, kept = {}, Spill()
         household_of = {}
-        for row in main.rows:
+        for row in main.rows.view():
             row_no, _, raw, _ = row
             key = tuple(_plain_text(raw[c] if c < len(raw) else "") for c in sorted(main.columns))
             if key not in first:
@@ -258,13 +258,13 @@ class Importer(ColumnMapping):
         main = next((p for p in parts if p.spec is self.spec), None)
         for part in parts:
             for f in part.spec.fields:
-                if f.type == "area" and any(isinstance(v.get(f.name), tuple) for _, v, _, _ in part.rows):
+                if f.type == "area" and any(isinstance(v.get(f.name), tuple) for _, v, _, _ in part.rows.view()):
                     self._resolve_areas(part, f)
         if main and main.generated:
             self._number(main)
         if main:
             for key in link_keys(self.spec):
-                for row_no, values, _, bad in main.rows:
+                for row_no, values, _, bad in main.rows.view():
                     if values.get(key.name) is not None:
                         main.keys.setdefault((key.name, values[key.name]), row_no)
         for part in parts:
@@ -272,7 +272,8 @@ class Importer(ColumnMapping):
             if back:
                 self._resolve_parents(part, back, main)
             for f in part.spec.fields:
-                if f.type == "ref" and f is not back and any(isinstance(v.get(f.name), tuple) for _, v, _, _ in part.rows):
+                if f.type == "ref" and f is not back and any(isinstance(v.get(f.name), tuple)
+                                                             for _, v, _, _ in part.rows.view()):
                     self._resolve_refs(part, f)
 
     def _resolve_areas(self, part, f):
@@ -303,7 +304,7 @@ class Importer(ColumnMapping):
 
     def _resolve_parents(self, part, back, main):
         keys = link_keys(self.spec)
-        wanted = {values[back.name][1] for _, values, _, _ in part.rows
+        wanted = {values[back.name][1] for _, values, _, _ in part.rows.view()
                   if isinstance(values.get(back.name), tuple) and values[back.name][0] == "link"}
         in_db = refs.lookup(self.models, self.spec.name, self.user, wanted)
         for row_no, values, _, _ in part.rows:
@@ -325,7 +326,7 @@ class Importer(ColumnMapping):
     def _resolve_refs(self, part, f):
         """A reference cell names a row of the user's scope by a unique code, an ID number or the
         title the export writes ("DEMO-001 张三")."""
-        texts = {v[f.name][1] for _, v, _, _ in part.rows if isinstance(v.get(f.name), tuple)}
+        texts = {v[f.name][1] for _, v, _, _ in part.rows.view() if isinstance(v.get(f.name), tuple)}
         found = refs.lookup(self.models, f.to, self.user, texts)
         target = self.registry.entities[f.to]
         for row_no, values, _, _ in part.rows:
@@ -353,7 +354,7 @@ class Importer(ColumnMapping):
                 if not f.unique:
                     continue
                 first = {}
-                for row_no, values, _, _ in part.rows:
+                for row_no, values, _, _ in part.rows.view():
                     v = values.get(f.name)
                     if v is None:
                         continue
@@ -396,7 +397,7 @@ class Importer(ColumnMapping):
         if not self.update:
             return None
         key = match_key(part.spec)
-        for r, values, _, _ in part.rows:
+        for r, values, _, _ in part.rows.view():
             if r == row_no:
                 found = self._existing(self.models[part.spec.name], key, [values.get(key.name)])
                 return found.get(values.get(key.name), (None,))[0]
@@ -444,7 +445,7 @@ class Importer(ColumnMapping):
         part.ids = {}
 
         def each():                 # (row number, values, data to write), one at a time
-            for row_no, values, _, _ in part.rows:
+            for row_no, values, _, _ in part.rows.view():
                 data = {k: v for k, v in values.items() if k not in ("__id__", "__version__")}
                 if back and isinstance(data.get(back.name), tuple):
                     data[back.name] = parent_rows[data[back.name][1]]
@@ -620,7 +621,7 @@ class DataRows:
 
     def __iter__(self):
         if self.part.rows:
-            return ((row_no, raw) for row_no, _, raw, _ in self.part.rows)
+            return ((row_no, raw) for row_no, _, raw, _ in self.part.rows.view())
         return self._sheet_rows()
 
     def __len__(self):

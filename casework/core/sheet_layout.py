@@ -86,7 +86,13 @@ def find_header(sheet, names):
 
 def skip_reason(row):
     """Why a row below the header is not data: a total line or a signature footer; else None."""
-    texts = [normal(c) for c in row if c not in (None, "") and normal(c)]
+    texts = []
+    for c in row:               # the first five texts are all the rules below look at
+        text = normal(c) if c not in (None, "") else ""
+        if text:
+            texts.append(text)
+            if len(texts) > 4:
+                break
     if not texts:
         return None
     if any(t.startswith(TOTAL_WORDS) for t in texts[:3]):

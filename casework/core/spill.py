@@ -50,6 +50,13 @@ class Spill:
         if self.size > 2 * self.live + 64 * 1024 * 1024:
             self._compact()
 
+    def view(self):
+        """The rows for a pass that changes none of them (nothing is written back)."""
+        for offset, length in list(self.index):
+            self.file.seek(offset)
+            yield from pickle.loads(self.file.read(length))
+        yield from self.tail
+
     def _write(self, data):
         if self.file is None:
             self.file = tempfile.TemporaryFile(prefix="jiuzhu-import-")
