@@ -140,7 +140,7 @@ def main():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps(result, ensure_ascii=False) if args.json else "", end="\n" if args.json else "")
     print(f"{'commit' if args.commit else 'dry run'} ({args.root}): peak {result['peak_mb']} MB (VmHWM), CPU {result['cpu_s']} s, "
-          f"wall {result['wall_s']} s; rows {result['rows']:,}, heads added {result['created']:,}, "
+          f"wall {result['wall_s']} s; rows {result['rows']:,}, created {result['created']:,}, "
           f"problems {result['problems']} {result['first']}")
 
 
