@@ -15,15 +15,17 @@ import peewee as pw
 
 from schema.models import insert_rows, stream_dicts
 
-from casework.funds import cards, care, covered
-# lock_month and period are read from here by bank returns and tests
-from casework.funds.months import lock_month, period  # noqa: F401
+from casework.funds import cards, care, covered, months
 from casework.core import scope, system
 from schema import clock
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 CHUNK = 5000
+
+
+# the month's lock (casework/funds/months.py), read from here by bank returns, benches and tests
+lock_month, period = months.lock_month, months.period
 
 
 class PaymentRefused(Exception):
