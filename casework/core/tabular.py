@@ -113,8 +113,9 @@ def _open(opener, size, filename, limits, source):
             merged = [xl_range(*r[0], *r[1]) for r in ranges]
         except Exception:
             raise FileRejected(f"工作表“{sheet_name}”无法读取，文件可能已损坏") from None
-        del sheet                   # the reader's copy of the cells: each pass opens the sheet again
-        sheets.append(Sheet(name=sheet_name, rows=BookRows(source, magic, name, index, sheet_name, end[0] + 1, ranges),
+        rows = BookRows(source, magic, name, index, sheet_name, end[0] + 1, ranges, first=sheet)
+        del sheet
+        sheets.append(Sheet(name=sheet_name, rows=rows,
                             merged=merged, formulas=formulas.get(index, []), hidden=hidden.get(index, set()),
                             merged_ranges=ranges))
     return sheets
@@ -134,13 +135,14 @@ def _book(source, magic, name):
 
 
 class BookRows:
-    """A worksheet's rows, converted to Python one at a time at each pass (the whole sheet as Python
-    lists took twice the memory of the reader's own copy); each row as long as the sheet is wide,
-    merged ranges' values copied into every cell they cover."""
+    """A worksheet's rows, converted to Python one at a time at each pass from the reader's own copy
+    of the cells (the whole sheet as Python lists took as much again); each row as long as the sheet
+    is wide, merged ranges' values copied into every cell they cover."""
 
-    def __init__(self, source, magic, name, index, sheet_name, count, ranges):
+    def __init__(self, source, magic, name, index, sheet_name, count, ranges, first=None):
         self.source, self.magic, self.name, self.index, self.sheet_name = source, magic, name, index, sheet_name
         self.count, self.ranges, self.fill = max(count, 0), ranges, True
+        self.sheet = first      # the reader's sheet, opened once (parsing it again at each pass cost more CPU than it saved)
 
     def __len__(self):
         return self.count
@@ -149,9 +151,10 @@ class BookRows:
         return _item(self, key)
 
     def __iter__(self):
-        book = _book(self.source(), self.magic, self.name)
         try:
-            sheet = book.get_sheet_by_index(self.index)
+            if self.sheet is None:
+                self.sheet = _book(self.source(), self.magic, self.name).get_sheet_by_index(self.index)
+            sheet = self.sheet
             # the rows from A1, as wide as the sheet (the reader's rows start at the first used column)
             pad = [""] * ((sheet.start or (0, 0))[1])
             width = (sheet.end or (0, -1))[1] + 1
