@@ -29,3 +29,37 @@ def test_a_large_csv_import_stays_under_the_memory_bound(tmp_path):
     # 15,398 member rows and their 6,159 households, all written in the one transaction
     assert result["committed"] and result["rows"] == result["created"] == 21557
     assert result["peak_mb"] < BOUND_MB, result
+
+
+def test_a_saved_upload_is_read_a_row_at_a_time_as_its_bytes_would_be(tmp_path):
+    import xlsxwriter
+
+    from casework.core import tabular
+
+    def saved(name, data):
+        path = tmp_path / name
+        path.write_bytes(data)
+        return str(path)
+    for name, data in [("bom.csv", "\ufeff户编号,姓名\nA-1,张三\n".encode("utf-8")),
+                       ("gbk.csv", "户编号,姓名\r\nA-1,张三\r\n".encode("gbk"))]:
+        rows = tabular.open_path(saved(name, data), name, 10 ** 6)[0].rows
+        assert list(rows) == list(rows) == tabular.read(data, name, 10 ** 6)[0].rows == [["户编号", "姓名"], ["A-1", "张三"]]
+        assert (len(rows), rows[1], rows[:1]) == (2, ["A-1", "张三"], [["户编号", "姓名"]])
+    refused = [("nul.csv", b"a,b\n\x00\x01,c\n", tabular.Limits(10 ** 6), "这不是文本格式的 CSV 文件"),
+               ("enc.csv", b"a,b\n\xff\xff,c\n", tabular.Limits(10 ** 6), "CSV 文件的编码无法识别，请另存为 UTF-8 或 GBK 编码"),
+               ("rows.csv", b"a\n1\n2\n", tabular.Limits(10 ** 6, max_rows=2), "超过每次导入的上限 2 行"),
+               ("empty.csv", b"", tabular.Limits(10 ** 6), "文件是空的")]
+    for name, data, limits, message in refused:
+        with pytest.raises(tabular.FileRejected, match=message):
+            tabular.open_path(saved(name, data), name, limits)
+    # a workbook: merged cells (a household over its members) are filled in as the rows are read
+    path = tmp_path / "book.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("家庭户")
+    sheet.write_row(0, 1, ["户主姓名", "姓名"])
+    sheet.merge_range("B2:B3", "王大山")
+    sheet.write_column(1, 2, ["王大山", "刘秀英"])
+    book.close()
+    read = tabular.open_path(str(path), "book.xlsx", 10 ** 6)[0]
+    assert list(read.rows) == [["", "户主姓名", "姓名"], ["", "王大山", "王大山"], ["", "王大山", "刘秀英"]]
+    assert tabular.read(path.read_bytes(), "book.xlsx", 10 ** 6)[0].rows[2] == ["", "", "刘秀英"]
