@@ -256,9 +256,14 @@ class Importer(ColumnMapping):
 
     def _check_links(self, parts):
         main = next((p for p in parts if p.spec is self.spec), None)
+        linked = {}                 # part → the fields some row names by text: one read of the rows
+        for part in parts:
+            names = linked[id(part)] = set()
+            for _, values, _, _ in part.rows.view():
+                names.update(k for k, v in values.items() if isinstance(v, tuple))
         for part in parts:
             for f in part.spec.fields:
-                if f.type == "area" and any(isinstance(v.get(f.name), tuple) for _, v, _, _ in part.rows.view()):
+                if f.type == "area" and f.name in linked[id(part)]:
                     self._resolve_areas(part, f)
         if main and main.generated:
             self._number(main)
@@ -272,8 +277,7 @@ class Importer(ColumnMapping):
             if back:
                 self._resolve_parents(part, back, main)
             for f in part.spec.fields:
-                if f.type == "ref" and f is not back and any(isinstance(v.get(f.name), tuple)
-                                                             for _, v, _, _ in part.rows.view()):
+                if f.type == "ref" and f is not back and f.name in linked[id(part)]:
                     self._resolve_refs(part, f)
 
     def _resolve_areas(self, part, f):
@@ -306,6 +310,8 @@ class Importer(ColumnMapping):
         keys = link_keys(self.spec)
         wanted = {values[back.name][1] for _, values, _, _ in part.rows.view()
                   if isinstance(values.get(back.name), tuple) and values[back.name][0] == "link"}
+        if not wanted:
+            return                  # every row's parent is a row of this file (a flat roster): nothing to look up
         in_db = refs.lookup(self.models, self.spec.name, self.user, wanted)
         for row_no, values, _, _ in part.rows:
             link = values.get(back.name)
