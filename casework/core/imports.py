@@ -268,8 +268,9 @@ class Importer(ColumnMapping):
         if main and main.generated:
             self._number(main)
         if main:
-            for key in link_keys(self.spec):
-                for row_no, values, _, bad in main.rows.view():
+            keys = link_keys(self.spec)
+            for row_no, values, _, bad in main.rows.view():
+                for key in keys:
                     if values.get(key.name) is not None:
                         main.keys.setdefault((key.name, values[key.name]), row_no)
         for part in parts:
@@ -356,18 +357,22 @@ class Importer(ColumnMapping):
         for part in parts:
             model = self.models[part.spec.name]
             key = match_key(part.spec) if self.update else None
-            for f in part.spec.fields:
-                if not f.unique:
-                    continue
-                first = {}
-                for row_no, values, _, _ in part.rows.view():
+            unique = [f for f in part.spec.fields if f.unique]
+            firsts, repeats = {f.name: {} for f in unique}, {f.name: [] for f in unique}
+            for row_no, values, _, _ in part.rows.view():        # one read of the rows for every unique field
+                for f in unique:
                     v = values.get(f.name)
                     if v is None:
                         continue
+                    first = firsts[f.name]
                     if v in first:
-                        self.problem(part, row_no, f.label, v, f"与第{first[v]}行重复：{f.unique_message or '此项不能重复'}")
+                        repeats[f.name].append((row_no, v, first[v]))
                     else:
                         first[v] = row_no
+            for f in unique:
+                first = firsts[f.name]
+                for row_no, v, earlier in repeats[f.name]:
+                    self.problem(part, row_no, f.label, v, f"与第{earlier}行重复：{f.unique_message or '此项不能重复'}")
                 existing = self._existing(model, f, list(first))
                 for v, row_no in first.items():
                     if v not in existing:
