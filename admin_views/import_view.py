@@ -6,6 +6,7 @@ every worker process on the machine can read.
 """
 import json
 import os
+import shutil
 import tempfile
 
 from flask import abort, flash, jsonify, redirect, request, send_file, url_for
@@ -101,19 +102,19 @@ class ImportView(EngineView):
         if upload is None or not upload.filename:
             flash("请选择要导入的文件。", "error")
             return redirect(url_for(".index"))
-        data = upload.read()
         saved = request.form.get("saved_mapping", "")
         mapping = self.mappings(spec.name).get(saved) if saved else None
-        job = self._new_job(spec, upload.filename, request.form.get("mode") == "update", data, mapping, saved)
+        # the upload goes to the job's folder in blocks, never whole into memory
+        job = self._new_job(spec, upload.filename, request.form.get("mode") == "update", upload.save, mapping, saved)
         return redirect(url_for(".job", job=job))
 
-    def _new_job(self, spec, filename, update, data, mapping, mapping_name=""):
+    def _new_job(self, spec, filename, update, save, mapping, mapping_name=""):
+        """save(path): writes the uploaded file to the job's folder."""
         state = {"entity": spec.name, "label": spec.label, "filename": filename, "update": update,
                  "phase": "check", "stage": "读取", "done": 0, "total": 0, "chosen": mapping,
                  "mapping_name": mapping_name}
         job = self.jobs.new(state)
-        with open(os.path.join(self.folder(job), "upload.bin"), "wb") as fh:
-            fh.write(data)
+        save(os.path.join(self.folder(job), "upload.bin"))
         self._start(job, state, dry_run=True)
         return job
 
@@ -153,9 +154,8 @@ class ImportView(EngineView):
             os.makedirs(os.path.dirname(self._mapping_file(spec.name)), exist_ok=True)
             self.jobs.write_json(self._mapping_file(spec.name), saved)
             flash(f"已保存对应方案“{name}”，下次上传时可以直接选用。", "success")
-        with open(path, "rb") as fh:
-            data = fh.read()
-        new = self._new_job(spec, state["filename"], state["update"], data, chosen, name)
+        new = self._new_job(spec, state["filename"], state["update"], lambda target: shutil.copyfile(path, target),
+                            chosen, name)
         return redirect(url_for(".job", job=new))
 
     @expose("/job/<job>")
@@ -236,11 +236,10 @@ class ImportView(EngineView):
                     state.update(stage=stage, done=done, total=total)
                     self.save_status(job, state)
 
-                with open(os.path.join(self.folder(job), "upload.bin"), "rb") as fh:
-                    data = fh.read()
                 outcome = Importer(self.engine, state["entity"], user, update=state["update"],
                                    mapping=state.get("chosen")).run(
-                    data, state["filename"], dry_run=dry_run, progress=progress)
+                    os.path.join(self.folder(job), "upload.bin"), state["filename"], dry_run=dry_run,
+                    progress=progress)
                 if outcome.problems:
                     write_errors(outcome, os.path.join(self.folder(job), "errors.xlsx"))
                 with open(os.path.join(self.folder(job), "problems.jsonl"), "w", encoding="utf-8") as fh:

@@ -63,7 +63,7 @@ def township(code):
 
 
 def register(app):
-    from . import audit, calendar, cases, checks, database, imports, payments, reports, settings, spotcheck
-    for module in (database, imports, cases, payments, reports, spotcheck, checks, calendar, settings, audit):
+    from . import audit, calendar, cards, cases, checks, database, imports, payments, reports, settings, spotcheck
+    for module in (database, imports, cases, payments, cards, reports, spotcheck, checks, calendar, settings, audit):
         for command in module.COMMANDS:
             app.cli.add_command(command)

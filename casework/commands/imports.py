@@ -42,10 +42,9 @@ def _report(outcome, dry_run):
 def import_rows(entity, path, dry_run, update, user):
     """从 Excel（.xlsx/.xls）或 CSV 导入 ENTITY（如 household、member）。有任何错误就什么也不写入。"""
     _importable(entity)
-    with open(path, "rb") as fh:
-        outcome = Importer(engine(), entity, user, update=update).run(
-            fh.read(), os.path.basename(path), dry_run=dry_run,
-            progress=lambda stage, done, total: click.echo(f"  {stage} {done}/{total}", err=True))
+    outcome = Importer(engine(), entity, user, update=update).run(
+        os.path.abspath(path), os.path.basename(path), dry_run=dry_run,
+        progress=lambda stage, done, total: click.echo(f"  {stage} {done}/{total}", err=True))
     _report(outcome, dry_run)
 
 

@@ -55,18 +55,39 @@ def settle(models, household):
 def settle_rows(models, entity, rows):
     """settle() for the households an import wrote: ([(row number, message)] of those refused,
     how many heads were added as members)."""
-    if _parts(models, entity) is None:
+    parts = _parts(models, entity)
+    if parts is None:
         return [], 0
+    spec, head, Member, back = parts
     model = models[entity]
     refused, added = [], 0
-    for row_no, record_id in rows:
-        record = model.get_or_none(id=record_id)
-        if record is None:
-            continue
-        try:
-            added += settle(models, record)
-        except RecordInvalid as e:
-            refused.extend((row_no, msg) for msg in e.errors.values())
+    rows = list(rows)
+    for start in range(0, len(rows), 500):
+        chunk = rows[start:start + 500]
+        # one query for the chunk's households and one for their heads' member rows: most heads of
+        # an imported roster are already their household's member, and need nothing more
+        records = {r.id: r for r in model.select().where(model.id.in_([i for _, i in chunk]))}
+        numbers = {getattr(r, head["id"]) for r in records.values()} - {None, ""}
+        live = Member.select(Member.id_number, getattr(Member, back.name), Member.relation) \
+            .where(Member.id_number.in_(list(numbers)))
+        if Member._spec.archive:
+            live = live.where(Member.archived == False)  # noqa: E712
+        members = {}
+        for number, household_id, relation in live.tuples():
+            members.setdefault(number, []).append((household_id, relation))
+        for row_no, record_id in chunk:
+            record = records.get(record_id)
+            if record is None:
+                continue
+            number = getattr(record, head["id"])
+            found = members.get(number, [])
+            if number and not getattr(record, "archived", False) and len(found) == 1 \
+                    and found[0] == (record.id, head["relation"]):
+                continue            # already this household's member, as its head: settle() would do nothing
+            try:
+                added += settle(models, record)
+            except RecordInvalid as e:
+                refused.extend((row_no, msg) for msg in e.errors.values())
     return refused, added
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from casework.core import refs, scope, tabular
 from casework.core import sheet_layout as layout
+from casework.core.spill import Spill
 
 
 @dataclass
@@ -23,7 +24,7 @@ class Part:
     spec: object
     sheet: tabular.Sheet
     columns: dict                    # column index → field spec
-    rows: list = field(default_factory=list)          # (row number, {field: value}, raw row)
+    rows: Spill = field(default_factory=Spill)        # (row number, {field: value}, raw row, refused)
     keys: dict = field(default_factory=dict)          # key value → row number (for links and duplicates)
     defaults: list = field(default_factory=list)      # fields with a default and no column in the sheet
     start: int = 1                                    # index of the first data row (below the header)
@@ -148,21 +149,9 @@ class ColumnMapping:
         part = self._map_header(child, main.sheet, others=main)
         part.flat_of = main
         main.flat = True
-        # rows that leave the household columns blank belong to the household above them
-        previous = None
-        for i in range(main.start, len(main.sheet.rows)):
-            row = main.sheet.rows[i]
-            if not any(str(c).strip() for c in row if c is not None) or i + 1 in main.sheet.hidden \
-                    or layout.skip_reason(row):
-                continue
-            if all(str(row[c] if c < len(row) and row[c] is not None else "").strip() == "" for c in main.columns):
-                if previous is not None:
-                    for c in main.columns:
-                        if c < len(previous):
-                            row.extend([""] * max(0, c + 1 - len(row)))
-                            row[c] = previous[c]
-            else:
-                previous = row
+        # rows that leave the household columns blank belong to the household above them: filled in
+        # as the rows are read (imports.filled_rows), the file's rows being read at each pass
+        main.sheet.fill_down = (main.start, list(main.columns))
         if main.head_from_members:
             self.notices.append(f"“{main.sheet.name}”是一行一人的花名册，没有户主列：从与户主关系为“户主”或“本人”的行"
                                 f"起算一户，户主姓名和身份证号取自这一行")

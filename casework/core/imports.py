@@ -16,6 +16,7 @@ from schema.models import insert_rows
 from schema.resolve import DisplayContext
 
 from casework.core import derive, heads, ref_areas, refs, scope, system, tabular
+from casework.core.spill import Spill
 from casework.core import sheet_layout as layout
 # header_text and importable_fields are read from here by the template and the import screen
 from casework.core.import_columns import (VERSION_COLUMN, ColumnMapping, Problem, header_text,  # noqa: F401
@@ -79,10 +80,13 @@ class Importer(ColumnMapping):
 
     # -- entry point
     def run(self, data, filename, dry_run=False, progress=None):
+        """data: the file's bytes, or the path of the saved upload (read a row at a time)."""
         outcome = Outcome(entity=self.spec.name, filename=filename or "", batch=uuid.uuid4().hex[:12],
                           update=self.update, dry_run=dry_run)
         try:
-            sheets = tabular.read(data, filename, tabular.limits(self.engine.settings))
+            limits = tabular.limits(self.engine.settings)
+            sheets = (tabular.open_path(data, filename, limits) if isinstance(data, str)
+                      else tabular.read(data, filename, limits))
             parts = self._map_sheets(sheets)
             if not self.problems:
                 for part in parts:
@@ -98,7 +102,7 @@ class Importer(ColumnMapping):
         outcome.rows = sum(len(p.rows) for p in parts)
         by_sheet = {}
         for p in parts:             # a flat roster is one sheet read twice: keep it once, with every row
-            entry = (p.sheet.name, p.spec, p.header, self._data_rows(p))
+            entry = (p.sheet.name, p.spec, p.header, DataRows(p))
             if p.sheet.name not in by_sheet or len(entry[3]) > len(by_sheet[p.sheet.name][3]):
                 by_sheet[p.sheet.name] = entry
         outcome.sheets = list(by_sheet.values())
@@ -115,15 +119,6 @@ class Importer(ColumnMapping):
         self._record_history(outcome)
         return outcome
 
-    @staticmethod
-    def _data_rows(part):
-        """(row number, cells) of the rows read as data; all rows below the header when the header
-        itself was refused (the error workbook must keep them)."""
-        if part.rows:
-            return [(row_no, raw) for row_no, _, raw, _ in part.rows]
-        return [(i + 1, row) for i, row in enumerate(part.sheet.rows[part.start:], part.start)
-                if any(str(c).strip() for c in row if c is not None)]
-
     def problem(self, part, row, column, value, message):
         self.problems.append(Problem(part.sheet.name if part else "", row, column, value, message))
 
@@ -134,7 +129,8 @@ class Importer(ColumnMapping):
         masked = 0
         key = match_key(part.spec) if self.update else None
         skipped = {}
-        for offset, raw_row in enumerate(part.sheet.rows[part.start:]):
+        part.rows = Spill()
+        for offset, raw_row in enumerate(filled_rows(part.sheet, part.start)):
             row_no = part.start + offset + 1
             if not any(str(c).strip() for c in raw_row if c is not None):
                 continue
@@ -235,10 +231,10 @@ class Importer(ColumnMapping):
         if not main or not child:
             return
         back = self._back_ref(child.spec)
-        first, kept = {}, []
+        first, kept = {}, Spill()
         household_of = {}
         heads_of = self._head_rows(main, child) if main.head_from_members else None
-        for row in main.rows:
+        for row in main.rows.view():
             row_no, _, raw, _ = row
             if heads_of is not None:
                 key = heads_of.get(row_no)
@@ -310,15 +306,21 @@ class Importer(ColumnMapping):
 
     def _check_links(self, parts):
         main = next((p for p in parts if p.spec is self.spec), None)
+        linked = {}                 # part → the fields some row names by text: one read of the rows
+        for part in parts:
+            names = linked[id(part)] = set()
+            for _, values, _, _ in part.rows.view():
+                names.update(k for k, v in values.items() if isinstance(v, tuple))
         for part in parts:
             for f in part.spec.fields:
-                if f.type == "area" and any(isinstance(v.get(f.name), tuple) for _, v, _, _ in part.rows):
+                if f.type == "area" and f.name in linked[id(part)]:
                     self._resolve_areas(part, f)
         if main and main.generated:
             self._number(main)
         if main:
-            for key in link_keys(self.spec):
-                for row_no, values, _, bad in main.rows:
+            keys = link_keys(self.spec)
+            for row_no, values, _, bad in main.rows.view():
+                for key in keys:
                     if values.get(key.name) is not None:
                         main.keys.setdefault((key.name, values[key.name]), row_no)
         for part in parts:
@@ -326,7 +328,7 @@ class Importer(ColumnMapping):
             if back:
                 self._resolve_parents(part, back, main)
             for f in part.spec.fields:
-                if f.type == "ref" and f is not back and any(isinstance(v.get(f.name), tuple) for _, v, _, _ in part.rows):
+                if f.type == "ref" and f is not back and f.name in linked[id(part)]:
                     self._resolve_refs(part, f)
                     self._check_ref_areas(part, f, back, main)
 
@@ -378,8 +380,10 @@ class Importer(ColumnMapping):
 
     def _resolve_parents(self, part, back, main):
         keys = link_keys(self.spec)
-        wanted = {values[back.name][1] for _, values, _, _ in part.rows
+        wanted = {values[back.name][1] for _, values, _, _ in part.rows.view()
                   if isinstance(values.get(back.name), tuple) and values[back.name][0] == "link"}
+        if not wanted:
+            return                  # every row's parent is a row of this file (a flat roster): nothing to look up
         in_db = refs.lookup(self.models, self.spec.name, self.user, wanted)
         for row_no, values, _, _ in part.rows:
             link = values.get(back.name)
@@ -400,7 +404,7 @@ class Importer(ColumnMapping):
     def _resolve_refs(self, part, f):
         """A reference cell names a row of the user's scope by a unique code, an ID number or the
         title the export writes ("DEMO-001 张三")."""
-        texts = {v[f.name][1] for _, v, _, _ in part.rows if isinstance(v.get(f.name), tuple)}
+        texts = {v[f.name][1] for _, v, _, _ in part.rows.view() if isinstance(v.get(f.name), tuple)}
         found = refs.lookup(self.models, f.to, self.user, texts)
         target = self.registry.entities[f.to]
         for row_no, values, _, _ in part.rows:
@@ -424,18 +428,22 @@ class Importer(ColumnMapping):
         for part in parts:
             model = self.models[part.spec.name]
             key = match_key(part.spec) if self.update else None
-            for f in part.spec.fields:
-                if not f.unique:
-                    continue
-                first = {}
-                for row_no, values, _, _ in part.rows:
+            unique = [f for f in part.spec.fields if f.unique]
+            firsts, repeats = {f.name: {} for f in unique}, {f.name: [] for f in unique}
+            for row_no, values, _, _ in part.rows.view():        # one read of the rows for every unique field
+                for f in unique:
                     v = values.get(f.name)
                     if v is None:
                         continue
+                    first = firsts[f.name]
                     if v in first:
-                        self.problem(part, row_no, f.label, v, f"与第{first[v]}行重复：{f.unique_message or '此项不能重复'}")
+                        repeats[f.name].append((row_no, v, first[v]))
                     else:
                         first[v] = row_no
+            for f in unique:
+                first = firsts[f.name]
+                for row_no, v, earlier in repeats[f.name]:
+                    self.problem(part, row_no, f.label, v, f"与第{earlier}行重复：{f.unique_message or '此项不能重复'}")
                 existing = self._existing(model, f, list(first))
                 for v, row_no in first.items():
                     if v not in existing:
@@ -471,7 +479,7 @@ class Importer(ColumnMapping):
         if not self.update:
             return None
         key = match_key(part.spec)
-        for r, values, _, _ in part.rows:
+        for r, values, _, _ in part.rows.view():
             if r == row_no:
                 found = self._existing(self.models[part.spec.name], key, [values.get(key.name)])
                 return found.get(values.get(key.name), (None,))[0]
@@ -487,7 +495,7 @@ class Importer(ColumnMapping):
                     if part.spec is self.spec:
                         self._write(part, outcome, progress, parent_rows={})
                 main = next(p for p in parts if p.spec is self.spec)
-                parent_rows = {row_no: values.get("__id__") for row_no, values, _, _ in main.rows}
+                parent_rows = main.ids
                 for part in parts:
                     if part.spec is not self.spec:
                         self._write(part, outcome, progress, parent_rows)
@@ -514,13 +522,17 @@ class Importer(ColumnMapping):
         return True
 
     def _write(self, part, outcome, progress, parent_rows):
+        """Each row's record id goes into part.ids (row number → id): its children link to it."""
         back = self._back_ref(part.spec)
-        rows = []
-        for row_no, values, _, _ in part.rows:
-            data = {k: v for k, v in values.items() if k not in ("__id__", "__version__")}
-            if back and isinstance(data.get(back.name), tuple):
-                data[back.name] = parent_rows[data[back.name][1]]
-            rows.append((values, data))
+        part.ids = {}
+
+        def each():                 # (row number, values, data to write), one at a time
+            for row_no, values, _, _ in part.rows.view():
+                data = {k: v for k, v in values.items() if k not in ("__id__", "__version__")}
+                if back and isinstance(data.get(back.name), tuple):
+                    data[back.name] = parent_rows[data[back.name][1]]
+                yield row_no, values, data
+        rows = Rows(each, len(part.rows))
         if self.update:
             self._update_rows(part, rows, outcome, progress)
         elif link_keys(part.spec):
@@ -534,8 +546,8 @@ class Importer(ColumnMapping):
         would save it. A row a rule refuses stops the whole file."""
         model = self.models[part.spec.name]
         then = getattr(self.models, "after_import", {}).get(part.spec.name)
-        for i, (values, data) in enumerate(rows):
-            self._save_one(part, model(**data), values, data, then)
+        for i, (row_no, values, data) in enumerate(rows):
+            self._save_one(part, row_no, model(**data), values, data, then)
             outcome.created += 1
             if progress and i % 2000 == 0:
                 progress("写入", i, len(rows))
@@ -544,14 +556,14 @@ class Importer(ColumnMapping):
         """Few rows as a rule: each goes through save(), so hooks audit and recompute as in a form."""
         model = self.models[part.spec.name]
         key = getattr(model, match_key(part.spec).name)
-        for i, (values, data) in enumerate(rows):
+        for i, (row_no, values, data) in enumerate(rows):
             q = model.select().where(key == data[key.name])
             if part.spec.archive:
                 q = q.where(model.archived == False)  # noqa: E712
             record = q.get()
             changed = {name: value for name, value in data.items()
                        if _stored(model, name, value) != _stored(model, name, record.__data__.get(name))}
-            values["__id__"] = record.id
+            part.ids[row_no] = record.id
             if not changed:
                 outcome.unchanged += 1      # an exported row sent back as it was: not saved, not audited
                 continue
@@ -559,31 +571,29 @@ class Importer(ColumnMapping):
                 setattr(record, name, value)
             if part.spec.versioned:
                 record.expect_version(values.get("__version__"))
-            self._save_one(part, record, values, data)
+            self._save_one(part, row_no, record, values, data)
             outcome.updated += 1
             if progress and i % 2000 == 0:
                 progress("写入", i, len(rows))
 
-    def _save_one(self, part, record, values, data, then=None):
+    def _save_one(self, part, row_no, record, values, data, then=None):
         """then: the rule a new row of this table goes through once saved (the roster's 新增)."""
         try:
             record.save()
             if then:
                 then(record)
         except RecordInvalid as e:
-            row_no = next(r for r, v, _, _ in part.rows if v is values)
             for name, message in e.errors.items():
                 label = part.spec.field(name).label if part.spec.has_field(name) else ""
                 self.problem(part, row_no, label, data.get(name), message)
             raise ImportRefused() from None
         except StaleRecord:
-            row_no = next(r for r, v, _, _ in part.rows if v is values)
             who, at = system.last_change(self.engine.system, part.spec.name, record.id)
             self.problem(part, row_no, VERSION_COLUMN, values.get("__version__"),
                          f"导出之后，{who or '其他用户'}{f' 于 {at:%Y-%m-%d %H:%M}' if at else ''} 修改了这条记录："
                          f"为免覆盖别人的修改，请重新导出后在新文件中修改再导入")
             raise ImportRefused() from None
-        values["__id__"] = record.id
+        part.ids[row_no] = record.id
 
     def _insert_rows(self, part, rows, outcome, progress, chunk=400):
         """New rows in batches. The rules a save's hooks would run were run while checking; what the
@@ -593,30 +603,34 @@ class Importer(ColumnMapping):
         key = link_keys(part.spec)[0] if link_keys(part.spec) else None
         AuditLog = self.engine.system.AuditLog
         who = system.actor.get() or (None, None, None)
-        columns = sorted({name for _, data in rows for name in data})
-        for start in range(0, len(rows), chunk):
-            batch = rows[start:start + chunk]
-            records = [dict({c: data.get(c) for c in columns}, created_at=now, updated_at=now) for _, data in batch]
+        columns = sorted({name for _, _, data in rows for name in data})
+        refs_of = {a[3].name: set() for a in self.models.derive_aggregates.get(part.spec.name, [])}
+        done = 0
+        for batch in rows.batches(chunk):
+            records = [dict({c: data.get(c) for c in columns}, created_at=now, updated_at=now) for _, _, data in batch]
             if part.spec.archive:
                 for r in records:
                     r["archived"] = False
             insert_rows(model, records, list(records[0]))
-            keyed = {data[key.name]: values for values, data in batch}
+            keyed = {data[key.name]: row_no for row_no, _, data in batch}
             q = model.select(model.id, getattr(model, key.name)).where(getattr(model, key.name).in_(list(keyed)))
             if part.spec.archive:
                 q = q.where(model.archived == False)  # noqa: E712
             for rid, value in q.tuples():
-                keyed[value]["__id__"] = rid
+                part.ids[keyed[value]] = rid
             audit = [{"at": now, "user_id": who[0], "username": who[1], "ip": who[2], "entity": part.spec.name,
-                      "record_id": values["__id__"], "action": "create", "batch": outcome.batch,
+                      "record_id": part.ids[row_no], "action": "create", "batch": outcome.batch,
                       "changes": json.dumps(system.diff(part.spec, None, data), ensure_ascii=False)}
-                     for values, data in batch]
+                     for row_no, _, data in batch]
             insert_rows(AuditLog, audit, list(audit[0]))
+            for ref_name, seen in refs_of.items():
+                seen.update(data.get(ref_name) for _, _, data in batch)
             outcome.created += len(batch)
+            done += len(batch)
             if progress:
-                progress("写入", start + len(batch), len(rows))
-        for ref_name in {a[3].name for a in self.models.derive_aggregates.get(part.spec.name, [])}:
-            derive.recompute(self.models, part.spec.name, sorted({data.get(ref_name) for _, data in rows} - {None}))
+                progress("写入", done, len(rows))
+        for ref_name, seen in refs_of.items():
+            derive.recompute(self.models, part.spec.name, sorted(seen - {None}))
 
     def _record_history(self, outcome):
         result = "已导入" if outcome.committed else ("预检通过" if outcome.ok and outcome.dry_run else "未导入")
@@ -648,3 +662,77 @@ def _plain_text(raw):
     return str(raw).strip()
 
 
+
+
+class Rows:
+    """The rows a write goes through, made again from the spilled rows at each pass."""
+
+    def __init__(self, make, count):
+        self.make, self.count = make, count
+
+    def __iter__(self):
+        return self.make()
+
+    def __len__(self):
+        return self.count
+
+    def batches(self, size):
+        batch = []
+        for row in self.make():
+            batch.append(row)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+class DataRows:
+    """(row number, cells) of a part's rows read as data, for the error workbook and the preview;
+    all rows below the header when the header itself was refused (the error workbook keeps them).
+    Read from the spilled rows, or the sheet, when asked."""
+
+    def __init__(self, part):
+        self.part = part
+        self.count = len(part.rows) if part.rows else sum(1 for _ in self._sheet_rows())
+
+    def _sheet_rows(self):
+        for i, row in enumerate(filled_rows(self.part.sheet, self.part.start), self.part.start):
+            if any(str(c).strip() for c in row if c is not None):
+                yield i + 1, row
+
+    def __iter__(self):
+        if self.part.rows:
+            return ((row_no, raw) for row_no, _, raw, _ in self.part.rows.view())
+        return self._sheet_rows()
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, key):
+        return tabular._item(self, key)
+
+
+def filled_rows(sheet, start):
+    """The sheet's rows from index `start`, in a flat roster each row that leaves the household
+    columns blank taking them from the household row above it (import_columns._map_flat)."""
+    fill = getattr(sheet, "fill_down", None)
+    if not fill:
+        yield from tabular.rows_from(sheet.rows, start)
+        return
+    first, columns = fill
+    previous = None
+    for i, row in enumerate(tabular.rows_from(sheet.rows, start), start):
+        if i < first or not any(str(c).strip() for c in row if c is not None) or i + 1 in sheet.hidden \
+                or layout.skip_reason(row):
+            yield row
+            continue
+        if all(str(row[c] if c < len(row) and row[c] is not None else "").strip() == "" for c in columns):
+            if previous is not None:
+                for c in columns:
+                    if c < len(previous):
+                        row.extend([""] * max(0, c + 1 - len(row)))
+                        row[c] = previous[c]
+        else:
+            previous = row
+        yield row

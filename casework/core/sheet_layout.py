@@ -38,6 +38,8 @@ def fill_merged(sheet):
     """Each merged range's value copied into every cell it covers: a household's cells merged down
     over its member rows belong to each of those rows."""
     rows = sheet.rows
+    if not isinstance(rows, list):
+        return              # rows read at each pass fill merged cells as they are read (tabular.BookRows)
     for (r1, c1), (r2, c2) in sheet.merged_ranges:
         if r1 >= len(rows):
             continue
@@ -84,7 +86,13 @@ def find_header(sheet, names):
 
 def skip_reason(row):
     """Why a row below the header is not data: a total line or a signature footer; else None."""
-    texts = [normal(c) for c in row if c not in (None, "") and normal(c)]
+    texts = []
+    for c in row:               # the first five texts are all the rules below look at
+        text = normal(c) if c not in (None, "") else ""
+        if text:
+            texts.append(text)
+            if len(texts) > 4:
+                break
     if not texts:
         return None
     if any(t.startswith(TOTAL_WORDS) for t in texts[:3]):

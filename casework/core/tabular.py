@@ -1,8 +1,11 @@
 """Reading uploaded tables: .xlsx/.xls/.ods through python-calamine (hidden rows from the xlsx XML, or
 from the .xls ROW records: casework/core/xls_rows.py), .csv in UTF-8 (with or without BOM) or GBK. Whatever is wrong with the file as a whole becomes a FileRejected with a Chinese message.
 """
+import codecs
 import csv
 import io
+import itertools
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -39,11 +42,12 @@ def limits(settings):
 @dataclass
 class Sheet:
     name: str
-    rows: list                                  # list of lists of cell values (row 1 = header)
+    rows: object        # lists of cell values (row 1 = header): a list, or CsvRows/BookRows read at each pass
     merged: list = field(default_factory=list)  # ["A2:B3", …]
     formulas: list = field(default_factory=list)  # ["C5", …]
     hidden: set = field(default_factory=set)     # 1-based numbers of rows hidden in Excel
     merged_ranges: list = field(default_factory=list)  # ((first row, first col), (last row, last col)), 0-based
+    fill_down: tuple = None     # a flat roster: (first data row, household columns) filled from the row above
 
 
 def find_table(data, filename, limits, marker, hint):
@@ -58,32 +62,47 @@ def find_table(data, filename, limits, marker, hint):
 
 
 def read(data, filename, limits):
-    """Sheets of an uploaded file (bytes), in workbook order. `limits`: a Limits, or the byte cap alone."""
+    """Sheets of an uploaded file (bytes), in workbook order, their rows as lists.
+    `limits`: a Limits, or the byte cap alone."""
+    sheets = _open(lambda: io.BytesIO(data), len(data or b""), filename, limits,
+                   lambda: io.BytesIO(data))
+    for sheet in sheets:
+        if isinstance(sheet.rows, BookRows):
+            sheet.rows.fill = False     # as the reader gives them: the import fills merged cells itself
+        sheet.rows = list(sheet.rows)
+    return sheets
+
+
+def open_path(path, filename, limits):
+    """Sheets of an upload saved at `path`, their rows read from the file at each pass, one row at a
+    time (a 15 MB CSV is never all in memory): a CSV after a pass that checks its encoding, a
+    workbook's rows converted one by one (merged cells filled in as they go)."""
+    return _open(lambda: open(path, "rb"), os.path.getsize(path), filename, limits, lambda: path)
+
+
+def _open(opener, size, filename, limits, source):
     if not isinstance(limits, Limits):
         limits = Limits(max_bytes=limits)
     max_bytes = limits.max_bytes
-    if not data:
+    if not size:
         raise FileRejected("文件是空的")
-    if len(data) > max_bytes:
+    if size > max_bytes:
         raise FileRejected(f"文件超过大小上限 {max_bytes // (1024 * 1024)} MB，请分成几个文件导入")
     name = (filename or "").lower()
     if name.endswith(".csv"):
-        return [Sheet(name=re.sub(r"\.csv$", "", filename or "", flags=re.I), rows=_csv_rows(data, limits))]
+        return [Sheet(name=re.sub(r"\.csv$", "", filename or "", flags=re.I), rows=CsvRows(opener, limits))]
     if not name.endswith(WORKBOOK_EXT):
         raise FileRejected("只能导入 Excel 工作簿（.xlsx、.xls）或 CSV 文件")
+    with opener() as fh:
+        magic = fh.read(8)
     formulas, hidden = {}, {}
-    if data[:4] == b"PK\x03\x04":
-        formulas, hidden = _scan_zip(data, limits, name.endswith((".xlsx", ".xlsm")))
-    elif data[:8] == xls_rows.SIGNATURE:
-        hidden = xls_rows.hidden_rows(data)     # .xls: the reader does not say which rows are hidden
-    try:
-        book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except pc.PasswordError:
-        raise FileRejected("工作簿设有密码（已加密），请取消密码后另存再导入") from None
-    except Exception:
-        if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" and name.endswith(".xlsx"):
-            raise FileRejected("工作簿设有密码（已加密），或不是 .xlsx 格式，请取消密码后另存为 .xlsx 再导入") from None
-        raise FileRejected("无法读取这个文件：它不是有效的 Excel 工作簿，或已经损坏") from None
+    if magic[:4] == b"PK\x03\x04":
+        with opener() as fh:
+            formulas, hidden = _scan_zip(fh, limits, name.endswith((".xlsx", ".xlsm")))
+    elif magic[:8] == xls_rows.SIGNATURE:
+        with opener() as fh:
+            hidden = xls_rows.hidden_rows(fh.read())     # .xls: the reader does not say which rows are hidden
+    book = _book(source(), magic, name)
     if not book.sheet_names:
         raise FileRejected("无法读取这个文件：它不是有效的 Excel 工作簿，或已经损坏（没有工作表）")
     sheets = []
@@ -95,15 +114,95 @@ def read(data, filename, limits):
         end = sheet.end or (-1, -1)
         _check_extent(f"工作表“{sheet_name}”", end[0] + 1, end[1] + 1, limits)
         try:
-            rows = sheet.to_python(skip_empty_area=False)
             ranges = list(sheet.merged_cell_ranges or [])
             merged = [xl_range(*r[0], *r[1]) for r in ranges]
         except Exception:
             raise FileRejected(f"工作表“{sheet_name}”无法读取，文件可能已损坏") from None
-        sheets.append(Sheet(name=sheet_name, rows=rows, merged=merged, formulas=formulas.get(index, []),
-                            hidden=hidden.get(index, set()), merged_ranges=ranges))
+        rows = BookRows(source, magic, name, index, sheet_name, end[0] + 1, ranges, first=sheet)
+        del sheet
+        sheets.append(Sheet(name=sheet_name, rows=rows,
+                            merged=merged, formulas=formulas.get(index, []), hidden=hidden.get(index, set()),
+                            merged_ranges=ranges))
     return sheets
 
+
+def _book(source, magic, name):
+    try:
+        if isinstance(source, str):
+            return pc.CalamineWorkbook.from_path(source)
+        return pc.CalamineWorkbook.from_filelike(source)
+    except pc.PasswordError:
+        raise FileRejected("工作簿设有密码（已加密），请取消密码后另存再导入") from None
+    except Exception:
+        if magic == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" and name.endswith(".xlsx"):
+            raise FileRejected("工作簿设有密码（已加密），或不是 .xlsx 格式，请取消密码后另存为 .xlsx 再导入") from None
+        raise FileRejected("无法读取这个文件：它不是有效的 Excel 工作簿，或已经损坏") from None
+
+
+class BookRows:
+    """A worksheet's rows, converted to Python one at a time at each pass from the reader's own copy
+    of the cells (the whole sheet as Python lists took as much again); each row as long as the sheet
+    is wide, merged ranges' values copied into every cell they cover."""
+
+    def __init__(self, source, magic, name, index, sheet_name, count, ranges, first=None):
+        self.source, self.magic, self.name, self.index, self.sheet_name = source, magic, name, index, sheet_name
+        self.count, self.ranges, self.fill = max(count, 0), ranges, True
+        self.sheet = first      # the reader's sheet, opened once (parsing it again at each pass cost more CPU than it saved)
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, key):
+        return _item(self, key)
+
+    def __iter__(self):
+        try:
+            if self.sheet is None:
+                self.sheet = _book(self.source(), self.magic, self.name).get_sheet_by_index(self.index)
+            sheet = self.sheet
+            # the rows from A1, as wide as the sheet (the reader's rows start at the first used column)
+            pad = [""] * ((sheet.start or (0, 0))[1])
+            width = (sheet.end or (0, -1))[1] + 1
+            it = (pad + row + [""] * (width - len(pad) - len(row)) for row in sheet.iter_rows())
+        except Exception:
+            raise FileRejected(f"工作表“{self.sheet_name}”无法读取，文件可能已损坏") from None
+        starts = {}
+        for r1, c1, r2, c2 in ((a[0], a[1], b[0], b[1]) for a, b in self.ranges if self.fill):
+            starts.setdefault(r1, []).append((c1, r2, c2))
+        live = []               # (value, first column, last row, last column) of ranges covering this row
+        for number, row in enumerate(it):
+            for c1, r2, c2 in starts.get(number, ()):
+                live.append((row[c1] if c1 < len(row) else "", c1, r2, c2, number))
+            if live:
+                live = [m for m in live if m[2] >= number]
+                for value, c1, r2, c2, first in live:
+                    if len(row) <= c2:
+                        row.extend([""] * (c2 + 1 - len(row)))
+                    for c in range(c1, c2 + 1):
+                        if number != first or c != c1:
+                            row[c] = value
+            yield row
+
+
+def _item(rows, key):
+    """rows[i] or rows[a:b] (a list) of a sheet read at each pass."""
+    if isinstance(key, slice):
+        if key.step not in (None, 1) or key.stop is None or (key.start or 0) < 0 or key.stop < 0:
+            raise TypeError("只支持 rows[a:b]")
+        return list(itertools.islice(iter(rows), key.start or 0, key.stop))
+    for row in itertools.islice(iter(rows), key, key + 1):
+        return row
+    raise IndexError(key)
+
+
+def rows_from(rows, start):
+    """The rows from index `start` on, of a list or of a sheet read at each pass."""
+    return itertools.islice(iter(rows), start, None)
+
+
+def fill_merged_rows(sheet):
+    """Rows already read as lists were filled while reading (BookRows): nothing left to do."""
+    return sheet
 
 def _check_extent(where, rows, columns, limits):
     if rows > limits.max_rows:
@@ -113,26 +212,52 @@ def _check_extent(where, rows, columns, limits):
         raise FileRejected(f"{where}有 {columns} 列，超过上限 {limits.max_columns} 列：请删除多余的列后再导入")
 
 
-def _csv_rows(data, limits):
-    for encoding in ("utf-8-sig", "gb18030"):
+class CsvRows:
+    """The rows of a CSV file, parsed again from the file at each pass (never all in memory). Made
+    after a pass over the whole file that finds the encoding (UTF-8 with or without BOM, else GBK),
+    refuses a binary file and counts the rows against the limits."""
+
+    def __init__(self, opener, limits):
+        self.opener = opener
+        self.encoding = _csv_encoding(opener)
+        self.count = 0
         try:
-            text = data.decode(encoding)
-            break
+            for row in self._reader():
+                if self.count >= limits.max_rows or len(row) > limits.max_columns:
+                    _check_extent("文件", self.count + 1, len(row), limits)
+                self.count += 1
+        except csv.Error as e:
+            raise FileRejected(f"CSV 文件格式有误：{e}") from None
+
+    def _reader(self):
+        with self.opener() as raw:
+            yield from csv.reader(io.TextIOWrapper(raw, encoding=self.encoding, newline=""))
+
+    def __iter__(self):
+        return self._reader()
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, key):
+        return _item(self, key)
+
+
+def _csv_encoding(opener):
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with opener() as fh:
+                while True:
+                    block = fh.read(CHUNK)
+                    text = decoder.decode(block, final=not block)
+                    if "\x00" in text:
+                        raise FileRejected("这不是文本格式的 CSV 文件")
+                    if not block:
+                        return encoding
         except UnicodeDecodeError:
             continue
-    else:
-        raise FileRejected("CSV 文件的编码无法识别，请另存为 UTF-8 或 GBK 编码")
-    if "\x00" in text:
-        raise FileRejected("这不是文本格式的 CSV 文件")
-    try:
-        rows = []
-        for row in csv.reader(io.StringIO(text)):
-            if len(rows) >= limits.max_rows or len(row) > limits.max_columns:
-                _check_extent("文件", len(rows) + 1, len(row), limits)
-            rows.append(row)
-        return rows
-    except csv.Error as e:
-        raise FileRejected(f"CSV 文件格式有误：{e}") from None
+    raise FileRejected("CSV 文件的编码无法识别，请另存为 UTF-8 或 GBK 编码")
 
 
 CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
@@ -145,7 +270,7 @@ CHUNK = 1024 * 1024
 MAX_CELL_BYTES = 2 * CHUNK      # Excel holds at most 32767 characters in a cell (≈ 100 KB of XML)
 
 
-def _scan_zip(data, limits, is_xlsx):
+def _scan_zip(fh, limits, is_xlsx):
     """Check a zipped workbook before the reader loads it: the unpacked size (counted while unpacking
     in chunks, never trusting the sizes the file declares), and on each worksheet the farthest row
     and column a cell names. Returns {sheet index: [cells holding a formula]} (the reader gives only
@@ -156,7 +281,7 @@ def _scan_zip(data, limits, is_xlsx):
     giant_cell = FileRejected("工作簿中有一个单元格的内容超过 Excel 允许的长度（32767 个字），可能是异常文件，不能导入")
     out, hidden, total, strings_carry = {}, {}, 0, b""
     try:
-        book = zipfile.ZipFile(io.BytesIO(data))
+        book = zipfile.ZipFile(fh)
     except Exception:
         raise FileRejected("无法读取这个文件：它不是有效的 Excel 工作簿，或已经损坏") from None
     try:
@@ -169,9 +294,9 @@ def _scan_zip(data, limits, is_xlsx):
                 index = order.get(info.filename)
                 max_row = max_col = 0
                 refs, carry = [], b""
-                with z.open(info) as fh:
+                with z.open(info) as part:
                     while True:
-                        chunk = fh.read(CHUNK)
+                        chunk = part.read(CHUNK)
                         if not chunk:
                             break
                         total += len(chunk)

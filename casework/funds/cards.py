@@ -1,6 +1,10 @@
 """Bank cards: one active card per household (一户一卡); the active card's details are the ones the
 household record (and so the payment run) uses; closed cards stay as history."""
+from dataclasses import dataclass, field
+
 from schema import RecordInvalid
+
+from casework.core import scope
 
 
 def account_of(models, household_ids):
@@ -13,6 +17,45 @@ def account_of(models, household_ids):
     Card = models["bank_card"]
     return {h: (n, b, a) for h, n, b, a in Card.select(Card.household, Card.account_name, Card.bank_name, Card.account)
             .where(Card.household.in_(list(household_ids)), Card.status == "active").tuples()}
+
+
+@dataclass
+class Backfill:
+    created: int = 0
+    refused: list = field(default_factory=list)     # (household, why) not registered
+
+
+def backfill(models, user, dry_run=False):
+    """Register a card for each live household of the user's scope whose record holds an account
+    but which has no card in the register at all (accounts typed before the register existed, or
+    written by an old import): the run pays only registered cards. Each card is saved as the form
+    saves it (checked, audited); a household the rules refuse is listed with the reason. One
+    transaction; dry_run rolls it back."""
+    Card, Household = models["bank_card"], models["household"]
+    q = (scope.scoped(models, "household", user)
+         .where(Household.bank_account.is_null(False), Household.bank_account != "",
+                ~Household.id.in_(Card.select(Card.household)))
+         .order_by(Household.id))
+    if Household._spec.archive:
+        q = q.where(Household.archived == False)  # noqa: E712
+    out = Backfill()
+    with models.db.atomic() as txn:
+        for household in q:
+            card = Card(household=household.id, account_name=household.account_name or household.head_name,
+                        bank_name=household.bank_name, account=household.bank_account, status="active")
+            missing = [f.label for f in Card._spec.fields if f.required and card.__data__.get(f.name) in (None, "")]
+            if missing:
+                out.refused.append((household, f"家庭户上没有{'、'.join(missing)}，请在“银行卡”中登记"))
+                continue
+            try:
+                with models.db.atomic():
+                    card.save()
+                out.created += 1
+            except RecordInvalid as e:
+                out.refused.append((household, "；".join(e.errors.values())))
+        if dry_run:
+            txn.rollback()
+    return out
 
 
 def install(models):

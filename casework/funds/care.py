@@ -10,7 +10,7 @@ from decimal import Decimal
 from schema import RecordInvalid, clock
 
 from casework.core.errors import Refused
-from casework.funds import covered
+from casework.funds import covered, months
 from casework.core.named import Named
 from casework.core import workdays
 
@@ -151,7 +151,13 @@ def _check_change(models, change):
     if care is None:
         raise RecordInvalid({"care": "找不到该在保对象"})
     month = change.effective_month
-    if month_closed(models, township_of(models, care.__data__["village"]), month):
+    township = township_of(models, care.__data__["village"])
+    if month:
+        # the months this change reaches, locked before anything below is read: a run or a closing
+        # of one of them either committed before (and is seen here) or waits for this change
+        months.hold_from(models, township, month)
+        care = Care.get_by_id(care.id)
+    if month_closed(models, township, month):
         raise RecordInvalid({"effective_month": f"{month} 已关账，变更只能从以后的月份生效"})
     change.old_amount = care.monthly_amount
     kind, new = change.kind, change.new_amount

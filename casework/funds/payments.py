@@ -15,13 +15,17 @@ import peewee as pw
 
 from schema.models import insert_rows, stream_dicts
 
-from casework.funds import cards, care, covered
+from casework.funds import cards, care, covered, months
 from casework.core import scope, system
 from schema import clock
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 CHUNK = 5000
+
+
+# the month's lock (casework/funds/months.py), read from here by bank returns, benches and tests
+lock_month, period = months.lock_month, months.period
 
 
 class PaymentRefused(Exception):
@@ -46,30 +50,6 @@ def _check(models, user, township_id, month):
     if township is None:
         raise PaymentRefused("找不到该乡镇（街道），或它不在您的管辖区划内")
     return township
-
-
-def lock_month(models, township, month):
-    """Hold a township-month for the rest of the transaction: runs, corrections, closing and bank
-    returns of one township-month take turns, so that each re-reads what the one before committed.
-    Call it first in the transaction. PostgreSQL: an advisory lock on the month's key (it also covers
-    the month's row not existing yet). SQLite: a write as the first statement takes the database's
-    write lock before anything is read (a read first would let a second writer in between)."""
-    key = f"{township.code}-{month}"
-    Period = models["payment_month"]
-    if isinstance(models.db, pw.PostgresqlDatabase):
-        models.db.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"payment_month:{key}",))
-    else:
-        Period.update(key=Period.key).where(Period.key == key).execute()
-    return period(models, township, month)
-
-
-def period(models, township, month):
-    Period = models["payment_month"]
-    row = Period.get_or_none(Period.township == township.id, Period.month == month)
-    if row is None:
-        row = Period(township=township.id, month=month, key=f"{township.code}-{month}", status="open")
-        row.save()
-    return row
 
 
 def run(engine, user, township_id, month):
