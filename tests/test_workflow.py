@@ -54,7 +54,9 @@ class World:
                       materials=ALL_MATERIALS)
         values.update(kw)
         # the household's own township accepts it (a case for another township's household is refused)
-        clerk = "town" if h.__data__["village"] == self.villages[0].id else "other_town"
+        H = self.engine.models["household"]
+        village = H.select(H.village).where(H.id == h.id).scalar()      # a test may have moved it
+        clerk = "town" if village == self.villages[0].id else "other_town"
         token = system.actor.set((self.users[clerk].id, clerk, None))
         try:
             record = Case(**values)
