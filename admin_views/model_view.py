@@ -390,6 +390,12 @@ class SchemaModelView(AccessLogMixin, VersionedSaves, DocumentsMixin, auth.Guard
                 "options": flt.get_options(self) or None, "type": flt.data_type})
         return groups
 
+    def get_safe_page_size(self, page_size):
+        """Rows per page: the user's choice among the offered sizes, else the county's setting."""
+        if self.can_set_page_size and page_size in self.page_size_options:
+            return page_size
+        return max(1, min(int(self.engine.settings.get("list_page_size") or self.page_size), 500))
+
     def get_list(self, page, sort_column, sort_desc, search, filters_, execute=True, page_size=None):
         everything = scope.sees_everything(self.models, auth.current())
         if search and everything:

@@ -219,3 +219,18 @@ def test_the_household_form_shows_each_members_saved_choice(app, browser_for):
     page = browser_for("admin").get(f"/admin/household/edit/?id={h.id}").get_data(as_text=True)
     select = re.search(r'<select[^>]*name="members-\d+-ethnicity"[^>]*>(.*?)</select>', page, re.S).group(1)
     assert f'<option selected value="{m.ethnicity}">' in select
+
+
+def test_the_list_shows_as_many_rows_as_the_setting_says(app, browser_for):
+    engine = engine_of(app)
+    county = browser_for("county")
+    H = engine.models["household"]
+    assert H.select().count() > 8
+    engine.settings.set("list_page_size", 8, by="test")
+    try:
+        page = county.get("/admin/household/").get_data(as_text=True)
+        assert len(set(re.findall(r"/admin/household/details/\?id=(\d+)", page))) == 8
+        page = county.get("/admin/household/?page_size=50").get_data(as_text=True)    # the user's choice wins
+        assert len(set(re.findall(r"/admin/household/details/\?id=(\d+)", page))) > 8
+    finally:
+        engine.settings.set("list_page_size", 20, by="test")
