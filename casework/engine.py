@@ -5,7 +5,7 @@ import schema
 
 from casework import registry
 from casework.core import accounts, derive, heads, passwords, ref_areas, scope, security_log, system, writes
-from casework.cases import household_check, reviews, workflow
+from casework.cases import reviews, workflow
 from casework.funds import care, cards, certificates, reserve
 from casework.supervision import checks, complaints, credit, findings, village_reports
 
@@ -42,7 +42,6 @@ class Engine:
         checks.install(self.models)
         heads.install(self.models)
         credit.install(self.models)
-        household_check.install(self.models)
         self.settings.on_change = [self.flow.refresh_all, lambda: reviews.reschedule_all(self.models)]
         self.database_url = database_url
 

@@ -336,3 +336,18 @@ def test_cards_backfill_registers_the_accounts_only_the_household_holds(app):
     again = runner.invoke(args=["cards", "backfill", "--user", "town1"])
     assert "已补登 0 户的银行卡，1 户未补登。" in again.output
     assert "没有用户 nobody" in runner.invoke(args=["cards", "backfill", "--user", "nobody"]).output
+
+
+def test_a_second_regular_line_saved_one_by_one_is_refused_in_chinese(world):
+    """`unique_rows:` is said in Chinese by the save rule before the index answers with IntegrityError."""
+    with_card(world, 0)
+    approved(world, 0)
+    run(world, "2026-11")
+    Payment = world.engine.models["payment"]
+    first = lines(world, "2026-11")[0]
+    copy = {k: v for k, v in first.__data__.items() if k not in ("id", "form_token")}
+    with pytest.raises(RecordInvalid, match="该户该月该救助项目已有一笔按月发放"):
+        Payment(**copy).save()
+    assert len(lines(world, "2026-11")) == 1
+    Payment(**dict(copy, kind="back", amount=50)).save()             # a 补发 is a line of its own
+    assert len(lines(world, "2026-11")) == 2

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from schema import RecordInvalid
-
 from casework.core.imports import Importer
 
 
@@ -150,21 +148,3 @@ def import_department_results(engine, user, department, data, filename, dry_run=
     code = department_code(engine.registry, department)
     return Importer(engine, "department_check", user, fixed={"department": code}).run(
         data, filename, dry_run=dry_run)
-
-
-def install(models):
-    """One result per case and department: the form and the import say so in Chinese before the
-    database's unique index (department_check.yaml `unique_rows`) would refuse it."""
-    if "department_check" not in models.registry.entities:
-        return
-    Check = models["department_check"]
-    rule = next(r for r in Check._spec.unique_rows if set(r.fields) == {"case", "department"})
-
-    @models.hooks.on("department_check", "before_save")
-    def one_per_department(record, old):
-        query = Check.select(Check.id).where(Check.case == record.__data__.get("case"),
-                                             Check.department == record.department)
-        if record.id is not None:
-            query = query.where(Check.id != record.id)
-        if query.exists():
-            raise RecordInvalid({"department": rule.message})
