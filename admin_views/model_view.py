@@ -257,13 +257,13 @@ class SchemaModelView(AccessLogMixin, VersionedSaves, DocumentsMixin, auth.Guard
         if obj is None:
             return super().edit_form(obj)
         role = scope.role_of(self.models, auth.current())
-        locked = [(f, why) for f, why in writes.locked_fields(self.models, self.spec, obj.__data__, role)
-                  if f.type != "password"]
         ctx = self.ctx()
+        # a password is never shown; a checklist posts several values, so it stays an input the save refuses
         shown = {f.name: (f.label, types.get(f.type).display(obj.__data__.get(f.name), f, ctx,
                                                               masked=f.sensitive and not self.can("unmask")), why,
                           obj.__data__.get(f.name))
-                 for f, why in locked if f.type != "checklist"}
+                 for f, why in writes.locked_fields(self.models, self.spec, obj.__data__, role)
+                 if f.type not in ("password", "checklist")}
         return with_shown(self._edit_form_class, shown)(get_form_data(), obj=obj)
 
     def scaffold_list_form(self, widget=None, validators=None):

@@ -337,8 +337,10 @@ class Importer(ColumnMapping):
         written in bulk, without the save hook that refuses it (casework/core/ref_areas.py)."""
         if ref_areas.level(self.models) is None:
             return
-        main_rows = {row_no: values for row_no, values, _, _ in main.rows} if main else {}
+        # the household rows only when member rows point at them (their area is the member's)
+        main_rows = {row_no: values for row_no, values, _, _ in main.rows} if main and back else {}
         column = next((i for i, c in part.columns.items() if c is f), None)
+        memo = {}           # each area and each referenced row looked up once for the whole file
         for row_no, values, raw_row, _ in part.rows:
             target = values.get(f.name)
             if not isinstance(target, int):
@@ -347,7 +349,7 @@ class Importer(ColumnMapping):
             link = values.get(back.name) if back else None
             if isinstance(link, tuple) and link[0] == "row" and link[1] in main_rows:
                 own = ref_areas.area_of(self.models, main.spec, main_rows[link[1]])
-            message = ref_areas.problem_of(self.models, part.spec, f, values, target, own_area=own)
+            message = ref_areas.problem_of(self.models, part.spec, f, values, target, own_area=own, memo=memo)
             if message:
                 typed = raw_row[column] if column is not None and column < len(raw_row) else target
                 self.problem(part, row_no, f.label, typed, message)

@@ -46,8 +46,14 @@ def area_of(models, spec, data):
     return None if isinstance(value, tuple) else value
 
 
-def ancestor(models, area_id, want):
-    """The area at level `want` above (or at) area_id; None if area_id sits above that level."""
+def ancestor(models, area_id, want, memo=None):
+    """The area at level `want` above (or at) area_id; None if area_id sits above that level.
+    memo: a dict kept by a caller that asks for many rows (an import), so each area is walked once."""
+    if memo is not None:
+        key = ("area", area_id, want)
+        if key not in memo:
+            memo[key] = ancestor(models, area_id, want)
+        return memo[key]
     Area = models["area"]
     for _ in range(8):
         if area_id is None:
@@ -61,27 +67,35 @@ def ancestor(models, area_id, want):
     return None
 
 
-def problem_of(models, spec, f, data, target_id, user=None, own_area=None):
+def problem_of(models, spec, f, data, target_id, user=None, own_area=None, memo=None):
     """Why `data`'s reference `f` → target_id is refused, or None. own_area: the record's area when
-    the caller knows it (an import row whose household is in the same file)."""
+    the caller knows it (an import row whose household is in the same file); memo: see `ancestor`."""
     target = models.registry.entities[f.to]
     if user is not None and not scope.allows(models, f.to, user, target_id, archived=None):
         return f"所选的{target.label}不在您的管辖范围内，请重新选择"
     want = level(models)
     if want is None:
         return None
-    mine = ancestor(models, own_area if own_area is not None else area_of(models, spec, data), want)
+    mine = ancestor(models, own_area if own_area is not None else area_of(models, spec, data), want, memo)
     if mine is None:
         return None
-    row = models[f.to].get_or_none(models[f.to].id == target_id)
-    if row is None:
-        return None
-    theirs = ancestor(models, area_of(models, target, dict(row.__data__)), want)
+    theirs = ancestor(models, _target_area(models, target, target_id, memo), want, memo)
     if theirs is None or theirs[0] == mine[0]:
         return None
     name = models.registry.options["area_level"].label_of(want)
     return (f"{f.label}只能选本{name}的{target.label}：所选的属于{theirs[3]}，"
             f"而这条{spec.label}属于{mine[3]}")
+
+
+def _target_area(models, target, target_id, memo):
+    key = ("row", target.name, target_id)
+    if memo is not None and key in memo:
+        return memo[key]
+    row = models[target.name].get_or_none(models[target.name].id == target_id)
+    area = None if row is None else area_of(models, target, dict(row.__data__))
+    if memo is not None:
+        memo[key] = area
+    return area
 
 
 def acting_user(models):
