@@ -29,7 +29,9 @@ def _submit_and_wait(page, button):
 def _take(page, name, fill=None, select=None):
     """Open a transition's form on the case page, fill it, confirm, and come back to the page."""
     page.click(f"#btn-{name}")
-    form = page.locator(f"#t-{name}")
+    # Bootstrap opens the form with a 0.35 s height transition; on a loaded machine a click made while
+    # the form is still growing can land beside the clipped button, and nothing is submitted
+    form = page.locator(f"#t-{name}.collapse.show")
     form.wait_for(state="visible")
     for field, value in (fill or {}).items():
         form.locator(f"#{name}-{field}").fill(value)
