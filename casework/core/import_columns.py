@@ -284,3 +284,12 @@ class ColumnMapping:
         if spec is self.spec:
             return None
         return [f for f in spec.fields if f.type == "ref" and f.to == self.spec.name][0]
+
+
+def plain_text(raw):
+    """A cell as the user typed it: Excel gives whole numbers as floats (12 → 12.0)."""
+    if raw is None:
+        return ""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    return str(raw).strip()

@@ -15,13 +15,16 @@ from schema import clock, RecordInvalid, StaleRecord, types
 from schema.models import insert_rows
 from schema.resolve import DisplayContext
 
-from casework.core import derive, heads, ref_areas, refs, scope, system, tabular
+from casework.core import derive, heads, system, tabular
 from casework.core.spill import Spill
 from casework.core import sheet_layout as layout
 # header_text and importable_fields are read from here by the template and the import screen
 from casework.core.import_columns import (VERSION_COLUMN, ColumnMapping, Problem, header_text,  # noqa: F401
-                             importable_fields, link_keys, match_key)
+                                          importable_fields, link_keys, match_key, plain_text)
 from casework.core.tabular import FileRejected
+from casework.core.import_flat import FlatRoster
+from casework.core.import_links import LinkResolver
+from casework.core.import_unique import UniqueCheck
 
 
 @dataclass
@@ -64,7 +67,7 @@ class ImportRefused(Exception):
     """A rule refused a row while writing: the transaction is rolled back, the problems say why."""
 
 
-class Importer(ColumnMapping):
+class Importer(FlatRoster, LinkResolver, UniqueCheck, ColumnMapping):
     def __init__(self, engine, entity_name, user, update=False, mapping=None, fixed=None):
         """fixed: {field: value} every row has (a department's own results file names the department
         once, on the command line); a row whose cell says otherwise is a problem, not overwritten."""
@@ -144,13 +147,13 @@ class Importer(ColumnMapping):
                     values[f.name] = types.get(f.type).parse(f.default, f, self.ctx)
                 values.update(part.given)
             if self.update and part.version_col is not None and part.version_col < len(raw_row):
-                version = _plain_text(raw_row[part.version_col])
+                version = plain_text(raw_row[part.version_col])
                 if re.fullmatch(r"\d+(\.0+)?", version):      # "3", or "3.0" from a cell typed as text
                     values["__version__"] = int(float(version))
             for index, f in part.columns.items():
                 raw = raw_row[index] if index < len(raw_row) else ""
                 if f.type in ("ref", "area"):
-                    text = _plain_text(raw)
+                    text = plain_text(raw)
                     if not text:
                         if f.required and not self.update:
                             self.problem(part, row_no, f.label, raw, "此项为必填项")
@@ -158,7 +161,7 @@ class Importer(ColumnMapping):
                         continue
                     values[f.name] = ("link", text)
                     continue
-                if f.sensitive and "*" in _plain_text(raw):
+                if f.sensitive and "*" in plain_text(raw):
                     if self.update and f is key:
                         self.problem(part, row_no, f.label, raw, f"{f.label}是导出时打码的号码，不能用来找到要更新的"
                                                                  f"记录：请用能查看完整号码的账号导出，或填写完整号码")
@@ -170,7 +173,7 @@ class Importer(ColumnMapping):
                     self.problem(part, row_no, f.label, raw, "这是导出时打码的号码，不能导入：请填写完整号码")
                     bad = True
                     continue
-                if f.default is not None and not self.update and _plain_text(raw) == "":
+                if f.default is not None and not self.update and plain_text(raw) == "":
                     raw = f.default         # a blank cell of a field with a default takes the default
                 try:
                     value = types.get(f.type).parse(raw, f, self.ctx)
@@ -220,272 +223,6 @@ class Importer(ColumnMapping):
             self.notices.append(f"“{part.sheet.name}”表中的{reason}不导入：第{shown}行（共 {len(numbers)} 行）")
         if masked:
             self.notices.append(f"“{part.sheet.name}”表中有 {masked} 个打码的号码（导出时按您的权限隐藏），保留原值不改")
-
-    # -- links: areas, parents in the same file or in the database, all within the user's scope
-    def _group_flat(self, parts):
-        """A flat roster's rows with the same household cells are one household: its first row is
-        the household, and every row is one member of it. A roster without 户主 columns starts a
-        household at each row whose relation is 户主 (or 本人) and takes the head from that row."""
-        main = next((p for p in parts if p.flat), None)
-        child = next((p for p in parts if p.flat_of is main), None) if main else None
-        if not main or not child:
-            return
-        back = self._back_ref(child.spec)
-        first, kept = {}, Spill()
-        household_of = {}
-        heads_of = self._head_rows(main, child) if main.head_from_members else None
-        for row in main.rows.view():
-            row_no, _, raw, _ = row
-            if heads_of is not None:
-                key = heads_of.get(row_no)
-                if key is None:
-                    continue        # rows above the first 户主 row: reported by _head_rows
-            else:
-                key = tuple(_plain_text(raw[c] if c < len(raw) else "") for c in sorted(main.columns))
-            if key not in first:
-                first[key] = row_no
-                kept.append(row)
-            household_of[row_no] = first[key]
-        main.rows = kept
-        head_relation = self.spec.head["relation"] if self.spec.head else None
-        for row_no, values, _, _ in child.rows:
-            if row_no in household_of:
-                values[back.name] = ("row", household_of[row_no])
-            if head_relation and values.get("relation") in self.HEAD_WORDS:
-                values["relation"] = head_relation      # 本人 on a household's roster is its head
-
-    HEAD_WORDS = ("01",)        # 本人: the head as some rosters write it, besides the declared relation
-
-    def _head_rows(self, main, child):
-        """{row number: number of the row of its 户主} for a roster that names the head only by the
-        relation column; the household's head name and ID come from that row."""
-        head = self.spec.head
-        wanted = {head["relation"], *self.HEAD_WORDS}
-        out, current = {}, None
-        by_row = {row_no: values for row_no, values, _, _ in main.rows}
-        orphans = []
-        for row_no, values, _, bad in child.rows:
-            if values.get("relation") in wanted:
-                current = row_no
-                values["relation"] = head["relation"]          # 本人 is the head: stored as 户主
-                household = by_row.get(row_no)
-                if household is not None:
-                    household[head["name"]] = values.get("name")
-                    household[head["id"]] = values.get("id_number")
-            if current is None:
-                orphans.append(row_no)
-                continue
-            out[row_no] = current
-        if orphans:
-            shown = "、".join(str(n) for n in orphans[:10])
-            self.problem(main, orphans[0], "与户主关系", "",
-                         f"第{shown}行在第一个户主之前：一行一人的花名册没有户主列时，每户从与户主关系为“户主”"
-                         f"或“本人”的一行开始，请把户主放在本户各成员之前")
-        return out
-
-    def _number(self, main):
-        """Household numbers for a roster that has none: the village code and a serial, after the
-        highest number already given in that village."""
-        f = main.generated
-        model = self.models[main.spec.name]
-        area_field = next((a for a in main.spec.fields if a.type == "area"), None)
-        Area = self.models["area"]
-        serial = {}
-        for row_no, values, _, bad in main.rows:
-            if values.get(f.name) or not area_field or not isinstance(values.get(area_field.name), int):
-                continue
-            village = values[area_field.name]
-            if village not in serial:
-                code = Area.get_by_id(village).code
-                taken = [c for (c,) in model.select(getattr(model, f.name))
-                         .where(getattr(model, f.name).startswith(code + "-")).tuples()]
-                numbers = [int(c.rsplit("-", 1)[1]) for c in taken if c.rsplit("-", 1)[1].isdigit()]
-                serial[village] = [code, max(numbers, default=0)]
-            serial[village][1] += 1
-            values[f.name] = f"{serial[village][0]}-{serial[village][1]:04d}"
-
-    def _check_links(self, parts):
-        main = next((p for p in parts if p.spec is self.spec), None)
-        linked = {}                 # part → the fields some row names by text: one read of the rows
-        for part in parts:
-            names = linked[id(part)] = set()
-            for _, values, _, _ in part.rows.view():
-                names.update(k for k, v in values.items() if isinstance(v, tuple))
-        for part in parts:
-            for f in part.spec.fields:
-                if f.type == "area" and f.name in linked[id(part)]:
-                    self._resolve_areas(part, f)
-        if main and main.generated:
-            self._number(main)
-        if main:
-            keys = link_keys(self.spec)
-            for row_no, values, _, bad in main.rows.view():
-                for key in keys:
-                    if values.get(key.name) is not None:
-                        main.keys.setdefault((key.name, values[key.name]), row_no)
-        for part in parts:
-            back = self._back_ref(part.spec)
-            if back:
-                self._resolve_parents(part, back, main)
-            for f in part.spec.fields:
-                if f.type == "ref" and f is not back and f.name in linked[id(part)]:
-                    self._resolve_refs(part, f)
-                    self._check_ref_areas(part, f, back, main)
-
-    def _check_ref_areas(self, part, f, back, main):
-        """A resolved reference of another township is refused here too: rows with a unique key are
-        written in bulk, without the save hook that refuses it (casework/core/ref_areas.py)."""
-        if ref_areas.level(self.models) is None:
-            return
-        # the household rows only when member rows point at them (their area is the member's)
-        main_rows = {row_no: values for row_no, values, _, _ in main.rows} if main and back else {}
-        column = next((i for i, c in part.columns.items() if c is f), None)
-        memo = {}           # each area and each referenced row looked up once for the whole file
-        for row_no, values, raw_row, _ in part.rows:
-            target = values.get(f.name)
-            if not isinstance(target, int):
-                continue
-            own = None
-            link = values.get(back.name) if back else None
-            if isinstance(link, tuple) and link[0] == "row" and link[1] in main_rows:
-                own = ref_areas.area_of(self.models, main.spec, main_rows[link[1]])
-            message = ref_areas.problem_of(self.models, part.spec, f, values, target, own_area=own, memo=memo)
-            if message:
-                typed = raw_row[column] if column is not None and column < len(raw_row) else target
-                self.problem(part, row_no, f.label, typed, message)
-
-    def _resolve_areas(self, part, f):
-        Area = self.models["area"]
-        q = scope.scoped(self.models, "area", self.user)
-        if f.level:
-            q = q.where(Area.level == f.level)
-        by_code, by_name = {}, {}
-        for a in q.select(Area.id, Area.code, Area.name).tuples():
-            by_code[a[1]] = a[0]
-            by_name.setdefault(a[2], []).append(a[0])
-        level = self.registry.options["area_level"].label_of(f.level) if f.level else "区划"
-        for row_no, values, _, _ in part.rows:
-            link = values.get(f.name)
-            if not isinstance(link, tuple):
-                continue
-            text = link[1]
-            if text in by_code:
-                values[f.name] = by_code[text]
-            elif len(by_name.get(text, [])) == 1:
-                values[f.name] = by_name[text][0]
-            elif by_name.get(text):
-                self.problem(part, row_no, f.label, text, f"有多个名为“{text}”的{level}，请改填区划代码")
-                values.pop(f.name)
-            else:
-                self.problem(part, row_no, f.label, text, f"“{text}”不是您管辖范围内的{level}（可填名称或区划代码）")
-                values.pop(f.name)
-
-    def _resolve_parents(self, part, back, main):
-        keys = link_keys(self.spec)
-        wanted = {values[back.name][1] for _, values, _, _ in part.rows.view()
-                  if isinstance(values.get(back.name), tuple) and values[back.name][0] == "link"}
-        if not wanted:
-            return                  # every row's parent is a row of this file (a flat roster): nothing to look up
-        in_db = refs.lookup(self.models, self.spec.name, self.user, wanted)
-        for row_no, values, _, _ in part.rows:
-            link = values.get(back.name)
-            if not isinstance(link, tuple) or link[0] != "link":
-                continue
-            text = link[1]
-            in_file = next((main.keys[(k.name, text)] for k in keys if main and (k.name, text) in main.keys), None)
-            if in_file is not None:
-                values[back.name] = ("row", in_file)
-            elif len(in_db.get(text, [])) == 1:
-                values[back.name] = in_db[text][0]
-            else:
-                self.problem(part, row_no, back.label, text,
-                             f"找不到{self.spec.label}“{text}”：它既不在本文件的“{self.spec.label}”表中，"
-                             f"也不是您管辖范围内已有的{self.spec.label}")
-                values.pop(back.name)
-
-    def _resolve_refs(self, part, f):
-        """A reference cell names a row of the user's scope by a unique code, an ID number or the
-        title the export writes ("DEMO-001 张三")."""
-        texts = {v[f.name][1] for _, v, _, _ in part.rows.view() if isinstance(v.get(f.name), tuple)}
-        found = refs.lookup(self.models, f.to, self.user, texts)
-        target = self.registry.entities[f.to]
-        for row_no, values, _, _ in part.rows:
-            link = values.get(f.name)
-            if not isinstance(link, tuple):
-                continue
-            ids = found.get(link[1], [])
-            if len(ids) == 1:
-                values[f.name] = ids[0]
-                continue
-            values.pop(f.name)
-            if ids:
-                self.problem(part, row_no, f.label, link[1], f"有{len(ids)}条{target.label}都叫“{link[1]}”，"
-                                                             f"请改填{refs.how_to_name(target)}")
-            else:
-                self.problem(part, row_no, f.label, link[1], f"找不到{target.label}“{link[1]}”：它不是您管辖范围内"
-                                                             f"已有的{target.label}（可填{refs.how_to_name(target)}）")
-
-    # -- unique values: within the file and against live rows in the database
-    def _check_unique(self, parts):
-        for part in parts:
-            model = self.models[part.spec.name]
-            key = match_key(part.spec) if self.update else None
-            unique = [f for f in part.spec.fields if f.unique]
-            firsts, repeats = {f.name: {} for f in unique}, {f.name: [] for f in unique}
-            for row_no, values, _, _ in part.rows.view():        # one read of the rows for every unique field
-                for f in unique:
-                    v = values.get(f.name)
-                    if v is None:
-                        continue
-                    first = firsts[f.name]
-                    if v in first:
-                        repeats[f.name].append((row_no, v, first[v]))
-                    else:
-                        first[v] = row_no
-            for f in unique:
-                first = firsts[f.name]
-                for row_no, v, earlier in repeats[f.name]:
-                    self.problem(part, row_no, f.label, v, f"与第{earlier}行重复：{f.unique_message or '此项不能重复'}")
-                existing = self._existing(model, f, list(first))
-                for v, row_no in first.items():
-                    if v not in existing:
-                        if key is f:
-                            self.problem(part, row_no, f.label, v, f"找不到要更新的记录（{f.label} {v}），"
-                                                                   f"或它不在您的管辖范围内")
-                        continue
-                    if key is f:
-                        if not existing[v][1]:
-                            self.problem(part, row_no, f.label, v, f"{f.label} {v} 的记录不在您的管辖范围内")
-                        continue
-                    mine = self._row_target(part, row_no)
-                    if existing[v][0] != mine:
-                        self.problem(part, row_no, f.label, v, f.unique_message or f"{f.label} {v} 已被使用")
-
-    def _existing(self, model, f, values):
-        """value → (record id, within the user's scope) for live rows holding one of `values`."""
-        col = getattr(model, f.name)
-        out = {}
-        for start in range(0, len(values), 500):
-            chunk = values[start:start + 500]
-            q = model.select(model.id, col).where(col.in_(chunk))
-            if model._spec.archive:
-                q = q.where(model.archived == False)  # noqa: E712
-            rows = list(q.tuples())
-            mine = {rid for (rid,) in scope.scoped(self.models, model._spec.name, self.user)
-                    .select(model.id).where(col.in_(chunk)).tuples()}
-            for rid, value in rows:
-                out[value] = (rid, rid in mine)
-        return out
-
-    def _row_target(self, part, row_no):
-        if not self.update:
-            return None
-        key = match_key(part.spec)
-        for r, values, _, _ in part.rows.view():
-            if r == row_no:
-                found = self._existing(self.models[part.spec.name], key, [values.get(key.name)])
-                return found.get(values.get(key.name), (None,))[0]
-        return None
 
     # -- writing: one transaction, audited under the import batch
     def _commit(self, parts, outcome, progress, rehearse=False):
@@ -656,12 +393,6 @@ def _stored(model, name, value):
         return value
 
 
-def _plain_text(raw):
-    if raw is None:
-        return ""
-    if isinstance(raw, float) and raw.is_integer():
-        raw = int(raw)
-    return str(raw).strip()
 
 
 
