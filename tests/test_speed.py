@@ -234,3 +234,28 @@ def test_the_list_shows_as_many_rows_as_the_setting_says(app, browser_for):
         assert len(set(re.findall(r"/admin/household/details/\?id=(\d+)", page))) > 8
     finally:
         engine.settings.set("list_page_size", 20, by="test")
+
+def test_a_search_matching_more_than_the_count_limit_says_so_and_the_export_keeps_every_row(app, browser_for):
+    from .test_types_and_export import xlsx
+    engine = engine_of(app)
+    M = engine.models["member"]
+    county = browser_for("county")
+    with engine.db.connection_context():
+        matching = M.select().where(M.id_number.startswith("370405"), M.archived == False).count()  # noqa: E712
+        assert matching > 6
+        engine.settings.set("list_count_limit", 5, by="test")
+    page = county.get("/admin/member/?search=370405").get_data(as_text=True)
+    assert "列表 (5+)" in page and 'id="count-capped"' in page
+    assert "符合条件的超过 5 条" in page
+    assert len(set(re.findall(r"/admin/member/details/\?id=(\d+)", page))) == min(matching, 20)
+    rows = xlsx(county.get("/admin/member/export/xlsx/?search=370405").data)
+    assert len(rows) - 1 == matching                           # the export counts and writes every match
+    # a search under the limit keeps its exact count and no notice
+    with engine.db.connection_context():
+        one = M.select().where(M.archived == False).order_by(M.id).first()  # noqa: E712
+    page = county.get(f"/admin/member/?search={one.id_number}").get_data(as_text=True)
+    assert "列表 (1)" in page and "count-capped" not in page
+    with engine.db.connection_context():
+        engine.settings.set("list_count_limit", 0, by="test")     # 0: always the exact count
+    page = county.get("/admin/member/?search=370405").get_data(as_text=True)
+    assert f"列表 ({matching})" in page and "count-capped" not in page
