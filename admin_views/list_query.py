@@ -17,26 +17,27 @@ class ListQuery:
     """Mixed into SchemaModelView ahead of flask-admin's ModelView, whose list methods it replaces;
     the view provides spec, model, models, engine and the flask-admin list settings."""
 
-    def _search_clause(self, term, within_area):
+    def _search_clause(self, term, within_area, walking=False):
         """Rows where any search field matches the term.
 
         Over the whole county: a UNION of one indexed lookup per field, because `archived = ? AND
         (a OR b)` can use neither (archived, a) nor (archived, b) and scans. Within an area the area's
         index finds the few rows and a plain OR tests them (a UNION there would be crossed with the
-        area's list: seconds)."""
+        area's list: seconds). walking: the county's list read in its own order (_walk_order), each
+        row tested against the term."""
         conditions = []
-        # within an area on SQLite the area's index should find the rows; an ID-prefix range would
-        # otherwise be walked across the whole county first (88 ms for a 10-digit prefix)
-        hint = within_area and isinstance(self.models.db, pw.SqliteDatabase)
+        sqlite = isinstance(self.models.db, pw.SqliteDatabase)
         for path in self.spec.search:
             f = self.resolve(path)
             ftype = types.get(f.type)
             if ftype.search_clause(pw.Field(), term, f) is None:
                 continue
+            hint = within_area and sqlite and (walking or "." in path or self._broad(self.model, f, ftype, term))
             conditions.append(filters.path_condition(
                 self.models, self.spec.name, path,
-                lambda col, t=ftype, f=f: t.search_clause(filters.unindexed(col) if hint else col, term, f)))
-        conditions += self._inline_search(term, hint)
+                lambda col, t=ftype, f=f, hint=hint: t.search_clause(filters.unindexed(col) if hint else col,
+                                                                     term, f)))
+        conditions += self._inline_search(term, within_area)
         if not conditions:
             return scope.NOTHING
         if within_area:
@@ -55,7 +56,28 @@ class ListQuery:
             lookups.append(lookup)
         return self.model.id.in_(pw.reduce(pw.operator.or_, lookups))
 
-    def _inline_search(self, term, hint):
+    def _broad(self, model, f, ftype, term):
+        """Within an area on SQLite: should the area's own index find the rows (True: `+col` keeps the
+        term's index out) rather than the term's? SQLite keeps no statistics to tell. The term's index
+        is asked for up to `search_probe_rows` matches, a cheap walk: fewer, and they are tested one
+        by one against the area (a full ID number in a township of 100,000 people: 97 → 35 ms); as
+        many, and the area's rows are tested against the term (an ID-number range walked across the
+        county first took 88 ms for a 10-digit prefix). PostgreSQL chooses by its statistics, made
+        finer for searched columns (schema/models.py)."""
+        if not ftype.search_indexed(f):
+            return True             # a name's "contains" reads every row it tests: the area's are fewer
+        limit = int(self.engine.settings.get("search_probe_rows") or 0)
+        if limit <= 0:
+            return True
+        col = getattr(model, f.name)
+        probe = model.select(pw.SQL("1")).where(ftype.search_clause(col, term, f))
+        if model._spec.archive:
+            # the unique indexes are partial (live rows) or lead with `archived`: without it, a scan
+            probe = probe.where(model.archived == (self.archived_mode if model is self.model else False))
+        return probe.limit(limit).count() >= limit
+
+    def _inline_search(self, term, within_area):
+        sqlite = isinstance(self.models.db, pw.SqliteDatabase)
         """`search_inline`: rows whose live inline children match the term on the children's own
         search fields (a household found by its spouse's ID number), one indexed lookup per field."""
         out = []
@@ -69,6 +91,7 @@ class ListQuery:
                 if ftype is None or ftype.search_clause(pw.Field(), term, f) is None:
                     continue
                 col = getattr(child, f.name)
+                hint = within_area and sqlite and self._broad(child, f, ftype, term)
                 lookup = child.select(getattr(child, back.name)).where(
                     ftype.search_clause(filters.unindexed(col) if hint else col, term, f))
                 if child_spec.archive:
@@ -131,7 +154,7 @@ class ListQuery:
             # households); walking the list's order index and testing each row stops at the page
             query = self.get_query()
             for term in search.split():
-                query = query.where(self._search_clause(term, within_area=True))
+                query = query.where(self._search_clause(term, within_area=True, walking=True))
             sqlite_hints = False
         if sort_column is not None and sort_column in self._sortable_columns:
             order = [(sort_column, bool(sort_desc))]

@@ -57,6 +57,7 @@ EXPLAIN_MIN_MS = 10.0                  # pages over target: EXPLAIN their slowes
 EXPORT_SPEED_TARGET = 0.80
 EXPORT_RSS_TARGET_MB = 150.0
 USERS = {"county": ("bench_county", "基准县级管理员", "county_admin"),
+         "township": ("bench_township", "基准乡镇经办人", "township_staff"),
          "village": ("bench_village", "基准村级协理员", "village_assistant")}
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
@@ -199,11 +200,13 @@ def generate(engine, households, members, seed=20240601, progress=print):
 
 
 def ensure_users(engine):
-    """The two benchmark users (through the model, so the password is hashed as in the app)."""
+    """The benchmark users, one a level (through the model, so the password is hashed as in the app);
+    run on a cached data set too, so that one made before a user was added gets it."""
     Area, User = engine.models["area"], engine.models["user"]
     county = Area.get(Area.code == COUNTY_CODE)
+    township = Area.get(Area.code == f"{COUNTY_CODE}001")
     village = Area.get(Area.code == f"{COUNTY_CODE}001001")
-    for key, area in (("county", county), ("village", village)):
+    for key, area in (("county", county), ("township", township), ("village", village)):
         username, full_name, role = USERS[key]
         if not User.select().where(User.username == username).exists():
             User.create(username=username, full_name=full_name, password=PASSWORD, role=role, area=area,
@@ -259,6 +262,9 @@ def prepare_sqlite(households, members, regen=False):
         if meta.get("schema") == fingerprint:
             print(f"  using cached {os.path.relpath(path, ROOT)} (generated in {meta['seconds']} s)")
             meta["cached"] = True
+            e = Engine(sqlite_url(path))
+            ensure_users(e)
+            e.db.close()
             return sqlite_url(path), meta
         print("  cached file was built for other table/index declarations: regenerating")
     tmp = f"{stem}.tmp{os.getpid()}.db"

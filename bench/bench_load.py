@@ -67,6 +67,7 @@ def quiet_settings(url):
     `session_single` each login ends the others' sessions and their pages redirect to /login)."""
     e = Engine(url)
     e.migrate()            # here, once: gunicorn's workers each migrating at start race on PostgreSQL
+    bench_core.ensure_users(e)    # a data set made before the township user was added gets it
     e.settings.set("backup_interval_hours", 0, by="bench")
     e.settings.set("session_single", 0, by="bench")
     e.db.close()

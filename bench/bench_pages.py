@@ -30,11 +30,15 @@ def pages(engine, village_user):
     with engine.db.connection_context():
         hid = (Household.select(Household.id).where(Household.village == village_user.area_id)
                .order_by(Household.id).limit(1).scalar())
+        Member = engine.models["member"]
+        full_id = Member.select(Member.id_number).where(Member.household == hid).limit(1).scalar()
     return [
         ("household list", "/admin/household/?page=3"),
         ("member list", "/admin/member/"),
         ("member ID prefix 37040519", "/admin/member/?search=37040519"),
         ("member ID prefix 3704051975", "/admin/member/?search=3704051975"),
+        ("member ID prefix 37040519600", "/admin/member/?search=37040519600"),
+        ("member full ID number", f"/admin/member/?search={full_id}"),
         ("household details", f"/admin/household/details/?id={hid}"),
         ("household edit form", f"/admin/household/edit/?id={hid}"),
         ("home", "/admin/"),
@@ -50,7 +54,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--no-pool", action="store_true", help="open a new connection per request")
     ap.add_argument("--only", help="comma-separated page names (substrings)")
-    ap.add_argument("--users", default="county,village")
+    ap.add_argument("--users", default="county,township,village")
     args = ap.parse_args()
     if args.backend == "sqlite":
         url, _meta = bench_core.prepare_sqlite(args.households, args.members)
@@ -63,6 +67,7 @@ def main():
     sqllog = bench_core.SqlLog(engine.db)
     User = engine.models["user"]
     with engine.db.connection_context():
+        bench_core.ensure_users(engine)
         village_user = User.get(User.username == bench_core.USERS["village"][0])
     wanted = args.only.split(",") if args.only else None
     print(f"bench_pages: {args.backend}, {args.households:,} households, pool {'off' if args.no_pool else 'on'}, "

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field as dc_field
 import peewee as pw
 from playhouse.migrate import SchemaMigrator, migrate as run_ops
 
+from . import types
 from .errors import SchemaError
 
 
@@ -130,6 +131,8 @@ def plan(models):
         if table not in existing:
             result.steps.append((f"新建表 {table}（{spec.label}）",
                                  lambda m=model: db.create_tables([m], safe=True)))
+            if schema_name is not None:
+                result.steps.extend(_finer_statistics(db, table, _searched_by_index(spec, None)))
             continue
         have = columns_of(db, table)
         declared = set()
@@ -176,7 +179,41 @@ def plan(models):
                     continue
                 result.steps.append((f"表 {table} 建立索引 {idx_name}",
                                      lambda m=model, i=idx: _create_index(m, i)))
+        if schema_name is not None:
+            result.steps.extend(_finer_statistics(db, table, [
+                c for c in _searched_by_index(spec, have)
+                if _statistics_target(db, schema_name, table, c) < SEARCH_STATISTICS]))
     return result
+
+
+# PostgreSQL's default 100 histogram buckets took an ID-number prefix matching 9,376 of 1,000,000
+# people for 12 and tested each against the village (228 ms); with 1,000 it starts from the village
+# (35 ms). ANALYZE (autovacuum) uses it from its next run.
+SEARCH_STATISTICS = 1000
+
+
+def _searched_by_index(spec, have):
+    """Columns the list's search finds through their own index (have: the table's columns; None: a
+    table this plan creates)."""
+    for path in spec.search:
+        if "." not in path and spec.has_field(path):
+            f = spec.field(path)
+            if types.get(f.type).search_indexed(f) and (have is None or f.name in have):
+                yield f.name
+
+
+def _finer_statistics(db, table, columns):
+    return [(f"表 {table} 的列 {c} 采用更细的统计（按号码搜索时选对查询方式）",
+             lambda t=table, c=c: db.execute_sql(f'ALTER TABLE "{t}" ALTER COLUMN "{c}" SET STATISTICS {SEARCH_STATISTICS}'))
+            for c in columns]
+
+
+def _statistics_target(db, schema_name, table, column):
+    row = db.execute_sql("SELECT a.attstattarget FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                         "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                         "WHERE n.nspname = %s AND c.relname = %s AND a.attname = %s",
+                         (schema_name, table, column)).fetchone()
+    return row[0] if row and row[0] is not None and row[0] >= 0 else 100     # -1 / NULL: the default
 
 
 def _former_column(spec, field):

@@ -125,6 +125,11 @@ class FieldType:
     def search_clause(self, column, term, spec):
         return None
 
+    def search_indexed(self, spec):
+        """True when search_clause finds its rows through the column's own index (an equality or a
+        prefix range on an indexed column), so that counting a few of them is cheap."""
+        return False
+
 
 LONG_NUMBER = re.compile(r"\d{6,}[xX]?")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -169,6 +174,9 @@ class Text(FieldType):
         if masked:
             return super().cell_function(spec, ctx, masked)
         return lambda value: ("string", value) if value else BLANK
+
+    def search_indexed(self, spec):
+        return bool(spec.unique)
 
     def search_clause(self, column, term, spec):
         if spec.unique:
@@ -581,6 +589,9 @@ class IdCard(FieldType):
             return ""
         return idnumber.mask(value) if masked else value
 
+    def search_indexed(self, spec):
+        return bool(spec.unique or spec.index)
+
     def search_clause(self, column, term, spec):
         term = idnumber.normalise(term)
         if not re.fullmatch(r"\d{4,17}[\dX]?", term):
@@ -603,6 +614,9 @@ class Phone(FieldType):
         if not re.fullmatch(r"1[3-9]\d{9}|0\d{9,11}|\d{7,8}", text):
             raise CellError(f"“{raw}”不是有效的电话号码（手机11位，座机可带区号）")
         return text
+
+    def search_indexed(self, spec):
+        return bool(spec.unique or spec.index)
 
     def search_clause(self, column, term, spec):
         term = term.strip()

@@ -259,3 +259,28 @@ def test_a_search_matching_more_than_the_count_limit_says_so_and_the_export_keep
         engine.settings.set("list_count_limit", 0, by="test")     # 0: always the exact count
     page = county.get("/admin/member/?search=370405").get_data(as_text=True)
     assert f"列表 ({matching})" in page and "count-capped" not in page
+
+def test_within_an_area_a_rare_id_number_is_found_by_its_index_and_a_common_prefix_from_the_area(app, browser_for):
+    """On SQLite the term's index is asked how many rows match (search_probe_rows): few, and they are
+    tested against the area; many, and the area's rows are tested against the term (`+col`)."""
+    engine = engine_of(app)
+    M, H = engine.models["member"], engine.models["household"]
+    town = browser_for("town1")
+    log = Statements(engine.db)
+    with engine.db.connection_context():
+        A = engine.models["area"]
+        villages = A.select(A.id).where(A.path.startswith(A.get(A.code == "370405001").path))
+        mine = (M.select().join(H).where(M.archived == False, H.archived == False, H.village.in_(villages))  # noqa: E712
+                .order_by(M.id).first())
+    pages = {}
+    for limit, hinted in ((2000, False), (1, True)):
+        with engine.db.connection_context():
+            engine.settings.set("search_probe_rows", limit, by="test")
+        for term in (mine.id_number, mine.id_number[:8]):
+            sql = log.during(lambda: pages.setdefault((limit, term), town.get(f"/admin/member/?search={term}")
+                                                      .get_data(as_text=True)))
+            listing = [s for s in sql if 'FROM "member"' in s and "LIMIT" in s and "household_id" in s]
+            assert listing and all(('+"t1"."id_number"' in s) == hinted for s in listing), (limit, term)
+    for term in (mine.id_number, mine.id_number[:8]):
+        assert _listed_ids(pages[(2000, term)]) == _listed_ids(pages[(1, term)]) != []
+    assert str(mine.id) in _listed_ids(pages[(2000, mine.id_number)])
