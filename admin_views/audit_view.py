@@ -151,8 +151,8 @@ class HomeView(AdminIndexView):
             if name in models.models and scope.can(models, user, name, "view"):
                 # the totals of the user's area: a count over the whole county (1 s at 400,000
                 # households) on every visit of every clerk's home page, kept a minute instead
-                count = cache.get((name, "household"), ("home", user.__data__.get("area")),
-                                  scope.scoped(models, name, user).count, max_age)
+                count = cache.get(scope.depends_on(models, name), ("area", user.__data__.get("area"), False),
+                                  scope.scoped(models, name, user).count, max_age, counts=True)
                 cards.append((self.engine.registry.entities[name].label, count, url_for(f"{name}.index_view")))
         flow = self.engine.flow
         if flow.entities() and scope.can(models, user, flow.case_model()._spec.name, "view"):

@@ -1,41 +1,59 @@
 """Figures a page shows that are costly to compute and change seldom: whole-table counts, the home
 page's totals, the area filter's options. Each is kept for a number of seconds (a setting) and dropped
 at once when this process writes a row of the entity it depends on; a write by another process (a
-second gunicorn worker) shows when the figure grows old."""
+second gunicorn worker) shows when the figure grows old.
+
+A count only moves when a row comes or goes (created, deleted, archived, restored) or moves to
+another area or parent (a household's village, a member's household): the household saves of a busy
+office, a new phone number every few seconds, would otherwise recount the county's home page on
+nearly every visit. Such figures are kept with `counts=True`."""
 import threading
 import time
 
+MOVES = {"create", "delete", "archive", "restore"}
+
 
 class EntityCache:
-    """Values keyed by (entity, key), valid while no row of the entity is written and not older
-    than max_age seconds (0: not kept)."""
+    """Values keyed by (entity, key), valid while no row of the entity is written (or, for counts,
+    added, removed or moved) and not older than max_age seconds (0: not kept)."""
 
     def __init__(self, models):
         self.values = {}
-        self.generation = {}
+        self.generation = {}       # (entity, counts?) → writes seen by this process
         self.lock = threading.Lock()
         models.hooks.after.append(self._written)
 
     def _written(self, record, action, old):
         name = record._spec.name
+        moved = action in MOVES or _moved(record, old)
         with self.lock:
-            self.generation[name] = self.generation.get(name, 0) + 1
+            self.generation[(name, False)] = self.generation.get((name, False), 0) + 1
+            if moved:
+                self.generation[(name, True)] = self.generation.get((name, True), 0) + 1
 
-    def get(self, entity, key, compute, max_age):
+    def get(self, entity, key, compute, max_age, counts=False):
         """entity: a name, or several when a write to any of them changes the value (a member's
         area is its household's)."""
         if not max_age or max_age <= 0:
             return compute()
         entities = (entity,) if isinstance(entity, str) else tuple(entity)
-        full_key = (entities, key)
+        full_key = (entities, key, counts)
         now = time.monotonic()
-        gen = tuple(self.generation.get(e, 0) for e in entities)
+        gen = tuple(self.generation.get((e, counts), 0) for e in entities)
         hit = self.values.get(full_key)
         if hit and hit[0] == gen and now - hit[1] < max_age:
             return hit[2]
         value = compute()
         self.values[full_key] = (gen, now, value)
         return value
+
+
+def _moved(record, old):
+    """True when an update changed a reference or an area: the row now counts somewhere else."""
+    if old is None:
+        return True
+    data = record.__data__
+    return any(old.get(f.name) != data.get(f.name) for f in record._spec.fields if f.type in ("ref", "area"))
 
 
 def for_engine(engine):

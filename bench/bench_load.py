@@ -11,22 +11,26 @@ household saves. Printed per request: count, failures, p50/p95/p99 (ms), request
 distinct error. Nothing is asserted.
 
 Figures count from the moment the last clerk has logged in (logins hash passwords); a page that
-redirects to /login is a failure. The clerks share two accounts, so `session_single` is set to 0 for
+redirects to /login is a failure. The clerks share three accounts, so `session_single` is set to 0 for
 the run, as is the automatic backup.
 
-Measured 2026-12-04 on 100,000 households / 250,000 members (the 400,000 set takes ~50 min per
-database to build), the shared 2-core machine at load average 7-9 from other work:
-    BENCH_OUT=/tmp/benchB .venv/bin/python bench/bench_load.py --backend sqlite --households 100000 \
-        --members 250000 --users 30,60 --seconds 60 --locust /tmp/benchB-venv/bin/locust
-  SQLite, 30 users: 551 requests, 0 failed, p50 270 ms, p95 990 ms, 14.2 req/s;
-          60 users: 425 requests, 0 failed, p50 1.3 s, p95 2.3 s, 21 req/s (CPU-bound: one process).
-  PostgreSQL (same, --backend postgres --gunicorn-path /tmp/benchB-gunicorn, BENCH_PG_SCHEMA=bench_b):
-          30 users: 738 requests, 0 failed, p50 130 ms, p95 380 ms, 15.4 req/s (details p95 620 ms);
-          60 users: 971 requests, 0 failed, p50 520 ms, p95 1.6 s, 24.6 req/s.
-  SQLite by gunicorn (--sqlite-gunicorn, 3 x 4): 30 users 0 failed, p50 220 ms, p95 1.3 s, 10.7 req/s;
-          60 users 0 failed, p50 810 ms, p95 2.9 s: not better than waitress, so the gap to PostgreSQL
-          is not waitress's single process alone (the machine's other load varied between runs).
-The p95 < 300 ms target is not met on this machine; per page: bench_pages.py, per change: bench_ab.py.
+Measured 2026-12-04 evening on a quiet machine (load average < 2 before each run), 400,000 households /
+1,000,000 members (built by bench_core.py in 3 min on SQLite, 4 min on PostgreSQL), 75-90 s a run:
+    BENCH_OUT=/tmp/benchout .venv/bin/python bench/bench_load.py --backend sqlite --households 400000 \
+        --members 1000000 --users 30,60 --seconds 75 --locust /tmp/bench-locust/bin/locust
+    ... --backend postgres --reuse-pg --gunicorn-path /tmp/bench-gunicorn
+  County and village clerks only (load_office.py before the township clerk was added, code cd2d927):
+    SQLite      30 users: 1,359 requests, 0 failed, p50 40 ms, p95 140 ms (worst page: home 230 ms);
+                60 users: 0 failed, p50 59 ms, p95 280 ms (home 380, details 360, ID search 310 ms).
+    PostgreSQL  30 users: 1,341 requests, 0 failed, p50 40 ms, p95 140 ms (ID search 310 ms);
+                60 users: 0 failed, p50 78 ms, p95 440 ms.
+  With the township clerk (a quarter of the users work over 40 villages; code cc8a2e0):
+    SQLite      30 users: 1,116 requests, 0 failed, p50 34 ms, p95 140 ms, every page's p95 <= 170 ms;
+                60 users: 0 failed, p50 150 ms, p95 700 ms (one process, CPU-bound at ~30 req/s).
+    PostgreSQL  30 users: 1,073 requests, 0 failed, p50 56 ms, p95 350 ms (home 490, member list 460,
+                ID search 460 ms; bench_pages times the township's ID-prefix
+                searches at 107-260 ms there); 60 users: 0 failed, p50 140 ms, p95 780 ms.
+The p95 < 300 ms target holds at 30 users on SQLite, not on PostgreSQL with township clerks; per page: bench_pages.py, per change: bench_ab.py.
 
 Tools (not needed by the app or its tests; how to install them: bench/requirements-bench.txt):
     locust   --locust PATH      default: `locust` on PATH, else /tmp/bench12-locust/bin/locust

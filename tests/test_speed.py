@@ -284,3 +284,40 @@ def test_within_an_area_a_rare_id_number_is_found_by_its_index_and_a_common_pref
     for term in (mine.id_number, mine.id_number[:8]):
         assert _listed_ids(pages[(2000, term)]) == _listed_ids(pages[(1, term)]) != []
     assert str(mine.id) in _listed_ids(pages[(2000, mine.id_number)])
+
+def test_home_totals_survive_a_phone_change_and_are_recounted_when_a_household_moves(app, browser_for):
+    engine = engine_of(app)
+    H, A = engine.models["household"], engine.models["area"]
+    b = browser_for("county")
+    before = _home_total(b.get("/admin/").get_data(as_text=True), "家庭户")
+    with engine.db.connection_context():
+        live = H.select().where(H.archived == False).order_by(H.id)  # noqa: E712
+        first, second = list(live.limit(2))
+        H.update(archived=True).where(H.id == first.id).execute()       # behind the app's back: not seen yet
+        second.phone = "13900001111"
+        second.save()                                                    # through the app, but no row moves
+    assert _home_total(b.get("/admin/").get_data(as_text=True), "家庭户") == before
+    with engine.db.connection_context():
+        other = A.select().where(A.level == "village", A.id != second.village_id).order_by(A.id).first()
+        second.village = other.id
+        second.save()                                                    # it moves: counted again
+    assert _home_total(b.get("/admin/").get_data(as_text=True), "家庭户") == before - 1
+
+def test_a_townships_list_total_is_kept_like_its_home_total(app, browser_for):
+    engine = engine_of(app)
+    H, A = engine.models["household"], engine.models["area"]
+    town = browser_for("town1")
+
+    def listed():
+        return int(re.search(r"列表 \((\d+)\)", town.get("/admin/household/").get_data(as_text=True)).group(1))
+    before = listed()
+    with engine.db.connection_context():
+        villages = A.select(A.id).where(A.path.startswith(A.get(A.code == "370405001").path))
+        first, second = list(H.select().where(H.archived == False, H.village.in_(villages))  # noqa: E712
+                             .order_by(H.id).limit(2))
+        H.update(archived=True).where(H.id == first.id).execute()       # behind the app's back
+    assert listed() == before
+    assert "列表 (" in town.get("/admin/household/?search=" + second.code).get_data(as_text=True)
+    with engine.db.connection_context():
+        second.archive()                                                 # through the app: recounted
+    assert listed() == before - 2

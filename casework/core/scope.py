@@ -67,6 +67,15 @@ def condition(models, entity_name, user):
     return _chain(models, paths.hops(models.registry, spec, spec.scope), ids)
 
 
+def depends_on(models, entity_name):
+    """The entities whose rows decide which of this entity's rows a user sees (a member's area is
+    its household's village): a kept count of the user's rows is stale when any of them moves."""
+    spec = models.registry.entities[entity_name]
+    if spec.scope == "self" or not spec.scope:
+        return (entity_name,)
+    return tuple(dict.fromkeys(e.name for e, _f in paths.hops(models.registry, spec, spec.scope)))
+
+
 def _chain(models, steps, ids):
     """`a IN (SELECT id FROM A WHERE b IN (… area ids))` along the scope path, innermost first."""
     entity, f = steps[-1]
