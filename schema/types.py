@@ -598,7 +598,9 @@ class IdCard(FieldType):
             return None
         if len(term) in (15, 18):
             return column == term
-        return starts_with(column, term)
+        # stored numbers are normalised (digits and X), so the range alone is exact: the LIKE recheck
+        # of starts_with only made PostgreSQL guess 81 rows where 12,500 match (township search 250 ms)
+        return (column >= term) & (column < term + "\uffff")
 
 
 @register
