@@ -24,13 +24,15 @@ Measured 2026-12-04 evening on a quiet machine (load average < 2 before each run
                 60 users: 0 failed, p50 59 ms, p95 280 ms (home 380, details 360, ID search 310 ms).
     PostgreSQL  30 users: 1,341 requests, 0 failed, p50 40 ms, p95 140 ms (ID search 310 ms);
                 60 users: 0 failed, p50 78 ms, p95 440 ms.
-  With the township clerk (a quarter of the users work over 40 villages; code cc8a2e0):
-    SQLite      30 users: 1,116 requests, 0 failed, p50 34 ms, p95 140 ms, every page's p95 <= 170 ms;
-                60 users: 0 failed, p50 150 ms, p95 700 ms (one process, CPU-bound at ~30 req/s).
-    PostgreSQL  30 users: 1,073 requests, 0 failed, p50 56 ms, p95 350 ms (home 490, member list 460,
-                ID search 460 ms; bench_pages times the township's ID-prefix
-                searches at 107-260 ms there); 60 users: 0 failed, p50 140 ms, p95 780 ms.
-The p95 < 300 ms target holds at 30 users on SQLite, not on PostgreSQL with township clerks; per page: bench_pages.py, per change: bench_ab.py.
+  With the township clerk (a quarter of the users work over 40 villages), code d3df289 (counts kept
+  until rows come or go, the township's list total kept, the ID-number range alone):
+    SQLite      30 users: 1,151 requests, 0 failed, p50 24 ms, p95 94 ms (worst page: ID search 150 ms);
+                60 users: 2,093 requests, 0 failed, p50 43 ms, p95 230 ms (ID search 260 ms).
+    PostgreSQL  30 users: 1,125 requests, 0 failed, p50 25 ms, p95 78 ms (ID search 170 ms);
+                60 users: 2,198 requests, 0 failed, p50 31 ms, p95 120 ms (ID search 190 ms).
+  (The same workload at cc8a2e0, before those three changes: SQLite 30 users p95 140 ms, 60 users
+  700 ms; PostgreSQL 30 users p95 350 ms with the township's home 490 ms and ID search 460 ms.)
+Every page's p95 is under the 300 ms target at 30 and 60 users on both databases; per page: bench_pages.py, per change: bench_ab.py.
 
 Tools (not needed by the app or its tests; how to install them: bench/requirements-bench.txt):
     locust   --locust PATH      default: `locust` on PATH, else /tmp/bench12-locust/bin/locust
