@@ -146,13 +146,11 @@ class HomeView(AdminIndexView):
         user = auth.current()
         models = self.engine.models
         cards = []
-        cache, max_age = caches.for_engine(self.engine), self.engine.settings.get("home_count_cache_seconds")
         for name in ("household", "member"):
             if name in models.models and scope.can(models, user, name, "view"):
                 # the totals of the user's area: a count over the whole county (1 s at 400,000
                 # households) on every visit of every clerk's home page, kept a minute instead
-                count = cache.get(scope.depends_on(models, name), ("area", user.__data__.get("area"), False),
-                                  scope.scoped(models, name, user).count, max_age, counts=True)
+                count = caches.area_count(self.engine, name, user, scope.scoped(models, name, user).count)
                 cards.append((self.engine.registry.entities[name].label, count, url_for(f"{name}.index_view")))
         flow = self.engine.flow
         if flow.entities() and scope.can(models, user, flow.case_model()._spec.name, "view"):

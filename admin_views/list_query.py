@@ -60,10 +60,10 @@ class ListQuery:
         """Within an area on SQLite: should the area's own index find the rows (True: `+col` keeps the
         term's index out) rather than the term's? SQLite keeps no statistics to tell. The term's index
         is asked for up to `search_probe_rows` matches, a cheap walk: fewer, and they are tested one
-        by one against the area (a full ID number in a township of 100,000 people: 97 → 35 ms); as
+        by one against the area (a full ID number in a township of 100,000 people: 97 → 37 ms); as
         many, and the area's rows are tested against the term (an ID-number range walked across the
         county first took 88 ms for a 10-digit prefix). PostgreSQL chooses by its statistics, made
-        finer for searched columns (schema/models.py)."""
+        finer for searched columns (schema/migrate.py)."""
         if not ftype.search_indexed(f):
             return True             # a name's "contains" reads every row it tests: the area's are fewer
         limit = int(self.engine.settings.get("search_probe_rows") or 0)
@@ -77,9 +77,9 @@ class ListQuery:
         return probe.limit(limit).count() >= limit
 
     def _inline_search(self, term, within_area):
-        sqlite = isinstance(self.models.db, pw.SqliteDatabase)
         """`search_inline`: rows whose live inline children match the term on the children's own
         search fields (a household found by its spouse's ID number), one indexed lookup per field."""
+        sqlite = isinstance(self.models.db, pw.SqliteDatabase)
         out = []
         for child_name in self.spec.inline if self.spec.search_inline else ():
             child_spec = self.models.registry.entities[child_name]
@@ -141,9 +141,9 @@ class ListQuery:
             count = None
         elif not search and not filters_ and everything:
             count = self._table_count()
-        elif not search and not filters_ and execute:
-            count = self._area_count(query)
-        elif execute and (search or filters_):
+        elif execute and not search and not filters_:
+            count = caches.area_count(self.engine, self.spec.name, auth.current(), query.count, self.archived_mode)
+        elif execute:
             count, capped = self._capped_count(query)
         else:
             count = query.count()         # an export checks the exact number against its limit
@@ -194,9 +194,8 @@ class ListQuery:
         it, the walk at most end x total / count. Only for an indexed own-column order (the default)."""
         if not count or not page_size or self.spec.search_inline:
             return False
-        end = ((page or 0) + 1) * page_size
-        walk = end * self._table_count() / count
-        return capped and walk < 10 * count or count * count > end * self._table_count()
+        walk = ((page or 0) + 1) * page_size * self._table_count() / count
+        return walk < (10 if capped else 1) * count
 
     def render(self, template, **kwargs):
         if g.get("list_count_capped") and isinstance(kwargs.get("count"), int):
@@ -218,15 +217,6 @@ class ListQuery:
         the figure is kept for `list_count_cache_seconds` unless this process writes the table."""
         return self.engine_counts.get(self.spec.name, self.archived_mode, self._count_now,
                                       self.engine.settings.get("list_count_cache_seconds"), counts=True)
-
-    def _area_count(self, query):
-        """Rows of a township's or village's unfiltered list: the figure its home page shows, kept as
-        long and under the same key (a township's 100,000 members took 30-50 ms to count on
-        PostgreSQL on every page of the list)."""
-        user = auth.current()
-        return self.engine_counts.get(scope.depends_on(self.models, self.spec.name),
-                                      ("area", user.__data__.get("area"), self.archived_mode), query.count,
-                                      self.engine.settings.get("home_count_cache_seconds"), counts=True)
 
     def _count_now(self):
         model = self.model

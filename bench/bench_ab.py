@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """A/B of each issue-12 speed-up on one page, interleaved request by request (so that other work on a
-shared machine weighs on both sides alike), through the Flask test client on bench_core.py's data:
+shared machine weighs on both sides alike), through the Flask test client on dataset.py's data:
 
     BENCH_OUT=/tmp/x .venv/bin/python bench/bench_ab.py [--households N] [--members M] [--runs 30]
 
@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-import bench_core  # noqa: E402
+import dataset  # noqa: E402
 
 
 def main():
@@ -27,14 +27,14 @@ def main():
     ap.add_argument("--members", type=int, default=250000)
     ap.add_argument("--runs", type=int, default=30)
     args = ap.parse_args()
-    url, _meta = bench_core.prepare_sqlite(args.households, args.members)
+    url, _meta = dataset.prepare_sqlite(args.households, args.members)
     from app import create_app
     apps = {pool: create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x", "MIGRATE_ON_START": False,
                               "DATABASE_POOL": pool}) for pool in (True, False)}
     app = apps[True]
     engine = app.extensions["jiuzhu"]
-    logs = {pool: bench_core.SqlLog(a.extensions["jiuzhu"].db) for pool, a in apps.items()}
-    clients = {pool: bench_core.login(a, "bench_county") for pool, a in apps.items()}
+    logs = {pool: dataset.SqlLog(a.extensions["jiuzhu"].db) for pool, a in apps.items()}
+    clients = {pool: dataset.login(a, "bench_county") for pool, a in apps.items()}
     member_view = next(v for v in app.extensions["admin"][0]._views if getattr(v, "endpoint", None) == "member")
     settings = engine.settings
     begin_once = settings.begin_once
@@ -61,7 +61,7 @@ def main():
         ("ID prefix walks the order", "/admin/member/?search=37040519", walk),
     ]
     print(f"bench_ab: {args.households:,} households, {args.runs} interleaved runs a side; "
-          f"code at {bench_core.git_revision()}; load {os.getloadavg()}")
+          f"code at {dataset.git_revision()}; load {os.getloadavg()}")
     for label, u, toggle in cases:
         res = {True: [], False: []}
         queries = {}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Load benchmark: many clerks at once against a real HTTP server, on bench_core.py's data set.
+"""Load benchmark: many clerks at once against a real HTTP server, on the data set of dataset.py.
 
     .venv/bin/python bench/bench_load.py [--backend sqlite|postgres|both] [--households N] [--members M]
                                          [--users 30,60] [--seconds 60]
@@ -15,7 +15,7 @@ redirects to /login is a failure. The clerks share three accounts, so `session_s
 the run, as is the automatic backup.
 
 Measured 2026-12-04 evening on a quiet machine (load average < 2 before each run), 400,000 households /
-1,000,000 members (built by bench_core.py in 3 min on SQLite, 4 min on PostgreSQL), 75-90 s a run:
+1,000,000 members (built by dataset.py in 3 min on SQLite, 4 min on PostgreSQL), 75-90 s a run:
     BENCH_OUT=/tmp/benchout .venv/bin/python bench/bench_load.py --backend sqlite --households 400000 \
         --members 1000000 --users 30,60 --seconds 75 --locust /tmp/bench-locust/bin/locust
     ... --backend postgres --reuse-pg --gunicorn-path /tmp/bench-gunicorn
@@ -55,7 +55,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-import bench_core  # noqa: E402
+import dataset  # noqa: E402
 from casework.engine import Engine  # noqa: E402
 
 TARGET_P95_MS = 300.0
@@ -73,7 +73,7 @@ def quiet_settings(url):
     `session_single` each login ends the others' sessions and their pages redirect to /login)."""
     e = Engine(url)
     e.migrate()            # here, once: gunicorn's workers each migrating at start race on PostgreSQL
-    bench_core.ensure_users(e)    # a data set made before the township user was added gets it
+    dataset.ensure_users(e)    # a data set made before the township user was added gets it
     e.settings.set("backup_interval_hours", 0, by="bench")
     e.settings.set("session_single", 0, by="bench")
     e.db.close()
@@ -172,19 +172,19 @@ def main():
                     help="serve SQLite by gunicorn (3 x 4) too, instead of waitress's single process")
     args = ap.parse_args()
     users = [int(u) for u in args.users.split(",")]
-    print(f"code {bench_core.git_revision()}; data {args.households:,} households / {args.members:,} members")
+    print(f"code {dataset.git_revision()}; data {args.households:,} households / {args.members:,} members")
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     for backend in backends:
         lock = None
         if backend == "sqlite":
-            url, _meta = bench_core.prepare_sqlite(args.households, args.members)
+            url, _meta = dataset.prepare_sqlite(args.households, args.members)
         else:
-            lock = bench_core.pg_lock()
+            lock = dataset.pg_lock()
             if args.reuse_pg:
-                url = bench_core.pg_url()
-                print(f"  reusing schema {bench_core.PG_SCHEMA} as the previous run left it")
+                url = dataset.pg_url()
+                print(f"  reusing schema {dataset.PG_SCHEMA} as the previous run left it")
             else:
-                url, _meta = bench_core.prepare_postgres(args.households, args.members)
+                url, _meta = dataset.prepare_postgres(args.households, args.members)
         quiet_settings(url)
         port = free_port()
         server = start_server(backend, url, port, args.gunicorn_path, args.sqlite_gunicorn)

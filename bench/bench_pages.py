@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_pages.py [--backend sqlite|postgres] [--households N] [--members M]
                                           [--repeat 20] [--no-pool] [--only NAME,...]
 
-On bench_core.py's data set (BENCH_OUT / BENCH_PG_SCHEMA as there), logged in as the county
+On the data set of dataset.py (BENCH_OUT / BENCH_PG_SCHEMA as there), logged in as the county
 administrator and the village assistant, it times the pages bench/load_office.py requests: the
 household and member lists, an ID-number prefix search, a household's details and edit form, the
 home page and the case list. Printed per page: median and p95 (ms), median CPU time of this
@@ -22,7 +22,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-import bench_core  # noqa: E402
+import dataset  # noqa: E402
 
 
 def pages(engine, village_user):
@@ -57,23 +57,23 @@ def main():
     ap.add_argument("--users", default="county,township,village")
     args = ap.parse_args()
     if args.backend == "sqlite":
-        url, _meta = bench_core.prepare_sqlite(args.households, args.members)
+        url, _meta = dataset.prepare_sqlite(args.households, args.members)
     else:
-        url = bench_core.pg_url()            # made by bench_core.py --backend postgres (kept until the next run)
+        url = dataset.pg_url()            # made by bench_core.py --backend postgres (kept until the next run)
     from app import create_app
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x", "MIGRATE_ON_START": False,
                       "DATABASE_POOL": not args.no_pool})
     engine = app.extensions["jiuzhu"]
-    sqllog = bench_core.SqlLog(engine.db)
+    sqllog = dataset.SqlLog(engine.db)
     User = engine.models["user"]
     with engine.db.connection_context():
-        bench_core.ensure_users(engine)
-        village_user = User.get(User.username == bench_core.USERS["village"][0])
+        dataset.ensure_users(engine)
+        village_user = User.get(User.username == dataset.USERS["village"][0])
     wanted = args.only.split(",") if args.only else None
     print(f"bench_pages: {args.backend}, {args.households:,} households, pool {'off' if args.no_pool else 'on'}, "
-          f"{args.repeat} requests per page; code at {bench_core.git_revision()}; load {os.getloadavg()}")
+          f"{args.repeat} requests per page; code at {dataset.git_revision()}; load {os.getloadavg()}")
     for user in args.users.split(","):
-        client = bench_core.login(app, bench_core.USERS[user][0])
+        client = dataset.login(app, dataset.USERS[user][0])
         for name, u in pages(engine, village_user):
             if wanted and not any(w in name for w in wanted):
                 continue
@@ -89,7 +89,7 @@ def main():
                 times.append((time.perf_counter() - t) * 1000)
                 cpu.append((time.process_time() - c) * 1000)
             print(f"  {user:<7} {name:<28} median {statistics.median(times):7.1f}  "
-                  f"p95 {bench_core._pct(times, 95):7.1f}  cpu {statistics.median(cpu):6.1f} ms  sql {sum(q[0] for q in queries):7.1f} ms"
+                  f"p95 {dataset.pct(times, 95):7.1f}  cpu {statistics.median(cpu):6.1f} ms  sql {sum(q[0] for q in queries):7.1f} ms"
                   f"/{len(queries):>3}q", flush=True)
             if os.environ.get("BENCH_SQL"):
                 for ms, sql, _params in sorted(queries, key=lambda q: -q[0])[:int(os.environ["BENCH_SQL"])]:

@@ -1,7 +1,7 @@
 """Locust workload for bench_load.py: an office's mixed day against a real HTTP server.
 
 Each simulated clerk logs in (county administrator, township staff or village assistant, as
-bench_core.py creates them) and then, with think time, opens list pages, searches by ID number, opens details, the home
+dataset.py creates them) and then, with think time, opens list pages, searches by ID number, opens details, the home
 page (dashboard) and the case list, and saves household edits (the form as loaded, a new phone).
 A save answers 302; a 200 is a refusal (validation, busy, stale) and is counted as a failure with
 the page's message, so nothing is hidden.

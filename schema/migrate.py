@@ -125,6 +125,7 @@ def plan(models):
     existing = set(db.get_tables(schema=schema_name))
     columns_of = _sqlite_columns if isinstance(db, pw.SqliteDatabase) else _pg_columns
     migrator = SchemaMigrator.from_database(db)
+    targets = None              # PostgreSQL's statistics targets, read once when a table needs them
     for name, model in models.models.items():
         spec = models.registry.entities[name]
         table = model._meta.table_name
@@ -180,9 +181,10 @@ def plan(models):
                 result.steps.append((f"表 {table} 建立索引 {idx_name}",
                                      lambda m=model, i=idx: _create_index(m, i)))
         if schema_name is not None:
+            if targets is None:
+                targets = _statistics_targets(db, schema_name)
             result.steps.extend(_finer_statistics(db, table, [
-                c for c in _searched_by_index(spec, have)
-                if _statistics_target(db, schema_name, table, c) < SEARCH_STATISTICS]))
+                c for c in _searched_by_index(spec, have) if targets.get((table, c), 100) < SEARCH_STATISTICS]))
     return result
 
 
@@ -208,12 +210,14 @@ def _finer_statistics(db, table, columns):
             for c in columns]
 
 
-def _statistics_target(db, schema_name, table, column):
-    row = db.execute_sql("SELECT a.attstattarget FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-                         "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                         "WHERE n.nspname = %s AND c.relname = %s AND a.attname = %s",
-                         (schema_name, table, column)).fetchone()
-    return row[0] if row and row[0] is not None and row[0] >= 0 else 100     # -1 / NULL: the default
+def _statistics_targets(db, schema_name):
+    """(table, column) → statistics target of the schema's columns that set one (-1 or NULL is the
+    default of 100, left out)."""
+    rows = db.execute_sql("SELECT c.relname, a.attname, a.attstattarget FROM pg_attribute a "
+                          "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                          "WHERE n.nspname = %s AND c.relkind = 'r' AND a.attnum > 0 AND a.attstattarget >= 0",
+                          (schema_name,)).fetchall()
+    return {(table, column): target for table, column, target in rows}
 
 
 def _former_column(spec, field):
